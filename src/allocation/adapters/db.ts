@@ -1,0 +1,28 @@
+import path from 'node:path';
+import knex, { type Knex } from 'knex';
+import pg from 'pg';
+
+// A DATE stays the 'YYYY-MM-DD' string it is: parsing it into a Date would shift it by the
+// process's time zone.
+pg.types.setTypeParser(pg.types.builtins.DATE, (value) => value);
+
+export function createKnex(databaseUrl: string, poolSize: number): Knex {
+  return knex({
+    client: 'pg',
+    connection: databaseUrl,
+    pool: { min: 0, max: poolSize },
+    acquireConnectionTimeout: 10_000,
+  });
+}
+
+// Compiled migrations sit in dist/migrations, three levels above this file's dist folder.
+const MIGRATIONS = path.resolve(__dirname, '../../../migrations');
+
+export async function migrate(db: Knex): Promise<void> {
+  await db.migrate.latest({ directory: MIGRATIONS, loadExtensions: ['.js'] });
+}
+
+export function isUniqueViolation(error: unknown, constraint?: string): boolean {
+  const e = error as { code?: string; constraint?: string };
+  return e?.code === '23505' && (constraint === undefined || e.constraint === constraint);
+}

@@ -1,0 +1,30 @@
+import type { Redis } from 'ioredis';
+import { Allocated, type Event } from '../domain/events';
+import type { Publish } from '../service_layer/handlers';
+import type { MessageMeta } from '../service_layer/outbox';
+
+/**
+ * The public shape of each outbound message, in one place: SPEC section 4 is a contract, while
+ * the internal event's names may change. Extra fields: the stable message id (duplicates from an
+ * at-least-once redelivery share it) and the correlation id of the chain that caused it.
+ */
+export function toPublicMessage(event: Event, meta: MessageMeta): Record<string, unknown> {
+  if (event instanceof Allocated) {
+    return {
+      orderid: event.orderid,
+      sku: event.sku,
+      qty: event.qty,
+      batchref: event.batchref,
+      message_id: meta.messageId,
+      correlation_id: meta.correlationId,
+    };
+  }
+  throw new Error(`No public message for ${event.constructor.name}`);
+}
+
+/** Publishes on a connection with no offline queue, so an outage fails fast and the relay retries. */
+export function redisPublisher(redis: Redis): Publish {
+  return async (channel, event, meta) => {
+    await redis.publish(channel, JSON.stringify(toPublicMessage(event, meta)));
+  };
+}

@@ -1,0 +1,66 @@
+// The only module that reads process.env (SPEC section 6); each function applies the default.
+import os from 'node:os';
+
+function env(name: string): string | undefined {
+  const value = process.env[name];
+  return value === undefined || value === '' ? undefined : value;
+}
+
+function intEnv(name: string, fallback: number): number {
+  const value = env(name);
+  if (value === undefined) return fallback;
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0) throw new Error(`${name} must be an integer, got ${value}`);
+  return parsed;
+}
+
+export function databaseUrl(): string {
+  const url = env('DATABASE_URL');
+  if (!url) throw new Error('DATABASE_URL is not set (make run starts an embedded PostgreSQL for you)');
+  return url;
+}
+
+export function redisUrl(): string {
+  const url = env('REDIS_URL');
+  if (!url) throw new Error('REDIS_URL is not set (make run starts a local Redis for you)');
+  return url;
+}
+
+export function apiHost(): string {
+  return env('API_HOST') ?? '127.0.0.1';
+}
+
+export function apiPort(): number {
+  return intEnv('API_PORT', 8000);
+}
+
+/** Undefined when no SMTP is configured: notifications then go to the log. */
+export function smtp(): { host: string; port: number } | undefined {
+  const host = env('SMTP_HOST');
+  return host ? { host, port: intEnv('SMTP_PORT', 25) } : undefined;
+}
+
+export function stockEmail(): string {
+  return env('STOCK_EMAIL') ?? 'stock@example.com';
+}
+
+export function logLevel(): string {
+  return env('LOG_LEVEL') ?? 'info';
+}
+
+/** Connections per process: enough to keep both cores busy, few enough for many replicas. */
+export function dbPoolSize(): number {
+  return intEnv('DB_POOL_SIZE', 10);
+}
+
+export function apiWorkers(): number {
+  return intEnv('API_WORKERS', os.availableParallelism());
+}
+
+export function outboxPollMs(): number {
+  return intEnv('OUTBOX_POLL_MS', 1000);
+}
+
+export function shutdownTimeoutMs(): number {
+  return intEnv('SHUTDOWN_TIMEOUT_MS', 10_000);
+}

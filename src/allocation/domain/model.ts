@@ -1,0 +1,143 @@
+import { Allocated, Deallocated, OutOfStock, type Event } from './events';
+
+/** A customer's request for `qty` units of `sku`: a value, compared by its fields. */
+export class OrderLine {
+  constructor(
+    readonly orderid: string,
+    readonly sku: string,
+    readonly qty: number,
+  ) {}
+
+  equals(other: OrderLine): boolean {
+    return this.orderid === other.orderid && this.sku === other.sku && this.qty === other.qty;
+  }
+}
+
+export class Batch {
+  private readonly lines = new Map<string, OrderLine>();
+  private allocated = 0;
+
+  constructor(
+    readonly reference: string,
+    readonly sku: string,
+    public purchasedQuantity: number,
+    /** ISO date `YYYY-MM-DD` of the shipment, or null when the stock is in the warehouse. */
+    readonly eta: string | null = null,
+  ) {}
+
+  /**
+   * Rebuilds a stored batch. A repository loads only the lines a command can touch (not every
+   * line ever allocated), so `allocatedQuantity` is the stored total, and `knownLines` may be a
+   * subset of the lines behind it. That keeps each allocation's cost flat as history grows.
+   */
+  static restore(
+    reference: string,
+    sku: string,
+    purchasedQuantity: number,
+    eta: string | null,
+    allocatedQuantity: number,
+    knownLines: Iterable<OrderLine>,
+  ): Batch {
+    const batch = new Batch(reference, sku, purchasedQuantity, eta);
+    for (const line of knownLines) batch.lines.set(line.orderid, line);
+    batch.allocated = allocatedQuantity;
+    return batch;
+  }
+
+  get allocatedQuantity(): number {
+    return this.allocated;
+  }
+
+  get availableQuantity(): number {
+    return this.purchasedQuantity - this.allocated;
+  }
+
+  /** The lines this batch knows of, oldest first. */
+  get allocations(): readonly OrderLine[] {
+    return [...this.lines.values()];
+  }
+
+  canAllocate(line: OrderLine): boolean {
+    return this.sku === line.sku && this.availableQuantity >= line.qty;
+  }
+
+  isAllocatedTo(line: OrderLine): boolean {
+    return this.lines.get(line.orderid)?.sku === line.sku;
+  }
+
+  allocate(line: OrderLine): void {
+    if (this.isAllocatedTo(line) || !this.canAllocate(line)) return;
+    this.lines.set(line.orderid, line);
+    this.allocated += line.qty;
+  }
+
+  deallocate(line: OrderLine): void {
+    const held = this.lines.get(line.orderid);
+    if (!held || held.sku !== line.sku) return;
+    this.lines.delete(line.orderid);
+    this.allocated -= held.qty;
+  }
+
+  /** Frees the most recently allocated line, so the oldest orders keep their stock. */
+  deallocateOne(): OrderLine {
+    const newest = [...this.lines.values()].pop();
+    // A repository that loads a batch for a quantity change must load all its lines.
+    if (!newest) throw new Error(`Batch ${this.reference} was loaded without its lines`);
+    this.deallocate(newest);
+    return newest;
+  }
+}
+
+/** Warehouse stock (no eta) first, then shipments by earliest eta; ref breaks ties. */
+function preferenceOrder(a: Batch, b: Batch): number {
+  if (a.eta !== b.eta) {
+    if (a.eta === null) return -1;
+    if (b.eta === null) return 1;
+    return a.eta < b.eta ? -1 : 1;
+  }
+  return a.reference < b.reference ? -1 : a.reference > b.reference ? 1 : 0;
+}
+
+/** The aggregate: every change to any batch of a sku goes through its Product. */
+export class Product {
+  events: Event[] = [];
+
+  constructor(
+    readonly sku: string,
+    readonly batches: Batch[],
+    public versionNumber = 0,
+  ) {}
+
+  addBatch(batch: Batch): void {
+    this.batches.push(batch);
+    this.versionNumber += 1;
+  }
+
+  /** Returns the ref of the batch holding the line, or undefined when out of stock. */
+  allocate(line: OrderLine): string | undefined {
+    const holding = this.batches.find((b) => b.isAllocatedTo(line));
+    if (holding) return holding.reference; // idempotent: no second allocation, no second event
+
+    const batch = [...this.batches].sort(preferenceOrder).find((b) => b.canAllocate(line));
+    if (!batch) {
+      this.events.push(new OutOfStock(line.sku));
+      return undefined;
+    }
+    batch.allocate(line);
+    this.versionNumber += 1;
+    this.events.push(new Allocated(line.orderid, line.sku, line.qty, batch.reference));
+    return batch.reference;
+  }
+
+  /** Sets the purchased quantity, freeing lines until the batch is no longer over-allocated. */
+  changeBatchQuantity(ref: string, qty: number): void {
+    const batch = this.batches.find((b) => b.reference === ref);
+    if (!batch) throw new Error(`Product ${this.sku} has no batch ${ref}`);
+    batch.purchasedQuantity = qty;
+    this.versionNumber += 1;
+    while (batch.availableQuantity < 0) {
+      const line = batch.deallocateOne();
+      this.events.push(new Deallocated(line.orderid, line.sku, line.qty));
+    }
+  }
+}

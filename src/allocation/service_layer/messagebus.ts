@@ -1,0 +1,112 @@
+import type { Command } from '../domain/commands';
+import type { Event } from '../domain/events';
+import { ConcurrencyError, type UnitOfWork } from './unit_of_work';
+import { backoffMs } from './outbox';
+
+export type Message = Command | Event;
+
+/** The logging the service layer needs; pino's logger fits it. */
+export interface Logger {
+  debug(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+// `never` parameters let tables hold handlers of different message types; the bus looks each
+// one up by the message's constructor, so the pairing is right by construction.
+export type CommandHandler = (command: never, uow: UnitOfWork) => Promise<unknown>;
+export type EventHandler = (event: never, uow: UnitOfWork) => Promise<void>;
+type MessageClass = abstract new (...args: never[]) => Message;
+type AnyHandler = (message: Message, uow: UnitOfWork) => Promise<unknown>;
+
+export interface RetryPolicy {
+  /** Attempts per command when it loses an optimistic-concurrency race. */
+  attempts: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+export class MessageBus {
+  constructor(
+    private readonly startUow: () => UnitOfWork,
+    private readonly commandHandlers: ReadonlyMap<MessageClass, CommandHandler>,
+    private readonly eventHandlers: ReadonlyMap<MessageClass, readonly EventHandler[]>,
+    private readonly log: Logger,
+    private readonly retry: RetryPolicy = { attempts: 12, baseDelayMs: 2, maxDelayMs: 100 },
+    /** Called after commits that raised events bound for the outbox (to wake the relay). */
+    private readonly outboxed: { has(type: MessageClass): boolean; written(): void } = {
+      has: () => false,
+      written: () => undefined,
+    },
+  ) {}
+
+  /**
+   * Handles a message, then every event it raised, in order, each handler in its own unit of
+   * work. Returns what the first command's handler returned; its errors reach the caller.
+   */
+  async handle(message: Message): Promise<unknown> {
+    const queue: Message[] = [message];
+    let result: unknown;
+    let first = true;
+    let wroteOutbox = false;
+    while (queue.length > 0) {
+      const next = queue.shift() as Message;
+      const raised = this.isCommand(next)
+        ? await this.handleCommand(next)
+        : await this.handleEvent(next as Event);
+      if (first) result = raised.result;
+      first = false;
+      wroteOutbox ||= raised.events.some((e) => this.outboxed.has(e.constructor as MessageClass));
+      queue.push(...raised.events);
+    }
+    if (wroteOutbox) this.outboxed.written();
+    return result;
+  }
+
+  private isCommand(message: Message): message is Command {
+    return this.commandHandlers.has(message.constructor as MessageClass);
+  }
+
+  private async handleCommand(command: Command): Promise<{ result: unknown; events: Event[] }> {
+    const handler = this.commandHandlers.get(command.constructor as MessageClass);
+    return this.runWithRetry(handler as AnyHandler, command);
+  }
+
+  private async handleEvent(event: Event): Promise<{ result: undefined; events: Event[] }> {
+    const events: Event[] = [];
+    for (const handler of this.eventHandlers.get(event.constructor as MessageClass) ?? []) {
+      try {
+        events.push(...(await this.runWithRetry(handler as AnyHandler, event)).events);
+      } catch (error) {
+        // One failed side effect must not block the others.
+        this.log.error(
+          { err: error, event: event.constructor.name, handler: handler.name },
+          'event handler failed',
+        );
+      }
+    }
+    return { result: undefined, events };
+  }
+
+  /** Runs a handler in a fresh unit of work, again if it loses a version race. */
+  private async runWithRetry(
+    handler: AnyHandler,
+    message: Message,
+  ): Promise<{ result: unknown; events: Event[] }> {
+    for (let attempt = 1; ; attempt++) {
+      const uow = this.startUow();
+      try {
+        const result = await handler(message, uow);
+        return { result, events: uow.collectNewEvents() };
+      } catch (error) {
+        // Losing a race is not the sender's problem: reload and retry, a bounded number of
+        // times, with jitter so the racers spread out.
+        if (!(error instanceof ConcurrencyError) || attempt >= this.retry.attempts) throw error;
+        const delay = backoffMs(attempt, this.retry.baseDelayMs, this.retry.maxDelayMs);
+        this.log.debug({ message: message.constructor.name, attempt, delay }, 'retrying conflict');
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
+  }
+}
