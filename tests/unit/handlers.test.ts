@@ -1,0 +1,185 @@
+import { expect } from 'chai';
+import { bootstrap, type Service } from '../../src/allocation/bootstrap';
+import { Allocate, ChangeBatchQuantity, CreateBatch } from '../../src/allocation/domain/commands';
+import { Allocated } from '../../src/allocation/domain/events';
+import { DuplicateBatch, InvalidSku, UnknownBatch } from '../../src/allocation/service_layer/handlers';
+import {
+  FakeNotifications,
+  FakeUnitOfWork,
+  recordingPublisher,
+  silentLogger,
+} from './fakes';
+
+function bootstrapTestApp(): {
+  service: Service;
+  uow: FakeUnitOfWork;
+  notifications: FakeNotifications;
+  publish: ReturnType<typeof recordingPublisher>;
+} {
+  const uow = new FakeUnitOfWork();
+  const notifications = new FakeNotifications();
+  const publish = recordingPublisher();
+  const service = bootstrap({
+    uow: () => uow,
+    outbox: uow.outbox,
+    notifications,
+    publish,
+    logger: silentLogger,
+  });
+  return { service, uow, notifications, publish };
+}
+
+async function expectRejection(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('handlers', () => {
+  describe('addBatch', () => {
+    it('for a new product', async () => {
+      const { service, uow } = bootstrapTestApp();
+
+      await service.bus.handle(new CreateBatch('b1', 'CRUNCHY-ARMCHAIR', 100, null));
+
+      expect(await uow.products.get('CRUNCHY-ARMCHAIR')).to.not.equal(undefined);
+      expect(uow.committed).to.equal(true);
+    });
+
+    it('for an existing product', async () => {
+      const { service, uow } = bootstrapTestApp();
+
+      await service.bus.handle(new CreateBatch('b1', 'GARISH-RUG', 100, null));
+      await service.bus.handle(new CreateBatch('b2', 'GARISH-RUG', 99, null));
+
+      const product = await uow.products.get('GARISH-RUG');
+      expect(product?.batches.map((b) => b.reference)).to.deep.equal(['b1', 'b2']);
+    });
+
+    it('errors for a duplicate ref', async () => {
+      const { service } = bootstrapTestApp();
+      await service.bus.handle(new CreateBatch('b1', 'GARISH-RUG', 100, null));
+
+      const error = await expectRejection(service.bus.handle(new CreateBatch('b1', 'OTHER', 5, null)));
+
+      expect(error).to.be.instanceOf(DuplicateBatch);
+      expect(error.message).to.equal('Batch b1 already exists');
+    });
+  });
+
+  describe('allocate', () => {
+    it('returns the allocation', async () => {
+      const { service } = bootstrapTestApp();
+      await service.bus.handle(new CreateBatch('batch1', 'COMPLICATED-LAMP', 100, null));
+
+      const batchref = await service.bus.handle(new Allocate('o1', 'COMPLICATED-LAMP', 10));
+
+      expect(batchref).to.equal('batch1');
+    });
+
+    it('errors for an invalid sku', async () => {
+      const { service } = bootstrapTestApp();
+      await service.bus.handle(new CreateBatch('b1', 'AREALSKU', 100, null));
+
+      const error = await expectRejection(service.bus.handle(new Allocate('o1', 'NONEXISTENTSKU', 10)));
+
+      expect(error).to.be.instanceOf(InvalidSku);
+      expect(error.message).to.equal('Invalid sku NONEXISTENTSKU');
+    });
+
+    it('commits', async () => {
+      const { service, uow } = bootstrapTestApp();
+      await service.bus.handle(new CreateBatch('b1', 'OMINOUS-MIRROR', 100, null));
+      uow.committed = false;
+
+      await service.bus.handle(new Allocate('o1', 'OMINOUS-MIRROR', 10));
+
+      expect(uow.committed).to.equal(true);
+    });
+
+    it('updates the read model', async () => {
+      const { service, uow } = bootstrapTestApp();
+      await service.bus.handle(new CreateBatch('b1', 'OMINOUS-MIRROR', 100, null));
+
+      await service.bus.handle(new Allocate('o1', 'OMINOUS-MIRROR', 10));
+
+      expect(uow.readModel.rows.get('o1/OMINOUS-MIRROR')).to.equal('b1');
+    });
+
+    it('sends email on out of stock', async () => {
+      const { service, notifications } = bootstrapTestApp();
+      await service.bus.handle(new CreateBatch('b1', 'POPULAR-CURTAINS', 9, null));
+
+      const batchref = await service.bus.handle(new Allocate('o1', 'POPULAR-CURTAINS', 10));
+      await service.relay.deliverPending();
+
+      expect(batchref).to.equal(undefined);
+      expect(notifications.sent.get('stock@example.com')).to.deep.equal([
+        'Out of stock for POPULAR-CURTAINS',
+      ]);
+    });
+
+    it('publishes line_allocated through the outbox after commit', async () => {
+      const { service, publish } = bootstrapTestApp();
+      await service.bus.handle(new CreateBatch('b1', 'RED-CHAIR', 10, null));
+
+      await service.bus.handle(new Allocate('o1', 'RED-CHAIR', 10));
+      await service.relay.deliverPending();
+
+      expect(publish.published.map((p) => [p.channel, p.event])).to.deep.equal([
+        ['line_allocated', new Allocated('o1', 'RED-CHAIR', 10, 'b1')],
+      ]);
+    });
+  });
+
+  describe('changeBatchQuantity', () => {
+    it('changes the available quantity', async () => {
+      const { service, uow } = bootstrapTestApp();
+      await service.bus.handle(new CreateBatch('batch1', 'ADORABLE-SETTEE', 100, null));
+
+      await service.bus.handle(new ChangeBatchQuantity('batch1', 50));
+
+      const [batch] = (await uow.products.get('ADORABLE-SETTEE'))?.batches ?? [];
+      expect(batch.availableQuantity).to.equal(50);
+    });
+
+    it('reallocates if necessary', async () => {
+      const { service, uow } = bootstrapTestApp();
+      await service.bus.handle(new CreateBatch('batch1', 'INDIFFERENT-TABLE', 50, null));
+      await service.bus.handle(new CreateBatch('batch2', 'INDIFFERENT-TABLE', 50, '2026-12-01'));
+      await service.bus.handle(new Allocate('order1', 'INDIFFERENT-TABLE', 20));
+      await service.bus.handle(new Allocate('order2', 'INDIFFERENT-TABLE', 20));
+      const [batch1, batch2] = (await uow.products.get('INDIFFERENT-TABLE'))?.batches ?? [];
+      expect([batch1.availableQuantity, batch2.availableQuantity]).to.deep.equal([10, 50]);
+
+      await service.bus.handle(new ChangeBatchQuantity('batch1', 25));
+
+      // order2 (the newest) is freed and reallocated to batch2
+      expect([batch1.availableQuantity, batch2.availableQuantity]).to.deep.equal([5, 30]);
+      expect(uow.readModel.rows.get('order2/INDIFFERENT-TABLE')).to.equal('batch2');
+    });
+
+    it('errors for an unknown batch', async () => {
+      const { service } = bootstrapTestApp();
+
+      const error = await expectRejection(service.bus.handle(new ChangeBatchQuantity('nope', 5)));
+
+      expect(error).to.be.instanceOf(UnknownBatch);
+    });
+
+    it('applies a message id once', async () => {
+      const { service, uow } = bootstrapTestApp();
+      await service.bus.handle(new CreateBatch('batch1', 'LAMP', 100, null));
+      await service.bus.handle(new ChangeBatchQuantity('batch1', 50, 'm-1'));
+      await service.bus.handle(new ChangeBatchQuantity('batch1', 80));
+
+      await service.bus.handle(new ChangeBatchQuantity('batch1', 50, 'm-1'));
+
+      const [batch] = (await uow.products.get('LAMP'))?.batches ?? [];
+      expect(batch.purchasedQuantity).to.equal(80);
+    });
+  });
+});

@@ -1,0 +1,133 @@
+import { expect } from 'chai';
+import { Allocated, Deallocated, OutOfStock } from '../../src/allocation/domain/events';
+import { Batch, OrderLine, Product } from '../../src/allocation/domain/model';
+
+const TODAY = '2026-11-21';
+const TOMORROW = '2026-11-22';
+const LATER = '2026-12-01';
+
+describe('product', () => {
+  it('prefers warehouse batches to shipments', () => {
+    const inStock = new Batch('in-stock-batch', 'RETRO-CLOCK', 100, null);
+    const shipment = new Batch('shipment-batch', 'RETRO-CLOCK', 100, TOMORROW);
+    const product = new Product('RETRO-CLOCK', [shipment, inStock]);
+
+    product.allocate(new OrderLine('oref', 'RETRO-CLOCK', 10));
+
+    expect(inStock.availableQuantity).to.equal(90);
+    expect(shipment.availableQuantity).to.equal(100);
+  });
+
+  it('prefers earlier batches', () => {
+    const earliest = new Batch('speedy-batch', 'MINIMALIST-SPOON', 100, TODAY);
+    const medium = new Batch('normal-batch', 'MINIMALIST-SPOON', 100, TOMORROW);
+    const latest = new Batch('slow-batch', 'MINIMALIST-SPOON', 100, LATER);
+    const product = new Product('MINIMALIST-SPOON', [latest, medium, earliest]);
+
+    product.allocate(new OrderLine('order1', 'MINIMALIST-SPOON', 10));
+
+    expect(earliest.availableQuantity).to.equal(90);
+    expect(medium.availableQuantity).to.equal(100);
+    expect(latest.availableQuantity).to.equal(100);
+  });
+
+  it('skips a preferred batch that cannot take the whole line', () => {
+    const small = new Batch('small-batch', 'LAMP', 5, null);
+    const shipment = new Batch('shipment-batch', 'LAMP', 100, TOMORROW);
+    const product = new Product('LAMP', [small, shipment]);
+
+    const ref = product.allocate(new OrderLine('order1', 'LAMP', 10));
+
+    expect(ref).to.equal('shipment-batch');
+    expect(small.availableQuantity).to.equal(5);
+  });
+
+  it('returns the allocated batch ref', () => {
+    const inStock = new Batch('in-stock-batch-ref', 'HIGHBROW-POSTER', 100, null);
+    const shipment = new Batch('shipment-batch-ref', 'HIGHBROW-POSTER', 100, TOMORROW);
+    const product = new Product('HIGHBROW-POSTER', [inStock, shipment]);
+
+    const allocation = product.allocate(new OrderLine('oref', 'HIGHBROW-POSTER', 10));
+
+    expect(allocation).to.equal(inStock.reference);
+  });
+
+  it('records an Allocated event', () => {
+    const product = new Product('LAMP', [new Batch('b1', 'LAMP', 10, null)]);
+
+    product.allocate(new OrderLine('o1', 'LAMP', 3));
+
+    expect(product.events).to.deep.equal([new Allocated('o1', 'LAMP', 3, 'b1')]);
+  });
+
+  it('records OutOfStock if it cannot allocate', () => {
+    const product = new Product('SMALL-FORK', [new Batch('batch1', 'SMALL-FORK', 10, null)]);
+    product.allocate(new OrderLine('order1', 'SMALL-FORK', 10));
+
+    const allocation = product.allocate(new OrderLine('order2', 'SMALL-FORK', 1));
+
+    expect(product.events.at(-1)).to.deep.equal(new OutOfStock('SMALL-FORK'));
+    expect(allocation).to.equal(undefined);
+  });
+
+  it('never splits a line across batches', () => {
+    const product = new Product('LAMP', [
+      new Batch('b1', 'LAMP', 6, null),
+      new Batch('b2', 'LAMP', 6, TOMORROW),
+    ]);
+
+    const allocation = product.allocate(new OrderLine('o1', 'LAMP', 10));
+
+    expect(allocation).to.equal(undefined);
+    expect(product.batches.map((b) => b.availableQuantity)).to.deep.equal([6, 6]);
+  });
+
+  it('increments the version number', () => {
+    const product = new Product('SCANDI-PEN', [new Batch('b1', 'SCANDI-PEN', 100, null)], 7);
+
+    product.allocate(new OrderLine('oref', 'SCANDI-PEN', 10));
+
+    expect(product.versionNumber).to.equal(8);
+  });
+
+  it('allocating an allocated line again changes nothing and raises no event', () => {
+    const batch = new Batch('b1', 'LAMP', 100, null);
+    const product = new Product('LAMP', [batch], 1);
+    const line = new OrderLine('o1', 'LAMP', 10);
+    product.allocate(line);
+    product.events = [];
+
+    const again = product.allocate(line);
+
+    expect(again).to.equal('b1');
+    expect(batch.availableQuantity).to.equal(90);
+    expect(product.versionNumber).to.equal(2);
+    expect(product.events).to.deep.equal([]);
+  });
+
+  it('changing a batch quantity deallocates lines and raises Deallocated', () => {
+    const batch = new Batch('b1', 'LAMP', 20, null);
+    const product = new Product('LAMP', [batch]);
+    product.allocate(new OrderLine('o1', 'LAMP', 10));
+    product.allocate(new OrderLine('o2', 'LAMP', 10));
+    product.events = [];
+
+    product.changeBatchQuantity('b1', 15);
+
+    expect(batch.availableQuantity).to.equal(5);
+    expect(product.events).to.deep.equal([new Deallocated('o2', 'LAMP', 10)]);
+  });
+
+  it('changing a batch quantity keeps lines that still fit', () => {
+    const batch = new Batch('b1', 'LAMP', 20, null);
+    const product = new Product('LAMP', [batch], 3);
+    product.allocate(new OrderLine('o1', 'LAMP', 10));
+    product.events = [];
+
+    product.changeBatchQuantity('b1', 10);
+
+    expect(batch.availableQuantity).to.equal(0);
+    expect(product.events).to.deep.equal([]);
+    expect(product.versionNumber).to.equal(5);
+  });
+});
