@@ -1,0 +1,47 @@
+// The one place that maps errors to HTTP statuses (SPEC section 3). The domain and the service
+// layer never know about status codes.
+import type { Context, Next } from 'koa';
+import { z } from 'zod';
+import { isDatabaseUnavailable } from '../adapters/db';
+import { DuplicateBatch, InvalidSku } from '../service_layer/handlers';
+import type { Logger } from '../service_layer/messagebus';
+import { ConcurrencyError } from '../service_layer/unit_of_work';
+import { describeIssues } from './api_schemas';
+
+function statusAndMessage(error: unknown): [number, string] | undefined {
+  if (error instanceof z.ZodError) return [400, describeIssues(error)];
+  if (error instanceof InvalidSku) return [400, error.message];
+  if (error instanceof DuplicateBatch) return [409, error.message];
+  if (error instanceof ConcurrencyError) {
+    return [409, 'Too many concurrent changes to this product; please retry'];
+  }
+  if (isDatabaseUnavailable(error)) return [503, 'Database unavailable; please retry shortly'];
+  // Koa and the body parser throw http-errors: expose means the message is meant for clients.
+  const e = error as { status?: number; expose?: boolean; message?: string };
+  if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) {
+    return [e.status, e.expose && e.message ? e.message : 'Bad request'];
+  }
+  return undefined;
+}
+
+export function errorMiddleware(log: Logger) {
+  return async (ctx: Context, next: Next): Promise<void> => {
+    try {
+      await next();
+      if (ctx.status === 404 && ctx.body === undefined) {
+        ctx.status = 404;
+        ctx.body = { message: `No route for ${ctx.method} ${ctx.path}` };
+      }
+    } catch (error) {
+      const known = statusAndMessage(error);
+      if (known) {
+        [ctx.status, ctx.body] = [known[0], { message: known[1] }];
+        if (known[0] >= 500) log.warn({ err: error }, 'dependency unavailable');
+        return;
+      }
+      log.error({ err: error }, 'unexpected error');
+      ctx.status = 500;
+      ctx.body = { message: 'Internal server error' };
+    }
+  };
+}

@@ -1,0 +1,138 @@
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { bodyParser } from '@koa/bodyparser';
+import Router from '@koa/router';
+import Koa from 'koa';
+import type { Knex } from 'knex';
+import { absolutePath as swaggerUiPath } from 'swagger-ui-dist';
+import { withCorrelationId } from '../correlation';
+import { Allocate, CreateBatch } from '../domain/commands';
+import type { Logger, MessageBus } from '../service_layer/messagebus';
+import { allocations } from '../views';
+import { AddBatchBody, AllocateBody, OrderId, openApiDocument } from './api_schemas';
+import { errorMiddleware } from './http_errors';
+
+export interface AppDeps {
+  bus: MessageBus;
+  db: Knex;
+  log: Logger;
+  /** Each dependency's reachability: undefined when fine, else the reason. */
+  readiness: () => Promise<Record<string, string | undefined>>;
+  /** Observes each request (method, route, status, seconds), e.g. for metrics. */
+  observe?: (method: string, route: string, status: number, seconds: number) => void;
+}
+
+const MAX_BODY = '16kb';
+const REQUEST_ID = /^[\w.-]{1,64}$/;
+
+/** Builds the Koa app without listening, so tests can drive it with supertest. */
+export function createApp(deps: AppDeps): Koa {
+  const app = new Koa();
+  app.use(requestContext(deps));
+  app.use(errorMiddleware(deps.log));
+  app.use(bodyParser({ enableTypes: ['json'], jsonLimit: MAX_BODY, encoding: 'utf-8' }));
+  const router = new Router();
+  addCommandRoutes(router, deps);
+  addQueryRoutes(router, deps);
+  addOperationsRoutes(router, deps);
+  app.use(router.routes());
+  app.use(router.allowedMethods());
+  return app;
+}
+
+/** A request id (the caller's X-Request-Id, or a new one) that every log line of it carries. */
+function requestContext(deps: AppDeps) {
+  return async (ctx: Koa.Context, next: Koa.Next): Promise<void> => {
+    const given = ctx.get('X-Request-Id');
+    const id = REQUEST_ID.test(given) ? given : randomUUID();
+    ctx.set('X-Request-Id', id);
+    const started = process.hrtime.bigint();
+    await withCorrelationId(id, async () => {
+      await next();
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const route = (ctx as { _matchedRoute?: string })._matchedRoute ?? 'unmatched';
+      deps.observe?.(ctx.method, String(route), ctx.status, seconds);
+      deps.log.debug(
+        { method: ctx.method, path: ctx.path, status: ctx.status, ms: seconds * 1000 },
+        'request',
+      );
+    });
+  };
+}
+
+function addCommandRoutes(router: Router, { bus }: AppDeps): void {
+  router.post('/add_batch', async (ctx) => {
+    const body = AddBatchBody.parse(ctx.request.body);
+    await bus.handle(new CreateBatch(body.ref, body.sku, body.qty, body.eta ?? null));
+    ctx.status = 201;
+    ctx.body = { message: 'OK' };
+  });
+
+  router.post('/allocate', async (ctx) => {
+    const body = AllocateBody.parse(ctx.request.body);
+    const batchref = await bus.handle(new Allocate(body.orderid, body.sku, body.qty));
+    ctx.status = 202;
+    ctx.body = { batchref: batchref ?? null };
+  });
+}
+
+function addQueryRoutes(router: Router, { db }: AppDeps): void {
+  router.get('/allocations/:orderid', async (ctx) => {
+    const orderid = OrderId.parse(ctx.params.orderid);
+    const result = await allocations(orderid, db);
+    if (result.length === 0) {
+      ctx.status = 404;
+      ctx.body = { message: `No allocations for order ${orderid}` };
+      return;
+    }
+    ctx.body = result;
+  });
+}
+
+function addOperationsRoutes(router: Router, deps: AppDeps): void {
+  router.get('/healthz', (ctx) => {
+    ctx.body = { status: 'ok' };
+  });
+
+  router.get('/readyz', async (ctx) => {
+    const checks = await deps.readiness();
+    const failing = Object.entries(checks).filter(([, problem]) => problem !== undefined);
+    if (failing.length === 0) {
+      ctx.body = { status: 'ready' };
+      return;
+    }
+    ctx.status = 503;
+    ctx.body = {
+      message: `Not ready: ${failing.map(([name, problem]) => `${name} ${problem}`).join('; ')}`,
+    };
+  });
+
+  const document = openApiDocument();
+  router.get('/openapi.json', (ctx) => {
+    ctx.body = document;
+  });
+  router.get('/docs', (ctx) => {
+    ctx.type = 'html';
+    ctx.body = DOCS_PAGE;
+  });
+  // Swagger UI's assets come from the npm package, so the docs page works offline.
+  router.get('/docs/assets/:file', async (ctx) => {
+    const file = ctx.params.file;
+    if (!DOCS_ASSETS.has(file)) return;
+    ctx.type = path.extname(file);
+    ctx.set('Cache-Control', 'public, max-age=86400');
+    ctx.body = await readFile(path.join(swaggerUiPath(), file));
+  });
+}
+
+const DOCS_ASSETS = new Set(['swagger-ui.css', 'swagger-ui-bundle.js']);
+
+const DOCS_PAGE = `<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>allocation API</title>
+<link rel="stylesheet" href="/docs/assets/swagger-ui.css"></head>
+<body><div id="swagger-ui"></div>
+<script src="/docs/assets/swagger-ui-bundle.js"></script>
+<script>window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#swagger-ui' });</script>
+</body></html>`;

@@ -1,0 +1,95 @@
+import 'reflect-metadata';
+import type { Server } from 'node:http';
+import { Redis } from 'ioredis';
+import { bootstrap, type Service } from '../bootstrap';
+import * as config from '../config';
+import { migrate } from '../adapters/db';
+import { DeadLetters } from '../adapters/dead_letters';
+import { createApp } from './koa_app';
+import { readinessChecks } from './readiness';
+import { RedisEventConsumer } from './redis_eventconsumer';
+
+type Role = 'all' | 'api' | 'consumer';
+
+/** Starts the API, the consumer, or both, plus the outbox relay; stops cleanly on a signal. */
+async function main(role: Role): Promise<void> {
+  const service = bootstrap();
+  const log = service.logger;
+  await migrate(service.db());
+
+  const stops: (() => Promise<void>)[] = [];
+  if (role !== 'consumer') stops.push(await startApi(service));
+  if (role !== 'api') stops.push(await startConsumer(service));
+  // Every process runs a relay: an advisory lock lets one deliver at a time.
+  service.relay.start(config.outboxPollMs());
+  service.relay.kick();
+
+  let stopping = false;
+  const shutdown = async (signal: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    const timer = setTimeout(() => {
+      log.error({}, 'shutdown timed out');
+      process.exit(1);
+    }, config.shutdownTimeoutMs());
+    timer.unref();
+    for (const stop of stops) await stop();
+    await service.relay.deliverPending().catch(() => undefined); // flush what we can
+    await service.close();
+    log.info({}, 'stopped');
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+async function startApi(service: Service): Promise<() => Promise<void>> {
+  const app = createApp({
+    bus: service.bus,
+    db: service.db(),
+    log: service.logger,
+    readiness: readinessChecks(service.db(), service.redis()),
+  });
+  const [host, port] = [config.apiHost(), config.apiPort()];
+  const server: Server = await new Promise((resolve, reject) => {
+    const s = app.listen(port, host, () => resolve(s)).on('error', reject);
+  });
+  service.logger.info(
+    { url: `http://${host}:${port}`, docs: `http://${host}:${port}/docs` },
+    `API listening on http://${host}:${port} (docs at http://${host}:${port}/docs)`,
+  );
+  return async () => {
+    // Stop accepting, let in-flight requests finish, then drop idle keep-alive sockets.
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    await closed;
+  };
+}
+
+async function startConsumer(service: Service): Promise<() => Promise<void>> {
+  // A subscribed connection can do nothing else, so the consumer has its own.
+  const subscriber = new Redis(config.redisUrl(), { maxRetriesPerRequest: null });
+  subscriber.on('error', (error) => service.logger.warn({ err: error }, 'redis subscriber error'));
+  const consumer = new RedisEventConsumer(
+    subscriber,
+    service.bus,
+    new DeadLetters(service.db()),
+    service.logger,
+  );
+  await consumer.start();
+  return async () => {
+    await consumer.stop();
+    subscriber.disconnect();
+  };
+}
+
+const role = (process.argv[2] ?? 'all') as Role;
+if (!['all', 'api', 'consumer'].includes(role)) {
+  console.error(`usage: main.js [all|api|consumer] (got ${role})`);
+  process.exit(2);
+}
+main(role).catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

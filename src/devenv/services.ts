@@ -1,0 +1,97 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { type EmbeddedPostgresHandle, startEmbeddedPostgres } from './embedded_postgres';
+import { type LocalRedisHandle, startLocalRedis } from './local_redis';
+
+export interface Services {
+  env: { DATABASE_URL: string; REDIS_URL: string };
+  /** What this call started, e.g. ['postgres', 'redis']; empty when both came from the env. */
+  started: string[];
+  /** Set only when started here, so fault-injection tests can stop() and start() them. */
+  postgres?: EmbeddedPostgresHandle;
+  redis?: LocalRedisHandle;
+  /** Stops whatever this call started; services given through the env are left alone. */
+  stop(): Promise<void>;
+}
+
+type Log = (msg: string) => void;
+
+export async function ensureServices(log: Log): Promise<Services> {
+  const repoRoot = findRepoRoot(__dirname);
+  // In parallel: a first run may spend a minute installing redis-server while initdb runs.
+  const [database, redis] = await Promise.allSettled([
+    provideDatabase(repoRoot, log),
+    provideRedis(log),
+  ]);
+  if (database.status === 'rejected' || redis.status === 'rejected') {
+    await Promise.all([stopIfStarted(database), stopIfStarted(redis)]);
+    throw database.status === 'rejected'
+      ? database.reason
+      : (redis as PromiseRejectedResult).reason;
+  }
+  const postgresHandle = database.value.handle;
+  const redisHandle = redis.value.handle;
+  return {
+    env: { DATABASE_URL: database.value.url, REDIS_URL: redis.value.url },
+    started: [...(postgresHandle ? ['postgres'] : []), ...(redisHandle ? ['redis'] : [])],
+    postgres: postgresHandle,
+    redis: redisHandle,
+    async stop() {
+      await Promise.all([postgresHandle?.stop(), redisHandle?.stop()]);
+    },
+  };
+}
+
+/** The folder holding package.json above this file, wherever it runs from (src/ or dist/src/). */
+export function findRepoRoot(from: string): string {
+  for (let dir = path.resolve(from); ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'package.json'))) return dir;
+    if (dir === path.dirname(dir)) throw new Error(`no package.json found above ${from}`);
+  }
+}
+
+interface Provided<T> {
+  url: string;
+  handle?: T;
+}
+
+async function provideDatabase(
+  repoRoot: string,
+  log: Log,
+): Promise<Provided<EmbeddedPostgresHandle>> {
+  if (process.env.DATABASE_URL) {
+    log('using DATABASE_URL from the environment (not starting PostgreSQL)');
+    return { url: process.env.DATABASE_URL };
+  }
+  // Tests wipe and reseed their database; keep that away from the data `make run` shows.
+  const profile = process.env.DEVENV_PROFILE === 'test' ? 'postgres-test' : 'postgres';
+  const dataDir = path.join(repoRoot, '.data', profile);
+  const startedAt = Date.now();
+  const handle = await startEmbeddedPostgres({ dataDir, log });
+  log(
+    `started embedded PostgreSQL ${handle.version} on 127.0.0.1:${handle.port} ` +
+      `(data in ${path.relative(repoRoot, dataDir)}) in ${seconds(startedAt)}`,
+  );
+  return { url: handle.url, handle };
+}
+
+async function provideRedis(log: Log): Promise<Provided<LocalRedisHandle>> {
+  if (process.env.REDIS_URL) {
+    log('using REDIS_URL from the environment (not starting Redis)');
+    return { url: process.env.REDIS_URL };
+  }
+  const startedAt = Date.now();
+  const handle = await startLocalRedis({ log });
+  log(`started redis-server on 127.0.0.1:${handle.port} (no persistence) in ${seconds(startedAt)}`);
+  return { url: handle.url, handle };
+}
+
+async function stopIfStarted(
+  result: PromiseSettledResult<Provided<{ stop(): Promise<void> }>>,
+): Promise<void> {
+  if (result.status === 'fulfilled') await result.value.handle?.stop();
+}
+
+function seconds(since: number): string {
+  return `${((Date.now() - since) / 1000).toFixed(2)} s`;
+}

@@ -1,0 +1,68 @@
+import { expect } from 'chai';
+import { Batch, OrderLine, Product } from '../../src/allocation/domain/model';
+import { testDb } from '../db';
+import { randomBatchref, randomOrderid, randomSku } from '../random_refs';
+import { newUow } from './uow_fixtures';
+
+describe('repository', () => {
+  it('round-trips a product with batches and allocations', async () => {
+    const db = await testDb();
+    const [sku, b1, b2, o1] = [randomSku(), randomBatchref('1'), randomBatchref('2'), randomOrderid()];
+    const product = new Product(sku, [new Batch(b1, sku, 100, null), new Batch(b2, sku, 50, '2026-12-24')]);
+    product.allocate(new OrderLine(o1, sku, 12));
+
+    const uow = newUow(db);
+    await uow.run(async () => {
+      uow.products.add(product);
+      await uow.commit();
+    });
+    const reader = newUow(db);
+    const loaded = await reader.run(() => reader.products.get(sku, { orderid: o1 }));
+
+    expect(loaded?.versionNumber).to.equal(1);
+    expect(loaded?.batches.map((b) => [b.reference, b.eta, b.purchasedQuantity, b.availableQuantity])).to.deep.equal([
+      [b1, null, 100, 88],
+      [b2, '2026-12-24', 50, 50],
+    ]);
+    expect(loaded?.batches[0].allocations).to.deep.equal([new OrderLine(o1, sku, 12)]);
+  });
+
+  it('loads only the line of the order being allocated', async () => {
+    const db = await testDb();
+    const [sku, ref] = [randomSku(), randomBatchref()];
+    const product = new Product(sku, [new Batch(ref, sku, 100, null)]);
+    for (const orderid of ['o1', 'o2', 'o3']) product.allocate(new OrderLine(orderid, sku, 1));
+    const uow = newUow(db);
+    await uow.run(async () => {
+      uow.products.add(product);
+      await uow.commit();
+    });
+
+    const loaded = await uow.run(() => uow.products.get(sku, { orderid: 'o2' }));
+
+    expect(loaded?.batches[0].allocations.map((l) => l.orderid)).to.deep.equal(['o2']);
+    expect(loaded?.batches[0].allocatedQuantity).to.equal(3);
+  });
+
+  it('loads every line of a batch found by its ref', async () => {
+    const db = await testDb();
+    const [sku, ref] = [randomSku(), randomBatchref()];
+    const product = new Product(sku, [new Batch(ref, sku, 100, null)]);
+    for (const orderid of ['o1', 'o2']) product.allocate(new OrderLine(orderid, sku, 5));
+    const uow = newUow(db);
+    await uow.run(async () => {
+      uow.products.add(product);
+      await uow.commit();
+    });
+
+    const loaded = await uow.run(() => uow.products.getByBatchref(ref));
+
+    expect(loaded?.batches[0].allocations.map((l) => l.orderid)).to.deep.equal(['o1', 'o2']);
+  });
+
+  it('returns undefined for an unknown sku', async () => {
+    const uow = newUow(await testDb());
+
+    expect(await uow.run(() => uow.products.get(randomSku()))).to.equal(undefined);
+  });
+});

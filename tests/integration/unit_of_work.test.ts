@@ -1,0 +1,142 @@
+import { expect } from 'chai';
+import type { Knex } from 'knex';
+import { OrderLine } from '../../src/allocation/domain/model';
+import { ConcurrencyError } from '../../src/allocation/service_layer/unit_of_work';
+import { testDb } from '../db';
+import { randomBatchref, randomOrderid, randomSku } from '../random_refs';
+import { allocatedBatchref, insertBatch, newUow } from './uow_fixtures';
+
+async function countAllocations(db: Knex, sku: string): Promise<number> {
+  const row = await db('allocations as a')
+    .join('order_lines as ol', 'ol.id', 'a.orderline_id')
+    .where('ol.sku', sku)
+    .first(db.raw('count(*)::int AS n'));
+  return row.n as number;
+}
+
+/** Resolves when `n` callers have arrived, so two transactions overlap deterministically. */
+function barrier(n: number): () => Promise<void> {
+  let arrived = 0;
+  let release!: () => void;
+  const all = new Promise<void>((resolve) => (release = resolve));
+  return async () => {
+    arrived += 1;
+    if (arrived === n) release();
+    await all;
+  };
+}
+
+describe('unit of work', () => {
+  it('retrieves a batch and allocates to it', async () => {
+    const db = await testDb();
+    const [sku, ref, orderid] = [randomSku(), randomBatchref(), randomOrderid()];
+    await insertBatch(db, ref, sku, 100);
+
+    const uow = newUow(db);
+    await uow.run(async () => {
+      const product = await uow.products.get(sku);
+      product?.allocate(new OrderLine(orderid, sku, 10));
+      await uow.commit();
+    });
+
+    expect(await allocatedBatchref(db, orderid, sku)).to.equal(ref);
+    const batch = await db('batches').first('allocated_quantity').where({ reference: ref });
+    expect(batch.allocated_quantity).to.equal(10);
+  });
+
+  it('rolls back uncommitted work by default', async () => {
+    const db = await testDb();
+    const [sku, ref] = [randomSku(), randomBatchref()];
+    await insertBatch(db, ref, sku, 100);
+
+    const uow = newUow(db);
+    await uow.run(async () => {
+      (await uow.products.get(sku))?.allocate(new OrderLine('o1', sku, 10));
+    });
+
+    expect(await allocatedBatchref(db, 'o1', sku)).to.equal(undefined);
+  });
+
+  it('rolls back on error', async () => {
+    const db = await testDb();
+    const [sku, ref] = [randomSku(), randomBatchref()];
+    await insertBatch(db, ref, sku, 100);
+    const uow = newUow(db);
+
+    let caught: unknown;
+    try {
+      await uow.run(async () => {
+        (await uow.products.get(sku))?.allocate(new OrderLine('o1', sku, 10));
+        await uow.products.getByBatchref(ref);
+        throw new Error('boom');
+      });
+    } catch (error) {
+      caught = error;
+    }
+
+    expect((caught as Error).message).to.equal('boom');
+    expect(await allocatedBatchref(db, 'o1', sku)).to.equal(undefined);
+  });
+
+  it('lets only one of two concurrent changes to a product commit', async () => {
+    const db = await testDb();
+    const [sku, ref] = [randomSku(), randomBatchref()];
+    await insertBatch(db, ref, sku, 100, null, 1);
+    const bothLoaded = barrier(2);
+
+    const tryToAllocate = async (orderid: string): Promise<void> => {
+      const uow = newUow(db);
+      await uow.run(async () => {
+        const product = await uow.products.get(sku, { orderid });
+        product?.allocate(new OrderLine(orderid, sku, 10));
+        await bothLoaded();
+        await uow.commit();
+      });
+    };
+    const results = await Promise.allSettled([tryToAllocate('o1'), tryToAllocate('o2')]);
+
+    const failures = results.filter((r) => r.status === 'rejected');
+    expect(results.filter((r) => r.status === 'fulfilled')).to.have.length(1);
+    expect(failures).to.have.length(1);
+    expect((failures[0] as PromiseRejectedResult).reason).to.be.instanceOf(ConcurrencyError);
+    const product = await db('products').first('version_number').where({ sku });
+    expect(product.version_number).to.equal(2);
+    expect(await countAllocations(db, sku)).to.equal(1);
+  });
+
+  it('writes outbound events with the change, and none when rolled back', async () => {
+    const db = await testDb();
+    const [sku, ref] = [randomSku(), randomBatchref()];
+    await insertBatch(db, ref, sku, 100);
+
+    const committing = newUow(db);
+    await committing.run(async () => {
+      (await committing.products.get(sku))?.allocate(new OrderLine('o1', sku, 1));
+      await committing.commit();
+    });
+    const abandoning = newUow(db);
+    await abandoning.run(async () => {
+      (await abandoning.products.get(sku))?.allocate(new OrderLine('o2', sku, 1));
+    });
+
+    const rows = await db('outbox').where({ key: sku }).select('type', 'payload');
+    expect(rows).to.deep.equal([
+      { type: 'Allocated', payload: { orderid: 'o1', sku, qty: 1, batchref: ref } },
+    ]);
+  });
+
+  it('keeps a batch from being over-allocated even if the domain were bypassed', async () => {
+    const db = await testDb();
+    const [sku, ref] = [randomSku(), randomBatchref()];
+    await insertBatch(db, ref, sku, 5);
+
+    let caught: unknown;
+    try {
+      await db('batches').where({ reference: ref }).update({ allocated_quantity: 6 });
+    } catch (error) {
+      caught = error;
+    }
+
+    expect((caught as { constraint?: string }).constraint).to.equal('batches_not_over_allocated');
+  });
+});

@@ -1,0 +1,29 @@
+import type { Knex } from 'knex';
+import { KnexUnitOfWork } from '../../src/allocation/adapters/knex_unit_of_work';
+import { HotSkus } from '../../src/allocation/adapters/repository';
+import type { Event } from '../../src/allocation/domain/events';
+
+export function newUow(db: Knex, outboxed: (e: Event) => boolean = () => true): KnexUnitOfWork {
+  return new KnexUnitOfWork(db, { outboxed, hotSkus: new HotSkus() });
+}
+
+export async function insertBatch(
+  db: Knex,
+  ref: string,
+  sku: string,
+  qty: number,
+  eta: string | null = null,
+  version = 1,
+): Promise<void> {
+  await db('products').insert({ sku, version_number: version }).onConflict('sku').ignore();
+  await db('batches').insert({ reference: ref, sku, purchased_quantity: qty, eta });
+}
+
+export async function allocatedBatchref(db: Knex, orderid: string, sku: string): Promise<string | undefined> {
+  const row = await db('allocations as a')
+    .join('order_lines as ol', 'ol.id', 'a.orderline_id')
+    .join('batches as b', 'b.id', 'a.batch_id')
+    .where({ 'ol.orderid': orderid, 'ol.sku': sku })
+    .first('b.reference');
+  return row?.reference;
+}

@@ -1,0 +1,74 @@
+import { expect } from 'chai';
+import type { Knex } from 'knex';
+import { bootstrap } from '../../src/allocation/bootstrap';
+import type { MessageBus } from '../../src/allocation/service_layer/messagebus';
+import type { OutboxRelay } from '../../src/allocation/service_layer/outbox';
+import { Allocate, ChangeBatchQuantity, CreateBatch } from '../../src/allocation/domain/commands';
+import { allocations } from '../../src/allocation/views';
+import { FakeNotifications, recordingPublisher, silentLogger } from '../unit/fakes';
+import { testDb } from '../db';
+import { eventually } from '../eventually';
+import { randomBatchref, randomOrderid, randomSku } from '../random_refs';
+
+describe('views', () => {
+  // One service for the file: a second relay could deliver this file's messages to its own
+  // recorder.
+  const publish = recordingPublisher();
+  let shared: Promise<{ db: Knex; bus: MessageBus; relay: OutboxRelay }> | undefined;
+  function service() {
+    shared ??= testDb().then((db) => {
+      const { bus, relay } = bootstrap({
+        db,
+        publish,
+        notifications: new FakeNotifications(),
+        logger: silentLogger,
+      });
+      return { db, bus, relay };
+    });
+    return shared;
+  }
+
+  it('reads allocations written to the read model through the bus', async () => {
+    const { db, bus } = await service();
+    const [sku1, sku2, b1, b2, b3] = [randomSku(), randomSku(), randomBatchref(), randomBatchref(), randomBatchref()];
+    const orderid = randomOrderid();
+    await bus.handle(new CreateBatch(b1, sku1, 50, null));
+    await bus.handle(new CreateBatch(b2, sku2, 50, '2026-12-01'));
+    await bus.handle(new Allocate(orderid, sku1, 20));
+    await bus.handle(new Allocate(orderid, sku2, 20));
+    // an unrelated allocation, to check the view filters by order
+    await bus.handle(new CreateBatch(b3, sku1, 50, '2026-12-02'));
+    await bus.handle(new Allocate(randomOrderid('other'), sku1, 30));
+
+    const rows = await allocations(orderid, db);
+
+    expect(rows).to.have.deep.members([
+      { sku: sku1, batchref: b1 },
+      { sku: sku2, batchref: b2 },
+    ]);
+  });
+
+  it('follows a reallocation', async () => {
+    const { db, bus, relay } = await service();
+    const [sku, b1, b2, orderid] = [randomSku(), randomBatchref(), randomBatchref(), randomOrderid()];
+    await bus.handle(new CreateBatch(b1, sku, 50, null));
+    await bus.handle(new CreateBatch(b2, sku, 50, '2026-12-01'));
+    await bus.handle(new Allocate(orderid, sku, 20));
+
+    await bus.handle(new ChangeBatchQuantity(b1, 10));
+
+    expect(await allocations(orderid, db)).to.deep.equal([{ sku, batchref: b2 }]);
+    // the relay is kicked after each commit; wait for it to have delivered
+    await eventually(async () => {
+      await relay.deliverPending();
+      const mine = publish.published.filter((p) => (p.event as { sku: string }).sku === sku);
+      expect(mine.map((p) => (p.event as { batchref: string }).batchref)).to.deep.equal([b1, b2]);
+    });
+  });
+
+  it('has nothing for an unknown order', async () => {
+    const db = await testDb();
+
+    expect(await allocations(randomOrderid(), db)).to.deep.equal([]);
+  });
+});
