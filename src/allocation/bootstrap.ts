@@ -102,8 +102,13 @@ export function bootstrap(overrides: Overrides = {}): Service {
   };
 }
 
-function registerAdapters(c: DependencyContainer, closers: (() => Promise<unknown> | void)[]): void {
-  c.register(TOKENS.Logger, { useFactory: instanceCachingFactory(() => createLogger('allocation')) });
+function registerAdapters(
+  c: DependencyContainer,
+  closers: (() => Promise<unknown> | void)[],
+): void {
+  c.register(TOKENS.Logger, {
+    useFactory: instanceCachingFactory(() => createLogger('allocation')),
+  });
   c.register(TOKENS.Db, {
     useFactory: instanceCachingFactory(() => {
       const db = createKnex(config.databaseUrl(), config.dbPoolSize());

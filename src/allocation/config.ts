@@ -10,13 +10,15 @@ function intEnv(name: string, fallback: number): number {
   const value = env(name);
   if (value === undefined) return fallback;
   const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < 0) throw new Error(`${name} must be an integer, got ${value}`);
+  if (!Number.isInteger(parsed) || parsed < 0)
+    throw new Error(`${name} must be an integer, got ${value}`);
   return parsed;
 }
 
 export function databaseUrl(): string {
   const url = env('DATABASE_URL');
-  if (!url) throw new Error('DATABASE_URL is not set (make run starts an embedded PostgreSQL for you)');
+  if (!url)
+    throw new Error('DATABASE_URL is not set (make run starts an embedded PostgreSQL for you)');
   return url;
 }
 

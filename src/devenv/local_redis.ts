@@ -109,6 +109,7 @@ async function spawnRedis(
     if (child.pid !== undefined) await terminate(child);
     throw new Error(
       `redis-server failed to start on port ${port}: ${(err as Error).message}\n${output()}`,
+      { cause: err },
     );
   }
   return child;

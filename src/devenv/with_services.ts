@@ -8,7 +8,8 @@ Runs <command> with DATABASE_URL and REDIS_URL set, starting embedded PostgreSQL
 redis-server for those not already set, and stops them when the command exits.
 DEVENV_PROFILE=test keeps a separate database; DEVENV_VERBOSE=1 shows the servers' own logs.`;
 
-const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
+// SIGHUP too: closing the terminal must not kill us before we stop the (detached) servers.
+const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 type ForwardedSignal = (typeof FORWARDED_SIGNALS)[number];
 
 function log(msg: string): void {
@@ -35,13 +36,16 @@ export async function main(argv: string[]): Promise<number> {
     : await runCommand(command, args, { ...process.env, ...services.env }, signals);
   await stopServices(services);
   signals.dispose();
+  // After a hang-up, dying of SIGHUP is the honest status, and exiting normally would abort:
+  // Node asserts when it cannot restore the settings of a terminal that has gone away.
+  if (signals.received === 'SIGHUP') process.kill(process.pid, 'SIGHUP');
   return exitCode;
 }
 
 /**
- * Catches SIGINT/SIGTERM from the start, so an interrupted start-up still stops the servers,
- * and passes them on to the command once it runs. A terminal's Ctrl+C already reaches the
- * command (same process group), so it may see SIGINT twice, as under npm run or cross-env.
+ * Catches the signals from the start, so an interrupted start-up still stops the servers, and
+ * passes them on to the command once it runs. A terminal's Ctrl+C also reaches the command
+ * directly (same process group), so it may see SIGINT twice, as under npm run or cross-env.
  */
 class SignalRelay {
   received: ForwardedSignal | undefined;

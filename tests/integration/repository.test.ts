@@ -7,8 +7,16 @@ import { newUow } from './uow_fixtures';
 describe('repository', () => {
   it('round-trips a product with batches and allocations', async () => {
     const db = await testDb();
-    const [sku, b1, b2, o1] = [randomSku(), randomBatchref('1'), randomBatchref('2'), randomOrderid()];
-    const product = new Product(sku, [new Batch(b1, sku, 100, null), new Batch(b2, sku, 50, '2026-12-24')]);
+    const [sku, b1, b2, o1] = [
+      randomSku(),
+      randomBatchref('1'),
+      randomBatchref('2'),
+      randomOrderid(),
+    ];
+    const product = new Product(sku, [
+      new Batch(b1, sku, 100, null),
+      new Batch(b2, sku, 50, '2026-12-24'),
+    ]);
     product.allocate(new OrderLine(o1, sku, 12));
 
     const uow = newUow(db);
@@ -20,7 +28,9 @@ describe('repository', () => {
     const loaded = await reader.run(() => reader.products.get(sku, { orderid: o1 }));
 
     expect(loaded?.versionNumber).to.equal(1);
-    expect(loaded?.batches.map((b) => [b.reference, b.eta, b.purchasedQuantity, b.availableQuantity])).to.deep.equal([
+    expect(
+      loaded?.batches.map((b) => [b.reference, b.eta, b.purchasedQuantity, b.availableQuantity]),
+    ).to.deep.equal([
       [b1, null, 100, 88],
       [b2, '2026-12-24', 50, 50],
     ]);

@@ -98,7 +98,7 @@ describe('unit of work', () => {
     const failures = results.filter((r) => r.status === 'rejected');
     expect(results.filter((r) => r.status === 'fulfilled')).to.have.length(1);
     expect(failures).to.have.length(1);
-    expect((failures[0] as PromiseRejectedResult).reason).to.be.instanceOf(ConcurrencyError);
+    expect(failures[0].reason).to.be.instanceOf(ConcurrencyError);
     const product = await db('products').first('version_number').where({ sku });
     expect(product.version_number).to.equal(2);
     expect(await countAllocations(db, sku)).to.equal(1);

@@ -19,7 +19,11 @@ export async function insertBatch(
   await db('batches').insert({ reference: ref, sku, purchased_quantity: qty, eta });
 }
 
-export async function allocatedBatchref(db: Knex, orderid: string, sku: string): Promise<string | undefined> {
+export async function allocatedBatchref(
+  db: Knex,
+  orderid: string,
+  sku: string,
+): Promise<string | undefined> {
   const row = await db('allocations as a')
     .join('order_lines as ol', 'ol.id', 'a.orderline_id')
     .join('batches as b', 'b.id', 'a.batch_id')

@@ -30,7 +30,13 @@ describe('views', () => {
 
   it('reads allocations written to the read model through the bus', async () => {
     const { db, bus } = await service();
-    const [sku1, sku2, b1, b2, b3] = [randomSku(), randomSku(), randomBatchref(), randomBatchref(), randomBatchref()];
+    const [sku1, sku2, b1, b2, b3] = [
+      randomSku(),
+      randomSku(),
+      randomBatchref(),
+      randomBatchref(),
+      randomBatchref(),
+    ];
     const orderid = randomOrderid();
     await bus.handle(new CreateBatch(b1, sku1, 50, null));
     await bus.handle(new CreateBatch(b2, sku2, 50, '2026-12-01'));
@@ -50,7 +56,12 @@ describe('views', () => {
 
   it('follows a reallocation', async () => {
     const { db, bus, relay } = await service();
-    const [sku, b1, b2, orderid] = [randomSku(), randomBatchref(), randomBatchref(), randomOrderid()];
+    const [sku, b1, b2, orderid] = [
+      randomSku(),
+      randomBatchref(),
+      randomBatchref(),
+      randomOrderid(),
+    ];
     await bus.handle(new CreateBatch(b1, sku, 50, null));
     await bus.handle(new CreateBatch(b2, sku, 50, '2026-12-01'));
     await bus.handle(new Allocate(orderid, sku, 20));

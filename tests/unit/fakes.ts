@@ -72,7 +72,15 @@ export class FakeOutbox implements Outbox {
 
   append(key: string, event: Event): void {
     const id = String(this.nextId++);
-    this.messages.push({ id, key, event, attempts: 0, due: true, correlationId: null, delivered: false });
+    this.messages.push({
+      id,
+      key,
+      event,
+      attempts: 0,
+      due: true,
+      correlationId: null,
+      delivered: false,
+    });
   }
 
   async deliverPending(

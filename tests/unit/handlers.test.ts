@@ -2,13 +2,12 @@ import { expect } from 'chai';
 import { bootstrap, type Service } from '../../src/allocation/bootstrap';
 import { Allocate, ChangeBatchQuantity, CreateBatch } from '../../src/allocation/domain/commands';
 import { Allocated } from '../../src/allocation/domain/events';
-import { DuplicateBatch, InvalidSku, UnknownBatch } from '../../src/allocation/service_layer/handlers';
 import {
-  FakeNotifications,
-  FakeUnitOfWork,
-  recordingPublisher,
-  silentLogger,
-} from './fakes';
+  DuplicateBatch,
+  InvalidSku,
+  UnknownBatch,
+} from '../../src/allocation/service_layer/handlers';
+import { FakeNotifications, FakeUnitOfWork, recordingPublisher, silentLogger } from './fakes';
 
 function bootstrapTestApp(): {
   service: Service;
@@ -63,7 +62,9 @@ describe('handlers', () => {
       const { service } = bootstrapTestApp();
       await service.bus.handle(new CreateBatch('b1', 'GARISH-RUG', 100, null));
 
-      const error = await expectRejection(service.bus.handle(new CreateBatch('b1', 'OTHER', 5, null)));
+      const error = await expectRejection(
+        service.bus.handle(new CreateBatch('b1', 'OTHER', 5, null)),
+      );
 
       expect(error).to.be.instanceOf(DuplicateBatch);
       expect(error.message).to.equal('Batch b1 already exists');
@@ -84,7 +85,9 @@ describe('handlers', () => {
       const { service } = bootstrapTestApp();
       await service.bus.handle(new CreateBatch('b1', 'AREALSKU', 100, null));
 
-      const error = await expectRejection(service.bus.handle(new Allocate('o1', 'NONEXISTENTSKU', 10)));
+      const error = await expectRejection(
+        service.bus.handle(new Allocate('o1', 'NONEXISTENTSKU', 10)),
+      );
 
       expect(error).to.be.instanceOf(InvalidSku);
       expect(error.message).to.equal('Invalid sku NONEXISTENTSKU');

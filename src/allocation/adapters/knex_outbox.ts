@@ -69,7 +69,11 @@ export class KnexOutbox implements Outbox {
 
   async prune(olderThanMs: number): Promise<number> {
     return this.db('outbox')
-      .where('delivered_at', '<', this.db.raw(`now() - ? * interval '1 millisecond'`, [olderThanMs]))
+      .where(
+        'delivered_at',
+        '<',
+        this.db.raw(`now() - ? * interval '1 millisecond'`, [olderThanMs]),
+      )
       .delete();
   }
 

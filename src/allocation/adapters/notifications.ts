@@ -7,7 +7,10 @@ export const NOTIFICATION_SUBJECT = 'allocation service notification';
 export class EmailNotifications implements Notifications {
   private readonly transport: Transporter;
 
-  constructor(smtp: { host: string; port: number }, private readonly from = 'allocations@example.com') {
+  constructor(
+    smtp: { host: string; port: number },
+    private readonly from = 'allocations@example.com',
+  ) {
     // Plain SMTP as configured; a relay on the same network needs neither TLS nor auth here.
     this.transport = nodemailer.createTransport({
       host: smtp.host,
@@ -39,7 +42,10 @@ export class LogNotifications implements Notifications {
   constructor(private readonly log: Logger) {}
 
   async send(destination: string, message: string): Promise<void> {
-    this.log.info({ to: destination, subject: NOTIFICATION_SUBJECT, body: message }, 'notification');
+    this.log.info(
+      { to: destination, subject: NOTIFICATION_SUBJECT, body: message },
+      'notification',
+    );
     return Promise.resolve();
   }
 }

@@ -105,7 +105,8 @@ export class KnexRepository implements ProductRepository {
       .map((r) => {
         const id = r.id as number;
         const lines = linesByBatch.get(id) ?? [];
-        if (r.line_orderid !== null) lines.push(new OrderLine(r.line_orderid, sku, r.line_qty ?? 0));
+        if (r.line_orderid !== null)
+          lines.push(new OrderLine(r.line_orderid, sku, r.line_qty ?? 0));
         loaded.batches.set(r.reference as string, {
           id,
           purchased: r.purchased_quantity,
@@ -148,14 +149,13 @@ export class KnexRepository implements ProductRepository {
       const batchId = before?.id ?? (await this.insertBatch(batch));
       if (
         before &&
-        (before.purchased !== batch.purchasedQuantity || before.allocated !== batch.allocatedQuantity)
+        (before.purchased !== batch.purchasedQuantity ||
+          before.allocated !== batch.allocatedQuantity)
       ) {
-        await this.trx('batches')
-          .where({ id: batchId })
-          .update({
-            purchased_quantity: batch.purchasedQuantity,
-            allocated_quantity: batch.allocatedQuantity,
-          });
+        await this.trx('batches').where({ id: batchId }).update({
+          purchased_quantity: batch.purchasedQuantity,
+          allocated_quantity: batch.allocatedQuantity,
+        });
       }
       await this.saveLines(batch, batchId, before?.lines ?? new Set());
     }
@@ -164,7 +164,10 @@ export class KnexRepository implements ProductRepository {
   private async saveVersion(product: Product, loaded: Loaded | undefined): Promise<void> {
     if (!loaded) {
       try {
-        await this.trx('products').insert({ sku: product.sku, version_number: product.versionNumber });
+        await this.trx('products').insert({
+          sku: product.sku,
+          version_number: product.versionNumber,
+        });
       } catch (error) {
         // Another transaction created the same sku first: reload and try again.
         if (isUniqueViolation(error, 'products_pkey')) throw this.conflict(product);

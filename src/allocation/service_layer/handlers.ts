@@ -50,7 +50,10 @@ export async function allocate(cmd: Allocate, uow: UnitOfWork): Promise<string |
   });
 }
 
-export async function changeBatchQuantity(cmd: ChangeBatchQuantity, uow: UnitOfWork): Promise<void> {
+export async function changeBatchQuantity(
+  cmd: ChangeBatchQuantity,
+  uow: UnitOfWork,
+): Promise<void> {
   await uow.run(async () => {
     if (cmd.messageId !== undefined && !(await uow.inbox.markProcessed(cmd.messageId))) return;
     const product = await uow.products.getByBatchref(cmd.ref);
@@ -98,14 +101,20 @@ export async function sendOutOfStockNotification(
   await notifications.send(stockEmail, `Out of stock for ${event.sku}`);
 }
 
-export const COMMAND_HANDLERS = new Map<typeof Allocate | typeof CreateBatch | typeof ChangeBatchQuantity, CommandHandler>([
+export const COMMAND_HANDLERS = new Map<
+  typeof Allocate | typeof CreateBatch | typeof ChangeBatchQuantity,
+  CommandHandler
+>([
   [CreateBatch, addBatch],
   [Allocate, allocate],
   [ChangeBatchQuantity, changeBatchQuantity],
 ]);
 
 /** Handlers run in-process by the bus, right after the commit that raised the event. */
-export const EVENT_HANDLERS = new Map<typeof Allocated | typeof Deallocated | typeof OutOfStock, EventHandler[]>([
+export const EVENT_HANDLERS = new Map<
+  typeof Allocated | typeof Deallocated | typeof OutOfStock,
+  EventHandler[]
+>([
   [Allocated, [addAllocationToReadModel]],
   [Deallocated, [removeAllocationFromReadModel, reallocate]],
   [OutOfStock, []],
@@ -122,6 +131,6 @@ export function outboxHandlers(deps: {
 }): Map<typeof Allocated | typeof OutOfStock, OutboxHandler> {
   return new Map<typeof Allocated | typeof OutOfStock, OutboxHandler>([
     [Allocated, (e, meta) => publishAllocatedEvent(e as Allocated, deps.publish, meta)],
-    [OutOfStock, (e) => sendOutOfStockNotification(e as OutOfStock, deps.notifications, deps.stockEmail)],
+    [OutOfStock, (e) => sendOutOfStockNotification(e, deps.notifications, deps.stockEmail)],
   ]);
 }

@@ -54,7 +54,7 @@ export class MessageBus {
       const next = queue.shift() as Message;
       const raised = this.isCommand(next)
         ? await this.handleCommand(next)
-        : await this.handleEvent(next as Event);
+        : await this.handleEvent(next);
       if (first) result = raised.result;
       first = false;
       wroteOutbox ||= raised.events.some((e) => this.outboxed.has(e.constructor as MessageClass));

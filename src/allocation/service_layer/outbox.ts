@@ -40,6 +40,7 @@ export interface MessageMeta {
 }
 
 export type OutboxHandler = (event: Event, meta: MessageMeta) => Promise<void>;
+type EventClass = abstract new (...args: never[]) => Event;
 
 export interface RelayOptions {
   batchSize: number;
@@ -60,9 +61,13 @@ export class OutboxRelay {
 
   constructor(
     private readonly outbox: Outbox,
-    private readonly handlers: ReadonlyMap<Function, OutboxHandler>,
+    private readonly handlers: ReadonlyMap<EventClass, OutboxHandler>,
     private readonly log: Logger,
-    private readonly options: RelayOptions = { batchSize: 100, baseDelayMs: 200, maxDelayMs: 30_000 },
+    private readonly options: RelayOptions = {
+      batchSize: 100,
+      baseDelayMs: 200,
+      maxDelayMs: 30_000,
+    },
   ) {}
 
   /** Delivers everything that is due; concurrent calls share one drain. */
@@ -123,7 +128,7 @@ export class OutboxRelay {
         blockedKeys.add(message.key);
         continue;
       }
-      const handler = this.handlers.get(message.event.constructor);
+      const handler = this.handlers.get(message.event.constructor as EventClass);
       try {
         if (handler)
           await handler(message.event, {

@@ -1,0 +1,117 @@
+import { expect } from 'chai';
+import { Redis } from 'ioredis';
+import request from 'supertest';
+import { eventually } from '../eventually';
+import { randomBatchref, randomOrderid, randomSku } from '../random_refs';
+import { listen, redisUrl, startTestService, type TestService } from './service';
+
+describe('Redis entrypoints', () => {
+  let t: TestService;
+  let publisher: Redis;
+  before(async () => {
+    t = await startTestService();
+    publisher = new Redis(redisUrl());
+  });
+  after(async () => {
+    publisher.disconnect();
+    await t.stop();
+  });
+
+  const post = (path: string, body: object) => request(t.app.callback()).post(path).send(body);
+
+  it('change_batch_quantity leads to reallocation and a line_allocated message', async () => {
+    const [orderid, sku, earlier, later] = [
+      randomOrderid(),
+      randomSku(),
+      randomBatchref('old'),
+      randomBatchref('newer'),
+    ];
+    await post('/add_batch', { ref: earlier, sku, qty: 10, eta: '2026-12-01' }).expect(201);
+    await post('/add_batch', { ref: later, sku, qty: 10, eta: '2026-12-02' }).expect(201);
+    const lineAllocated = await listen('line_allocated');
+    try {
+      await post('/allocate', { orderid, sku, qty: 10 }).expect(202);
+      await eventually(async () => {
+        expect(lineAllocated.messages.filter((m) => m.orderid === orderid)).to.have.length(1);
+      });
+
+      await publisher.publish(
+        'change_batch_quantity',
+        JSON.stringify({ batchref: earlier, qty: 5 }),
+      );
+
+      await eventually(async () => {
+        const mine = lineAllocated.messages.filter((m) => m.orderid === orderid);
+        expect(mine.map((m) => m.batchref)).to.deep.equal([earlier, later]);
+        expect(mine[1]).to.include({ orderid, sku, qty: 10, batchref: later });
+      });
+      await eventually(async () => {
+        const read = await request(t.app.callback()).get(`/allocations/${orderid}`);
+        expect(read.body).to.deep.equal([{ sku, batchref: later }]);
+      });
+    } finally {
+      lineAllocated.close();
+    }
+  });
+
+  it('a malformed message is set aside and the next valid one is still processed', async () => {
+    const [sku, ref] = [randomSku(), randomBatchref()];
+    await post('/add_batch', { ref, sku, qty: 10 }).expect(201);
+    const garbage = `{"batchref": "${ref}", "qty": "lots"}`;
+
+    await publisher.publish('change_batch_quantity', 'not json at all');
+    await publisher.publish('change_batch_quantity', garbage);
+    await publisher.publish(
+      'change_batch_quantity',
+      JSON.stringify({ batchref: randomBatchref('unknown'), qty: 1 }),
+    );
+    await publisher.publish('change_batch_quantity', JSON.stringify({ batchref: ref, qty: 7 }));
+
+    await eventually(async () => {
+      const batch = await t.service
+        .db()('batches')
+        .first('purchased_quantity')
+        .where({ reference: ref });
+      expect(batch.purchased_quantity).to.equal(7);
+    });
+    const letters = await t.deadLetters.list(20);
+    const garbageLetter = letters.find((l) => l.payload === garbage);
+    expect(garbageLetter?.reason).to.contain('qty');
+    expect(
+      letters.some((l) => l.payload === 'not json at all' && l.reason === 'not JSON'),
+    ).to.equal(true);
+    expect(letters.some((l) => l.reason.startsWith('UnknownBatch'))).to.equal(true);
+  });
+
+  it('a message id is applied once', async () => {
+    const [sku, ref, messageId] = [randomSku(), randomBatchref(), randomOrderid('msg')];
+    await post('/add_batch', { ref, sku, qty: 10 }).expect(201);
+
+    await publisher.publish(
+      'change_batch_quantity',
+      JSON.stringify({ batchref: ref, qty: 5, message_id: messageId }),
+    );
+    await publisher.publish('change_batch_quantity', JSON.stringify({ batchref: ref, qty: 8 }));
+    await publisher.publish(
+      'change_batch_quantity',
+      JSON.stringify({ batchref: ref, qty: 5, message_id: messageId }),
+    );
+    const marker = randomBatchref('marker');
+    await post('/add_batch', { ref: marker, sku: randomSku(), qty: 1 }).expect(201);
+    await publisher.publish('change_batch_quantity', JSON.stringify({ batchref: marker, qty: 2 }));
+
+    // messages are handled in order, so once the marker changed the duplicate was seen too
+    await eventually(async () => {
+      const row = await t.service
+        .db()('batches')
+        .first('purchased_quantity')
+        .where({ reference: marker });
+      expect(row.purchased_quantity).to.equal(2);
+    });
+    const batch = await t.service
+      .db()('batches')
+      .first('purchased_quantity')
+      .where({ reference: ref });
+    expect(batch.purchased_quantity).to.equal(8);
+  });
+});
