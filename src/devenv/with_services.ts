@@ -96,7 +96,8 @@ async function stopServices(services: Services): Promise<void> {
   if (services.started.length === 0) return;
   try {
     await services.stop();
-    log(`stopped ${services.started.join(' and ')}`);
+    // Quiet by default: a test runner's closing summary must stay the last line CI reads.
+    if (process.env.DEVENV_VERBOSE) log(`stopped ${services.started.join(' and ')}`);
   } catch (err) {
     log(`could not stop ${services.started.join(' and ')}: ${(err as Error).message}`);
   }

@@ -1,0 +1,24 @@
+# Build stage: compile TypeScript with the dev dependencies.
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json ./
+COPY src ./src
+COPY migrations ./migrations
+COPY tests ./tests
+RUN npx tsc -p tsconfig.json
+
+# Runtime stage: production dependencies and compiled code only, as a non-root user.
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production API_HOST=0.0.0.0 API_PORT=8000
+WORKDIR /app
+COPY package.json package-lock.json ./
+# The embedded PostgreSQL is for machines without one; in a container the database is a service.
+RUN npm ci --omit=dev --omit=optional --no-audit --no-fund && npm cache clean --force
+COPY --from=build /app/dist/src ./dist/src
+COPY --from=build /app/dist/migrations ./dist/migrations
+USER node
+EXPOSE 8000
+HEALTHCHECK --interval=10s --timeout=3s CMD node -e "fetch('http://127.0.0.1:8000/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+CMD ["node", "dist/src/allocation/entrypoints/main.js", "api"]
