@@ -57,7 +57,10 @@ export async function startEmbeddedPostgres(
     log: opts.log,
   };
   let running: ChildProcess | undefined = await startServer(server);
-  await createDatabaseIfMissing(port, DATABASE, opts.log);
+  await createDatabaseIfMissing(port, DATABASE, opts.log).catch(async (err: unknown) => {
+    await stopServer(running!);
+    throw err;
+  });
 
   return {
     url: connectionUrl(port, DATABASE),
