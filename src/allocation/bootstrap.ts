@@ -5,10 +5,12 @@ import { Redis } from 'ioredis';
 import type { Knex } from 'knex';
 import { container, instanceCachingFactory, type DependencyContainer } from 'tsyringe';
 import * as config from './config';
+import { withCorrelationId } from './correlation';
 import { createLogger } from './logging';
 import { createKnex } from './adapters/db';
 import { KnexOutbox } from './adapters/knex_outbox';
 import { KnexUnitOfWork } from './adapters/knex_unit_of_work';
+import { PrometheusMetrics } from './adapters/metrics';
 import { EmailNotifications, LogNotifications } from './adapters/notifications';
 import { redisPublisher } from './adapters/redis_eventpublisher';
 import { HotSkus } from './adapters/repository';
@@ -32,6 +34,7 @@ export const TOKENS = {
   Publish: Symbol('Publish'),
   Outbox: Symbol('Outbox'),
   StartUow: Symbol('StartUow'),
+  Metrics: Symbol('Metrics'),
 } as const;
 
 export interface Overrides {
@@ -48,6 +51,7 @@ export interface Service {
   bus: MessageBus;
   relay: OutboxRelay;
   logger: Logger;
+  metrics: PrometheusMetrics;
   /** The database, created on first use (views, readiness, dead letters). */
   db(): Knex;
   /** The Redis connection used for publishing and readiness checks, created on first use. */
@@ -80,19 +84,26 @@ export function bootstrap(overrides: Overrides = {}): Service {
   });
   if (overrides.uow) c.register(TOKENS.StartUow, { useValue: overrides.uow });
 
-  const relay = new OutboxRelay(c.resolve<Outbox>(TOKENS.Outbox), outboxed, logger);
-  const bus = new MessageBus(
-    c.resolve<() => UnitOfWork>(TOKENS.StartUow),
-    COMMAND_HANDLERS,
-    EVENT_HANDLERS,
-    logger,
-    undefined,
-    { has: (type) => outboxed.has(type as never), written: () => relay.kick() },
-  );
+  const metrics = c.resolve<PrometheusMetrics>(TOKENS.Metrics);
+  const relay = new OutboxRelay(c.resolve<Outbox>(TOKENS.Outbox), outboxed, logger, {
+    baseDelayMs: config.outboxRetryBaseMs(),
+    maxDelayMs: config.outboxRetryMaxMs(),
+    metrics,
+    correlate: (id, fn) => withCorrelationId(id ?? undefined, fn),
+  });
+  const bus = new MessageBus({
+    startUow: c.resolve<() => UnitOfWork>(TOKENS.StartUow),
+    commandHandlers: COMMAND_HANDLERS,
+    eventHandlers: EVENT_HANDLERS,
+    log: logger,
+    metrics,
+    outbox: { has: (type) => outboxed.has(type as never), written: () => relay.kick() },
+  });
   return {
     bus,
     relay,
     logger,
+    metrics,
     db: () => c.resolve<Knex>(TOKENS.Db),
     redis: () => c.resolve<Redis>(TOKENS.Redis),
     close: async () => {
@@ -146,6 +157,11 @@ function registerAdapters(
   });
   c.register(TOKENS.Outbox, {
     useFactory: instanceCachingFactory((r) => new KnexOutbox(r.resolve<Knex>(TOKENS.Db))),
+  });
+  c.register(TOKENS.Metrics, {
+    useFactory: instanceCachingFactory(
+      (r) => new PrometheusMetrics(() => r.resolve<Outbox>(TOKENS.Outbox).backlog()),
+    ),
   });
 }
 

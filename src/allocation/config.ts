@@ -66,3 +66,13 @@ export function outboxPollMs(): number {
 export function shutdownTimeoutMs(): number {
   return intEnv('SHUTDOWN_TIMEOUT_MS', 10_000);
 }
+
+/** Backoff of failed outbox deliveries: first retry about this soon... */
+export function outboxRetryBaseMs(): number {
+  return intEnv('OUTBOX_RETRY_BASE_MS', 200);
+}
+
+/** ...doubling up to this cap. */
+export function outboxRetryMaxMs(): number {
+  return intEnv('OUTBOX_RETRY_MAX_MS', 30_000);
+}

@@ -202,6 +202,32 @@ describe('API', () => {
       expect(made.headers['x-request-id']).to.match(/^[0-9a-f-]{36}$/);
     });
 
+    it('serves Prometheus metrics of handled messages and HTTP latency', async () => {
+      await allocate({ orderid: randomOrderid(), sku: randomSku('none'), qty: 1 });
+
+      const response = await request(t.app.callback()).get('/metrics');
+
+      expect(response.status).to.equal(200);
+      expect(response.text).to.match(
+        /allocation_messages_handled_total\{type="Allocate",outcome="error"\} \d+/,
+      );
+      expect(response.text).to.contain('allocation_http_request_duration_seconds_bucket');
+      expect(response.text).to.match(/allocation_outbox_backlog \d+/);
+    });
+
+    it('lists dead letters for operators', async () => {
+      await t.deadLetters.add('test', '{"bad": true}', 'a reason');
+
+      const response = await request(t.app.callback()).get('/dead_letters?limit=5');
+
+      expect(response.status).to.equal(200);
+      expect(response.body[0]).to.include({
+        source: 'test',
+        payload: '{"bad": true}',
+        reason: 'a reason',
+      });
+    });
+
     it('answers an unknown route with 404 and a message', async () => {
       const response = await request(t.app.callback()).get('/nope');
 

@@ -29,6 +29,8 @@ export async function startTestService(): Promise<TestService> {
     db,
     log: service.logger,
     readiness: readinessChecks(db, service.redis()),
+    metrics: service.metrics,
+    deadLetters,
   });
   return {
     app,

@@ -100,6 +100,13 @@ export class FakeOutbox implements Outbox {
   async prune(): Promise<number> {
     return Promise.resolve(0);
   }
+
+  async backlog(): Promise<{ count: number; oldestAgeSeconds: number }> {
+    return Promise.resolve({
+      count: this.messages.filter((m) => !m.delivered).length,
+      oldestAgeSeconds: 0,
+    });
+  }
 }
 
 export class FakeUnitOfWork implements UnitOfWork {

@@ -77,7 +77,6 @@ export class KnexOutbox implements Outbox {
       .delete();
   }
 
-  /** Undelivered messages and the age of the oldest, for metrics. */
   async backlog(): Promise<{ count: number; oldestAgeSeconds: number }> {
     const row = await this.db('outbox')
       .whereNull('delivered_at')

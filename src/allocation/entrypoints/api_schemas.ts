@@ -49,6 +49,8 @@ export const ChangeBatchQuantityMessage = z.object({
 
 export const OrderId = Name('order-123');
 
+export const DeadLetterLimit = z.coerce.number().int().min(1).max(1000);
+
 const ErrorBody = z.object({ message: z.string() }).openapi('Error');
 const Allocation = z
   .object({ sku: z.string(), batchref: z.string() })
@@ -119,6 +121,26 @@ export function openApiDocument(): object {
       200: json(z.object({ status: z.string() }), 'Ready'),
       503: json(ErrorBody, 'A dependency is unreachable'),
     },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/dead_letters',
+    summary: 'Inbound messages set aside (malformed, or failing their handler), newest first',
+    request: { query: z.object({ limit: DeadLetterLimit.optional() }) },
+    responses: {
+      200: json(
+        z.array(
+          z.object({ id: z.string(), source: z.string(), payload: z.string(), reason: z.string() }),
+        ),
+        'Dead letters',
+      ),
+    },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/metrics',
+    summary: 'Prometheus metrics',
+    responses: { 200: { description: 'Metrics in the Prometheus text format' } },
   });
   return new OpenApiGeneratorV31(registry.definitions).generateDocument({
     openapi: '3.1.0',

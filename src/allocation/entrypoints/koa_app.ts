@@ -6,11 +6,19 @@ import Router from '@koa/router';
 import Koa from 'koa';
 import type { Knex } from 'knex';
 import { absolutePath as swaggerUiPath } from 'swagger-ui-dist';
+import type { DeadLetters } from '../adapters/dead_letters';
+import type { PrometheusMetrics } from '../adapters/metrics';
 import { withCorrelationId } from '../correlation';
 import { Allocate, CreateBatch } from '../domain/commands';
 import type { Logger, MessageBus } from '../service_layer/messagebus';
 import { allocations } from '../views';
-import { AddBatchBody, AllocateBody, OrderId, openApiDocument } from './api_schemas';
+import {
+  AddBatchBody,
+  AllocateBody,
+  DeadLetterLimit,
+  OrderId,
+  openApiDocument,
+} from './api_schemas';
 import { errorMiddleware } from './http_errors';
 
 export interface AppDeps {
@@ -19,8 +27,8 @@ export interface AppDeps {
   log: Logger;
   /** Each dependency's reachability: undefined when fine, else the reason. */
   readiness: () => Promise<Record<string, string | undefined>>;
-  /** Observes each request (method, route, status, seconds), e.g. for metrics. */
-  observe?: (method: string, route: string, status: number, seconds: number) => void;
+  metrics: PrometheusMetrics;
+  deadLetters: DeadLetters;
 }
 
 const MAX_BODY = '16kb';
@@ -52,7 +60,7 @@ function requestContext(deps: AppDeps) {
       await next();
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const route = (ctx as { _matchedRoute?: string })._matchedRoute ?? 'unmatched';
-      deps.observe?.(ctx.method, String(route), ctx.status, seconds);
+      deps.metrics.observeHttp(ctx.method, String(route), ctx.status, seconds);
       deps.log.debug(
         { method: ctx.method, path: ctx.path, status: ctx.status, ms: seconds * 1000 },
         'request',
@@ -106,6 +114,17 @@ function addOperationsRoutes(router: Router, deps: AppDeps): void {
     ctx.body = {
       message: `Not ready: ${failing.map(([name, problem]) => `${name} ${problem}`).join('; ')}`,
     };
+  });
+
+  router.get('/metrics', async (ctx) => {
+    ctx.type = deps.metrics.registry.contentType;
+    ctx.body = await deps.metrics.registry.metrics();
+  });
+
+  // For operators: inbound messages that were set aside, newest first.
+  router.get('/dead_letters', async (ctx) => {
+    const limit = DeadLetterLimit.parse(ctx.query.limit ?? '100');
+    ctx.body = await deps.deadLetters.list(limit);
   });
 
   const document = openApiDocument();

@@ -50,6 +50,8 @@ async function startApi(service: Service): Promise<() => Promise<void>> {
     db: service.db(),
     log: service.logger,
     readiness: readinessChecks(service.db(), service.redis()),
+    metrics: service.metrics,
+    deadLetters: new DeadLetters(service.db()),
   });
   const [host, port] = [config.apiHost(), config.apiPort()];
   const server: Server = await new Promise((resolve, reject) => {

@@ -21,25 +21,54 @@ type MessageClass = abstract new (...args: never[]) => Message;
 type AnyHandler = (message: Message, uow: UnitOfWork) => Promise<unknown>;
 
 export interface RetryPolicy {
-  /** Attempts per command when it loses an optimistic-concurrency race. */
+  /** Attempts per handler when it loses an optimistic-concurrency race. */
   attempts: number;
   baseDelayMs: number;
   maxDelayMs: number;
 }
 
+/** What the bus reports for monitoring (Prometheus in production). */
+export interface Metrics {
+  handled(messageType: string, outcome: 'ok' | 'error'): void;
+  retried(messageType: string): void;
+  delivered(messageType: string, outcome: 'ok' | 'error'): void;
+}
+
+export const NO_METRICS: Metrics = {
+  handled: () => undefined,
+  retried: () => undefined,
+  delivered: () => undefined,
+};
+
+export interface MessageBusOptions {
+  startUow: () => UnitOfWork;
+  commandHandlers: ReadonlyMap<MessageClass, CommandHandler>;
+  eventHandlers: ReadonlyMap<MessageClass, readonly EventHandler[]>;
+  log: Logger;
+  metrics?: Metrics;
+  retry?: RetryPolicy;
+  /** Events that leave through the outbox, and what to do after a commit wrote some. */
+  outbox?: { has(type: MessageClass): boolean; written(): void };
+}
+
 export class MessageBus {
-  constructor(
-    private readonly startUow: () => UnitOfWork,
-    private readonly commandHandlers: ReadonlyMap<MessageClass, CommandHandler>,
-    private readonly eventHandlers: ReadonlyMap<MessageClass, readonly EventHandler[]>,
-    private readonly log: Logger,
-    private readonly retry: RetryPolicy = { attempts: 12, baseDelayMs: 2, maxDelayMs: 100 },
-    /** Called after commits that raised events bound for the outbox (to wake the relay). */
-    private readonly outboxed: { has(type: MessageClass): boolean; written(): void } = {
-      has: () => false,
-      written: () => undefined,
-    },
-  ) {}
+  private readonly startUow: () => UnitOfWork;
+  private readonly commandHandlers: ReadonlyMap<MessageClass, CommandHandler>;
+  private readonly eventHandlers: ReadonlyMap<MessageClass, readonly EventHandler[]>;
+  private readonly log: Logger;
+  private readonly metrics: Metrics;
+  private readonly retry: RetryPolicy;
+  private readonly outboxed: { has(type: MessageClass): boolean; written(): void };
+
+  constructor(options: MessageBusOptions) {
+    this.startUow = options.startUow;
+    this.commandHandlers = options.commandHandlers;
+    this.eventHandlers = options.eventHandlers;
+    this.log = options.log;
+    this.metrics = options.metrics ?? NO_METRICS;
+    this.retry = options.retry ?? { attempts: 12, baseDelayMs: 2, maxDelayMs: 100 };
+    this.outboxed = options.outbox ?? { has: () => false, written: () => undefined };
+  }
 
   /**
    * Handles a message, then every event it raised, in order, each handler in its own unit of
@@ -94,17 +123,23 @@ export class MessageBus {
     handler: AnyHandler,
     message: Message,
   ): Promise<{ result: unknown; events: Event[] }> {
+    const type = message.constructor.name;
     for (let attempt = 1; ; attempt++) {
       const uow = this.startUow();
       try {
         const result = await handler(message, uow);
+        this.metrics.handled(type, 'ok');
         return { result, events: uow.collectNewEvents() };
       } catch (error) {
         // Losing a race is not the sender's problem: reload and retry, a bounded number of
         // times, with jitter so the racers spread out.
-        if (!(error instanceof ConcurrencyError) || attempt >= this.retry.attempts) throw error;
+        if (!(error instanceof ConcurrencyError) || attempt >= this.retry.attempts) {
+          this.metrics.handled(type, 'error');
+          throw error;
+        }
         const delay = backoffMs(attempt, this.retry.baseDelayMs, this.retry.maxDelayMs);
-        this.log.debug({ message: message.constructor.name, attempt, delay }, 'retrying conflict');
+        this.metrics.retried(type);
+        this.log.debug({ message: type, attempt, delay }, 'retrying conflict');
         await new Promise((resolve) => setTimeout(resolve, delay));
       }
     }

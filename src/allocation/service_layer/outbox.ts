@@ -2,7 +2,8 @@
 // outbox in the transaction that raised them; the relay delivers them after commit, so nothing
 // is sent for a rolled-back change and nothing committed is lost when Redis or SMTP is down.
 import type { Event } from '../domain/events';
-import type { Logger } from './messagebus';
+import type { Logger, Metrics } from './messagebus';
+import { NO_METRICS } from './messagebus';
 
 export interface PendingMessage {
   id: string;
@@ -32,6 +33,8 @@ export interface Outbox {
   ): Promise<number>;
   /** Deletes delivered messages older than `olderThanMs`; returns how many. */
   prune(olderThanMs: number): Promise<number>;
+  /** Undelivered messages and the age of the oldest, for monitoring. */
+  backlog(): Promise<{ count: number; oldestAgeSeconds: number }>;
 }
 
 export interface MessageMeta {
@@ -44,9 +47,19 @@ type EventClass = abstract new (...args: never[]) => Event;
 
 export interface RelayOptions {
   batchSize: number;
+  /** Backoff after a failed delivery: capped exponential with jitter. */
   baseDelayMs: number;
   maxDelayMs: number;
+  /** Delivered messages are deleted after this long. */
+  keepDeliveredMs: number;
 }
+
+export const DEFAULT_RELAY_OPTIONS: RelayOptions = {
+  batchSize: 100,
+  baseDelayMs: 200,
+  maxDelayMs: 30_000,
+  keepDeliveredMs: 24 * 3600_000,
+};
 
 /** Capped exponential backoff with full jitter. */
 export function backoffMs(attempt: number, baseMs: number, capMs: number): number {
@@ -59,16 +72,24 @@ export class OutboxRelay {
   private again = false;
   private timer: NodeJS.Timeout | undefined;
 
+  private readonly options: RelayOptions;
+  private readonly metrics: Metrics;
+  /** Runs a delivery in its chain's correlation context, so its log lines carry the id. */
+  private readonly correlate?: (id: string | null, fn: () => Promise<void>) => Promise<void>;
+
   constructor(
     private readonly outbox: Outbox,
     private readonly handlers: ReadonlyMap<EventClass, OutboxHandler>,
     private readonly log: Logger,
-    private readonly options: RelayOptions = {
-      batchSize: 100,
-      baseDelayMs: 200,
-      maxDelayMs: 30_000,
-    },
-  ) {}
+    options: Partial<RelayOptions> & {
+      metrics?: Metrics;
+      correlate?: (id: string | null, fn: () => Promise<void>) => Promise<void>;
+    } = {},
+  ) {
+    this.options = { ...DEFAULT_RELAY_OPTIONS, ...options };
+    this.metrics = options.metrics ?? NO_METRICS;
+    this.correlate = options.correlate;
+  }
 
   /** Delivers everything that is due; concurrent calls share one drain. */
   deliverPending(): Promise<number> {
@@ -89,10 +110,25 @@ export class OutboxRelay {
     );
   }
 
-  /** Polls for messages other processes wrote, and retries failed ones when their backoff ends. */
+  /**
+   * Polls for messages other processes wrote, retries failed ones when their backoff ends, and
+   * now and then prunes delivered ones.
+   */
   start(pollMs: number): void {
-    this.timer ??= setInterval(() => this.kick(), pollMs);
+    let polls = 0;
+    const pruneEvery = Math.max(1, Math.round(60_000 / pollMs));
+    this.timer ??= setInterval(() => {
+      this.kick();
+      if (++polls % pruneEvery === 0) this.prune();
+    }, pollMs);
     this.timer.unref();
+  }
+
+  private prune(): void {
+    this.outbox
+      .prune(this.options.keepDeliveredMs)
+      .then((pruned) => pruned > 0 && this.log.info({ pruned }, 'pruned delivered outbox messages'))
+      .catch((error: unknown) => this.log.warn({ err: error }, 'outbox prune failed'));
   }
 
   /** Stops polling and lets the current drain finish. */
@@ -120,6 +156,10 @@ export class OutboxRelay {
     return delivered;
   }
 
+  private withCorrelation(id: string | null, fn: () => Promise<void>): Promise<void> {
+    return this.correlate ? this.correlate(id, fn) : fn();
+  }
+
   private async deliver(messages: PendingMessage[]): Promise<DeliveryReport> {
     const report: DeliveryReport = { delivered: [], failed: [] };
     const blockedKeys = new Set<string>(); // a key whose earlier message waits keeps its order
@@ -129,14 +169,16 @@ export class OutboxRelay {
         continue;
       }
       const handler = this.handlers.get(message.event.constructor as EventClass);
+      const type = message.event.constructor.name;
       try {
-        if (handler)
-          await handler(message.event, {
-            messageId: message.id,
-            correlationId: message.correlationId,
-          });
+        if (handler) {
+          const meta = { messageId: message.id, correlationId: message.correlationId };
+          await this.withCorrelation(message.correlationId, () => handler(message.event, meta));
+        }
         report.delivered.push(message.id);
+        this.metrics.delivered(type, 'ok');
       } catch (error) {
+        this.metrics.delivered(type, 'error');
         blockedKeys.add(message.key);
         const retryInMs = backoffMs(
           message.attempts,

@@ -1,0 +1,76 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Metrics } from '../service_layer/messagebus';
+
+/** Prometheus metrics, one registry per process, served at GET /metrics. */
+export class PrometheusMetrics implements Metrics {
+  readonly registry = new Registry();
+  private readonly handledTotal: Counter;
+  private readonly retriesTotal: Counter;
+  private readonly deliveredTotal: Counter;
+  private readonly httpDuration: Histogram;
+
+  constructor(outboxBacklog: () => Promise<{ count: number; oldestAgeSeconds: number }>) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+    this.handledTotal = new Counter({
+      name: 'allocation_messages_handled_total',
+      help: 'Commands and events handled, by type and outcome',
+      labelNames: ['type', 'outcome'],
+      registers,
+    });
+    this.retriesTotal = new Counter({
+      name: 'allocation_conflict_retries_total',
+      help: 'Handlers retried after losing an optimistic-concurrency race',
+      labelNames: ['type'],
+      registers,
+    });
+    this.deliveredTotal = new Counter({
+      name: 'allocation_outbox_deliveries_total',
+      help: 'Outbox deliveries (Redis publish, email), by event type and outcome',
+      labelNames: ['type', 'outcome'],
+      registers,
+    });
+    this.httpDuration = new Histogram({
+      name: 'allocation_http_request_duration_seconds',
+      help: 'HTTP request latency',
+      labelNames: ['method', 'route', 'status'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    });
+    // Read on scrape, so the numbers are the database's, whichever process wrote the rows.
+    let backlog: Promise<{ count: number; oldestAgeSeconds: number }> | undefined;
+    const readBacklog = () => (backlog ??= outboxBacklog().finally(() => (backlog = undefined)));
+    new Gauge({
+      name: 'allocation_outbox_backlog',
+      help: 'Outbox messages not yet delivered',
+      registers,
+      async collect() {
+        this.set((await readBacklog()).count);
+      },
+    });
+    new Gauge({
+      name: 'allocation_outbox_oldest_age_seconds',
+      help: 'Age of the oldest undelivered outbox message',
+      registers,
+      async collect() {
+        this.set((await readBacklog()).oldestAgeSeconds);
+      },
+    });
+  }
+
+  handled(type: string, outcome: 'ok' | 'error'): void {
+    this.handledTotal.inc({ type, outcome });
+  }
+
+  retried(type: string): void {
+    this.retriesTotal.inc({ type });
+  }
+
+  delivered(type: string, outcome: 'ok' | 'error'): void {
+    this.deliveredTotal.inc({ type, outcome });
+  }
+
+  observeHttp(method: string, route: string, status: number, seconds: number): void {
+    this.httpDuration.observe({ method, route, status: String(status) }, seconds);
+  }
+}
