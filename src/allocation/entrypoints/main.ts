@@ -5,6 +5,7 @@ import { bootstrap, type Service } from '../bootstrap';
 import * as config from '../config';
 import { migrate } from '../adapters/db';
 import { DeadLetters } from '../adapters/dead_letters';
+import { addMissingAllocationsToReadModel } from '../adapters/read_model_repair';
 import { createApp } from './koa_app';
 import { readinessChecks } from './readiness';
 import { RedisEventConsumer } from './redis_eventconsumer';
@@ -16,6 +17,8 @@ async function main(role: Role): Promise<void> {
   const service = bootstrap();
   const log = service.logger;
   await migrate(service.db());
+  const repaired = await addMissingAllocationsToReadModel(service.db());
+  if (repaired > 0) log.warn({ repaired }, 'added allocations missing from the read model');
 
   const stops: (() => Promise<void>)[] = [];
   if (role !== 'consumer') stops.push(await startApi(service));
