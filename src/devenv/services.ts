@@ -64,7 +64,9 @@ async function provideDatabase(
     return { url: process.env.DATABASE_URL };
   }
   // Tests wipe and reseed their database; keep that away from the data `make run` shows.
-  const profile = process.env.DEVENV_PROFILE === 'test' ? 'postgres-test' : 'postgres';
+  // Tests and benchmarks get data of their own, apart from `make run`'s.
+  const given = process.env.DEVENV_PROFILE;
+  const profile = given === 'test' || given === 'bench' ? `postgres-${given}` : 'postgres';
   const dataDir = path.join(repoRoot, '.data', profile);
   const startedAt = Date.now();
   const handle = await startEmbeddedPostgres({ dataDir, log });
