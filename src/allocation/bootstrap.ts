@@ -13,7 +13,7 @@ import { KnexUnitOfWork } from './adapters/knex_unit_of_work';
 import { PrometheusMetrics } from './adapters/metrics';
 import { EmailNotifications, LogNotifications } from './adapters/notifications';
 import { redisPublisher } from './adapters/redis_eventpublisher';
-import { HotSkus } from './adapters/repository';
+import { HotSkus, SkuLocks } from './adapters/sku_locks';
 import type { Event } from './domain/events';
 import {
   COMMAND_HANDLERS,
@@ -77,6 +77,7 @@ export function bootstrap(overrides: Overrides = {}): Service {
       const db = r.resolve<Knex>(TOKENS.Db);
       const options = {
         outboxed: (event: Event) => outboxed.has(event.constructor as never),
+        skuLocks: new SkuLocks(),
         hotSkus: new HotSkus(),
       };
       return () => new KnexUnitOfWork(db, options);

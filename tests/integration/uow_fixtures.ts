@@ -1,10 +1,11 @@
 import type { Knex } from 'knex';
 import { KnexUnitOfWork } from '../../src/allocation/adapters/knex_unit_of_work';
-import { HotSkus } from '../../src/allocation/adapters/repository';
+import { HotSkus, SkuLocks } from '../../src/allocation/adapters/sku_locks';
 import type { Event } from '../../src/allocation/domain/events';
 
 export function newUow(db: Knex, outboxed: (e: Event) => boolean = () => true): KnexUnitOfWork {
-  return new KnexUnitOfWork(db, { outboxed, hotSkus: new HotSkus() });
+  // Locks of its own: two units of work built here race like two processes would.
+  return new KnexUnitOfWork(db, { outboxed, skuLocks: new SkuLocks(), hotSkus: new HotSkus() });
 }
 
 export async function insertBatch(

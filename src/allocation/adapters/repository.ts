@@ -1,8 +1,15 @@
 import type { Knex } from 'knex';
 import { Batch, OrderLine, Product } from '../domain/model';
-import { DuplicateBatch } from '../service_layer/handlers';
-import { ConcurrencyError, type ProductRepository } from '../service_layer/unit_of_work';
-import { isUniqueViolation } from './db';
+import type { ProductRepository } from '../service_layer/unit_of_work';
+import { CHECKS_PASSED, type WritePlan } from './write_plan';
+
+/** What a repository needs from its unit of work. */
+export interface Session {
+  /** Where reads go: the pool, or the transaction once one was needed. */
+  runner(): Knex | Knex.Transaction;
+  /** Called before a sku is loaded (see KnexUnitOfWork.claim). */
+  claim(sku: string): Promise<void>;
+}
 
 /** What was loaded, so commit writes only what changed (knex has no change tracking). */
 interface Loaded {
@@ -10,7 +17,7 @@ interface Loaded {
   batches: Map<string, { id: number; purchased: number; allocated: number; lines: Set<string> }>;
 }
 
-interface BatchRow {
+interface ProductRow {
   version_number: number;
   id: number | null;
   reference: string | null;
@@ -21,8 +28,10 @@ interface BatchRow {
   line_qty: number | null;
 }
 
-// One round trip: the product, its batches, and at most the one line of `orderid` (found
-// through the (orderid, sku) index, so the cost does not grow with the sku's history).
+// One statement, so one snapshot: the version, the batches with their allocated totals, and at
+// most the one line of `orderid`, found through the (orderid, sku) index so the cost does not
+// grow with the sku's history. Whatever is read later, the version read here guards it: any
+// change committed after this read bumps the version and fails this unit's write.
 const LOAD_PRODUCT = `
   SELECT p.version_number, b.id, b.reference, b.purchased_quantity, b.allocated_quantity, b.eta,
          l.orderid AS line_orderid, l.qty AS line_qty
@@ -32,89 +41,67 @@ const LOAD_PRODUCT = `
     SELECT ol.orderid, ol.qty FROM order_lines ol JOIN allocations a ON a.orderline_id = ol.id
     WHERE ol.orderid = ? AND ol.sku = p.sku AND a.batch_id = b.id
   ) l ON true
-  WHERE p.sku = ?`;
-
-/**
- * Skus that recently lost a version race. Loads of a hot sku lock its product row, so writers
- * queue on the lock instead of failing and retrying; cold skus stay lock-free.
- */
-export class HotSkus {
-  private readonly until = new Map<string, number>();
-
-  constructor(private readonly ttlMs = 5_000) {}
-
-  mark(sku: string): void {
-    this.until.set(sku, Date.now() + this.ttlMs);
-  }
-
-  has(sku: string): boolean {
-    const until = this.until.get(sku);
-    if (until === undefined) return false;
-    if (until > Date.now()) return true;
-    this.until.delete(sku);
-    return false;
-  }
-}
+  WHERE p.sku = ?
+  ORDER BY b.id`;
 
 export class KnexRepository implements ProductRepository {
   readonly seen = new Set<Product>();
   private readonly loaded = new Map<Product, Loaded>();
 
-  constructor(
-    private readonly trx: Knex.Transaction,
-    private readonly hotSkus: HotSkus,
-  ) {}
+  constructor(private readonly session: Session) {}
 
   add(product: Product): void {
     this.seen.add(product);
   }
 
   async get(sku: string, opts: { orderid?: string } = {}): Promise<Product | undefined> {
-    return this.load(sku, opts.orderid ?? null);
+    await this.session.claim(sku);
+    const rows = await this.productRows(sku, opts.orderid ?? null);
+    return rows.length === 0 ? undefined : this.build(sku, rows, new Map());
   }
 
   async getByBatchref(ref: string): Promise<Product | undefined> {
-    const batch = await this.trx('batches').first('id', 'sku').where({ reference: ref });
+    const batch = await this.session
+      .runner()('batches')
+      .first('id', 'sku')
+      .where({ reference: ref });
     if (!batch) return undefined;
-    const lines = await this.trx('allocations as a')
+    await this.session.claim(batch.sku);
+    const rows = await this.productRows(batch.sku, null);
+    const lines = await this.session
+      .runner()('allocations as a')
       .join('order_lines as ol', 'ol.id', 'a.orderline_id')
       .where('a.batch_id', batch.id)
       .orderBy('a.id')
       .select('ol.orderid', 'ol.sku', 'ol.qty');
-    return this.load(
-      batch.sku,
-      null,
-      new Map([[batch.id, lines.map((l) => new OrderLine(l.orderid, l.sku, l.qty))]]),
-    );
+    const known = lines.map((l) => new OrderLine(l.orderid, l.sku, l.qty));
+    return this.build(batch.sku, rows, new Map([[batch.id as number, known]]));
   }
 
-  private async load(
-    sku: string,
-    orderid: string | null,
-    linesByBatch = new Map<number, OrderLine[]>(),
-  ): Promise<Product | undefined> {
-    if (this.hotSkus.has(sku)) {
-      await this.trx.raw('SELECT 1 FROM products WHERE sku = ? FOR UPDATE', [sku]);
-    }
-    const { rows } = await this.trx.raw<{ rows: BatchRow[] }>(LOAD_PRODUCT, [orderid, sku]);
-    if (rows.length === 0) return undefined;
+  private async productRows(sku: string, orderid: string | null): Promise<ProductRow[]> {
+    const { rows } = await this.session
+      .runner()
+      .raw<{ rows: ProductRow[] }>(LOAD_PRODUCT, [orderid, sku]);
+    return rows;
+  }
 
+  private build(sku: string, rows: ProductRow[], linesByBatch: Map<number, OrderLine[]>): Product {
     const loaded: Loaded = { version: rows[0].version_number, batches: new Map() };
     const batches = rows
       .filter((r) => r.id !== null)
       .map((r) => {
-        const id = r.id as number;
-        const lines = linesByBatch.get(id) ?? [];
+        const [id, reference] = [r.id as number, r.reference as string];
+        const lines = [...(linesByBatch.get(id) ?? [])];
         if (r.line_orderid !== null)
           lines.push(new OrderLine(r.line_orderid, sku, r.line_qty ?? 0));
-        loaded.batches.set(r.reference as string, {
+        loaded.batches.set(reference, {
           id,
           purchased: r.purchased_quantity,
           allocated: r.allocated_quantity,
           lines: new Set(lines.map((l) => l.orderid)),
         });
         return Batch.restore(
-          r.reference as string,
+          reference,
           sku,
           r.purchased_quantity,
           r.eta,
@@ -128,104 +115,89 @@ export class KnexRepository implements ProductRepository {
     return product;
   }
 
-  /** Writes back every product seen, each guarded by the version it was loaded at. */
-  async saveAll(): Promise<void> {
+  /** Adds the writes for every product seen, each guarded by the version it was loaded at. */
+  planWrites(plan: WritePlan): void {
     for (const product of this.seen) {
-      try {
-        await this.save(product);
-      } catch (error) {
-        if (error instanceof ConcurrencyError) this.hotSkus.mark(product.sku);
-        throw error;
+      const loaded = this.loaded.get(product);
+      if (loaded && loaded.version === product.versionNumber) continue; // unchanged
+      this.planVersion(plan, product, loaded);
+      for (const batch of product.batches) {
+        const before = loaded?.batches.get(batch.reference);
+        const batchId = before
+          ? { sql: '?::int', bindings: [before.id] }
+          : this.planInsert(plan, batch);
+        if (
+          before &&
+          (before.purchased !== batch.purchasedQuantity ||
+            before.allocated !== batch.allocatedQuantity)
+        ) {
+          plan.write(
+            `UPDATE batches SET purchased_quantity = ?, allocated_quantity = ?
+             WHERE id = ? AND ${CHECKS_PASSED}`,
+            [batch.purchasedQuantity, batch.allocatedQuantity, before.id],
+          );
+        }
+        this.planLines(plan, batch, batchId, before?.lines ?? new Set());
       }
     }
   }
 
-  private async save(product: Product): Promise<void> {
-    const loaded = this.loaded.get(product);
-    if (loaded && loaded.version === product.versionNumber) return; // unchanged
-    await this.saveVersion(product, loaded);
-    for (const batch of product.batches) {
-      const before = loaded?.batches.get(batch.reference);
-      const batchId = before?.id ?? (await this.insertBatch(batch));
-      if (
-        before &&
-        (before.purchased !== batch.purchasedQuantity ||
-          before.allocated !== batch.allocatedQuantity)
-      ) {
-        await this.trx('batches').where({ id: batchId }).update({
-          purchased_quantity: batch.purchasedQuantity,
-          allocated_quantity: batch.allocatedQuantity,
-        });
-      }
-      await this.saveLines(batch, batchId, before?.lines ?? new Set());
-    }
-  }
-
-  private async saveVersion(product: Product, loaded: Loaded | undefined): Promise<void> {
+  private planVersion(plan: WritePlan, product: Product, loaded: Loaded | undefined): void {
     if (!loaded) {
-      try {
-        await this.trx('products').insert({
-          sku: product.sku,
-          version_number: product.versionNumber,
-        });
-      } catch (error) {
-        // Another transaction created the same sku first: reload and try again.
-        if (isUniqueViolation(error, 'products_pkey')) throw this.conflict(product);
-        throw error;
-      }
+      // A new sku: if another transaction created it first, this check fails and we retry.
+      plan.check(
+        `INSERT INTO products (sku, version_number) VALUES (?, ?)
+         ON CONFLICT (sku) DO NOTHING RETURNING 1`,
+        [product.sku, product.versionNumber],
+      );
       return;
     }
-    // The version check: two transactions that change one product can never both commit.
-    const updated = await this.trx('products')
-      .where({ sku: product.sku, version_number: loaded.version })
-      .update({ version_number: product.versionNumber });
-    if (updated === 0) throw this.conflict(product);
+    // The version check: two units of work that change one product can never both commit.
+    plan.check(
+      `UPDATE products SET version_number = ?
+       WHERE sku = ? AND version_number = ? RETURNING 1`,
+      [product.versionNumber, product.sku, loaded.version],
+    );
   }
 
-  private conflict(product: Product): ConcurrencyError {
-    return new ConcurrencyError(`Product ${product.sku} was changed by another transaction`);
+  /** Returns SQL for the new batch's id, read from the insert's RETURNING. */
+  private planInsert(plan: WritePlan, batch: Batch): { sql: string; bindings: unknown[] } {
+    const name = plan.write(
+      `INSERT INTO batches (reference, sku, purchased_quantity, allocated_quantity, eta)
+       SELECT ?::text, ?::text, ?::int, ?::int, ?::date WHERE ${CHECKS_PASSED} RETURNING id`,
+      [batch.reference, batch.sku, batch.purchasedQuantity, batch.allocatedQuantity, batch.eta],
+    );
+    return { sql: `(SELECT id FROM ${name})`, bindings: [] };
   }
 
-  private async insertBatch(batch: Batch): Promise<number> {
-    try {
-      const [{ id }] = await this.trx('batches')
-        .insert({
-          reference: batch.reference,
-          sku: batch.sku,
-          purchased_quantity: batch.purchasedQuantity,
-          allocated_quantity: batch.allocatedQuantity,
-          eta: batch.eta,
-        })
-        .returning('id');
-      return id as number;
-    } catch (error) {
-      if (isUniqueViolation(error, 'batches_reference_unique')) {
-        throw new DuplicateBatch(`Batch ${batch.reference} already exists`);
-      }
-      throw error;
-    }
-  }
-
-  private async saveLines(batch: Batch, batchId: number, before: Set<string>): Promise<void> {
+  private planLines(
+    plan: WritePlan,
+    batch: Batch,
+    batchId: { sql: string; bindings: unknown[] },
+    before: Set<string>,
+  ): void {
     const now = batch.allocations;
     const removed = [...before].filter((orderid) => !now.some((l) => l.orderid === orderid));
     const added = now.filter((l) => !before.has(l.orderid));
     if (removed.length > 0) {
-      await this.trx.raw(
-        `DELETE FROM allocations WHERE batch_id = ? AND orderline_id IN
-           (SELECT id FROM order_lines WHERE sku = ? AND orderid = ANY(?))`,
-        [batchId, batch.sku, removed],
+      plan.write(
+        `DELETE FROM allocations WHERE batch_id = ${batchId.sql} AND orderline_id IN
+           (SELECT id FROM order_lines WHERE sku = ? AND orderid = ANY(?)) AND ${CHECKS_PASSED}`,
+        [...batchId.bindings, batch.sku, removed],
       );
     }
     if (added.length > 0) {
       // A freed line keeps its order_lines row; allocating it again reuses that row.
-      const values = added.map(() => '(?, ?, ?)').join(', ');
-      await this.trx.raw(
-        `WITH line AS (
-           INSERT INTO order_lines (orderid, sku, qty) VALUES ${values}
-           ON CONFLICT (orderid, sku) DO UPDATE SET qty = EXCLUDED.qty RETURNING id)
-         INSERT INTO allocations (orderline_id, batch_id) SELECT id, ? FROM line`,
-        [...added.flatMap((l) => [l.orderid, l.sku, l.qty]), batchId],
+      const values = added.map(() => '(?::text, ?::text, ?::int)').join(', ');
+      const lines = plan.write(
+        `INSERT INTO order_lines (orderid, sku, qty)
+         SELECT * FROM (VALUES ${values}) AS v (orderid, sku, qty) WHERE ${CHECKS_PASSED}
+         ON CONFLICT (orderid, sku) DO UPDATE SET qty = EXCLUDED.qty RETURNING id`,
+        added.flatMap((l) => [l.orderid, l.sku, l.qty]),
+      );
+      plan.write(
+        `INSERT INTO allocations (orderline_id, batch_id) SELECT id, ${batchId.sql} FROM ${lines}`,
+        batchId.bindings,
       );
     }
   }
