@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import type { Server } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 import { Redis } from 'ioredis';
 import { bootstrap, type Service } from '../bootstrap';
 import * as config from '../config';
@@ -64,8 +64,19 @@ async function startApi(service: Service): Promise<() => Promise<void>> {
     { url: `http://${host}:${port}`, docs: `http://${host}:${port}/docs` },
     `API listening on http://${host}:${port} (docs at http://${host}:${port}/docs)`,
   );
+  // While stopping, every response closes its connection: a keep-alive client must not be
+  // able to keep feeding requests to a process that is shutting down.
+  let stopping = false;
+  const pending = new Set<ServerResponse>();
+  server.on('request', (_req, res: ServerResponse) => {
+    if (stopping) res.setHeader('Connection', 'close');
+    pending.add(res);
+    res.once('close', () => pending.delete(res));
+  });
   return async () => {
-    // Stop accepting, let in-flight requests finish, then drop idle keep-alive sockets.
+    stopping = true;
+    for (const res of pending) if (!res.headersSent) res.setHeader('Connection', 'close');
+    // Stop accepting, let in-flight requests finish, drop the idle keep-alive sockets.
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
     await closed;
