@@ -154,7 +154,9 @@ function registerAdapters(
     }),
   });
   c.register(TOKENS.Publish, {
-    useFactory: instanceCachingFactory((r) => redisPublisher(r.resolve<Redis>(TOKENS.Redis))),
+    useFactory: instanceCachingFactory((r) =>
+      redisPublisher(r.resolve<Redis>(TOKENS.Redis), config.outboundStream()),
+    ),
   });
   c.register(TOKENS.Outbox, {
     useFactory: instanceCachingFactory((r) => new KnexOutbox(r.resolve<Knex>(TOKENS.Db))),

@@ -76,3 +76,35 @@ export function outboxRetryBaseMs(): number {
 export function outboxRetryMaxMs(): number {
   return intEnv('OUTBOX_RETRY_MAX_MS', 30_000);
 }
+
+/** How change_batch_quantity arrives: `pubsub` (SPEC section 4, default) or `stream`. */
+export function inboundTransport(): 'pubsub' | 'stream' {
+  const value = env('INBOUND_TRANSPORT') ?? 'pubsub';
+  if (value !== 'pubsub' && value !== 'stream') {
+    throw new Error(`INBOUND_TRANSPORT must be pubsub or stream, got ${value}`);
+  }
+  return value;
+}
+
+/** The stream consumer's group, its name in it, and its redelivery rules. */
+export function streamConsumer(): {
+  group: string;
+  name: string;
+  claimIdleMs: number;
+  maxDeliveries: number;
+} {
+  return {
+    group: env('CONSUMER_GROUP') ?? 'allocation',
+    name: env('CONSUMER_NAME') ?? `${os.hostname()}-${process.pid}`,
+    claimIdleMs: intEnv('STREAM_CLAIM_IDLE_MS', 30_000),
+    maxDeliveries: intEnv('STREAM_MAX_DELIVERIES', 5),
+  };
+}
+
+/** Whether line_allocated is also appended to a stream (capped at about this many entries). */
+export function outboundStream(): { enabled: boolean; maxLength: number } {
+  return {
+    enabled: env('OUTBOUND_STREAM') === 'true',
+    maxLength: intEnv('OUTBOUND_STREAM_MAXLEN', 1_000_000),
+  };
+}

@@ -37,13 +37,23 @@ export async function startServiceProcess(
 ): Promise<ServiceProcess> {
   const port = env.API_PORT ? Number(env.API_PORT) : await freePort();
   const child = spawn(process.execPath, [MAIN, role], {
-    env: { ...process.env, LOG_LEVEL: 'warn', OUTBOX_POLL_MS: '200', ...env, API_PORT: String(port) },
+    env: {
+      ...process.env,
+      LOG_LEVEL: 'warn',
+      OUTBOX_POLL_MS: '200',
+      // one process unless a test asks for more: a SIGKILL then hits the process that serves
+      API_WORKERS: '1',
+      ...env,
+      API_PORT: String(port),
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => resolve(code)),
+  );
   const url = `http://127.0.0.1:${port}`;
   if (role !== 'consumer') {
     await eventually(async () => {
@@ -80,7 +90,10 @@ export async function sendAll(
           body: r.body === undefined ? undefined : JSON.stringify(r.body),
         });
         const text = await response.text();
-        outcomes[i] = { status: response.status, body: text ? (JSON.parse(text) as unknown) : null };
+        outcomes[i] = {
+          status: response.status,
+          body: text ? (JSON.parse(text) as unknown) : null,
+        };
       } catch {
         outcomes[i] = { status: 0, body: null };
       }

@@ -22,9 +22,28 @@ export function toPublicMessage(event: Event, meta: MessageMeta): Record<string,
   throw new Error(`No public message for ${event.constructor.name}`);
 }
 
-/** Publishes on a connection with no offline queue, so an outage fails fast and the relay retries. */
-export function redisPublisher(redis: Redis): Publish {
+/**
+ * Publishes on a connection with no offline queue, so an outage fails fast and the relay
+ * retries. With `stream`, each message is also appended to a stream named like the channel
+ * (field `payload`, same JSON), in the same round trip, so a subscriber that was down can catch
+ * up from where it left off.
+ */
+export function redisPublisher(
+  redis: Redis,
+  stream: { enabled: boolean; maxLength: number } = { enabled: false, maxLength: 0 },
+): Publish {
   return async (channel, event, meta) => {
-    await redis.publish(channel, JSON.stringify(toPublicMessage(event, meta)));
+    const message = JSON.stringify(toPublicMessage(event, meta));
+    if (!stream.enabled) {
+      await redis.publish(channel, message);
+      return;
+    }
+    const results = await redis
+      .multi()
+      .publish(channel, message)
+      .xadd(channel, 'MAXLEN', '~', stream.maxLength, '*', 'payload', message)
+      .exec();
+    const failed = results?.find(([error]) => error !== null);
+    if (!results || failed) throw failed?.[0] ?? new Error('Redis transaction aborted');
   };
 }

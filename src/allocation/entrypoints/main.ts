@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import cluster from 'node:cluster';
 import type { Server, ServerResponse } from 'node:http';
 import { Redis } from 'ioredis';
 import { bootstrap, type Service } from '../bootstrap';
@@ -9,20 +10,29 @@ import { addMissingAllocationsToReadModel } from '../adapters/read_model_repair'
 import { createApp } from './koa_app';
 import { readinessChecks } from './readiness';
 import { RedisEventConsumer } from './redis_eventconsumer';
+import { RedisStreamConsumer } from './redis_streamconsumer';
+import type { Logger } from '../service_layer/messagebus';
 
 type Role = 'all' | 'api' | 'consumer';
 
-/** Starts the API, the consumer, or both, plus the outbox relay; stops cleanly on a signal. */
+/**
+ * Starts the API, the consumer, or both, plus the outbox relay; stops cleanly on a signal.
+ * With API_WORKERS > 1 the API runs in that many cluster workers sharing the port, one per
+ * core, while this process keeps the consumer and a relay.
+ */
 async function main(role: Role): Promise<void> {
+  const workers = role === 'consumer' ? 1 : config.apiWorkers();
   const service = bootstrap();
   const log = service.logger;
-  await migrate(service.db());
-  const repaired = await addMissingAllocationsToReadModel(service.db());
-  if (repaired > 0) log.warn({ repaired }, 'added allocations missing from the read model');
+  if (cluster.isPrimary) await prepareDatabase(service);
 
   const stops: (() => Promise<void>)[] = [];
-  if (role !== 'consumer') stops.push(await startApi(service));
-  if (role !== 'api') stops.push(await startConsumer(service));
+  if (role !== 'consumer') {
+    stops.push(
+      workers > 1 && cluster.isPrimary ? forkApiWorkers(workers, log) : await startApi(service),
+    );
+  }
+  if (role === 'all' || role === 'consumer') stops.push(await startConsumer(service));
   // Every process runs a relay: an advisory lock lets one deliver at a time.
   service.relay.start(config.outboxPollMs());
   service.relay.kick();
@@ -45,6 +55,42 @@ async function main(role: Role): Promise<void> {
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  // A worker whose primary died (even by SIGKILL) stops too, rather than linger orphaned.
+  if (cluster.isWorker) process.on('disconnect', () => void shutdown('disconnect'));
+}
+
+async function prepareDatabase(service: Service): Promise<void> {
+  await migrate(service.db());
+  const repaired = await addMissingAllocationsToReadModel(service.db());
+  if (repaired > 0)
+    service.logger.warn({ repaired }, 'added allocations missing from the read model');
+}
+
+/** Forks API workers, replaces any that die, and on stop asks each to stop and waits. */
+function forkApiWorkers(count: number, log: Logger): () => Promise<void> {
+  let stopping = false;
+  cluster.setupPrimary({ args: ['api'] });
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) return;
+    log.error({ pid: worker.process.pid, code, signal }, 'API worker died; starting another');
+    cluster.fork();
+  });
+  for (let i = 0; i < count; i++) cluster.fork();
+  log.info({ workers: count }, `API running in ${count} worker processes`);
+  return async () => {
+    stopping = true;
+    const workers = Object.values(cluster.workers ?? {}).filter((w) => w !== undefined);
+    await Promise.all(
+      workers.map(
+        (worker) =>
+          new Promise<void>((resolve) => {
+            if (worker.isDead()) return resolve();
+            worker.once('exit', () => resolve());
+            worker.process.kill('SIGTERM');
+          }),
+      ),
+    );
+  };
 }
 
 async function startApi(service: Service): Promise<() => Promise<void>> {
@@ -84,19 +130,24 @@ async function startApi(service: Service): Promise<() => Promise<void>> {
 }
 
 async function startConsumer(service: Service): Promise<() => Promise<void>> {
-  // A subscribed connection can do nothing else, so the consumer has its own.
-  const subscriber = new Redis(config.redisUrl(), { maxRetriesPerRequest: null });
-  subscriber.on('error', (error) => service.logger.warn({ err: error }, 'redis subscriber error'));
-  const consumer = new RedisEventConsumer(
-    subscriber,
-    service.bus,
-    new DeadLetters(service.db()),
-    service.logger,
-  );
+  // A subscribed (or blocked) connection can do nothing else, so the consumer has its own.
+  const connection = new Redis(config.redisUrl(), { maxRetriesPerRequest: null });
+  connection.on('error', (error) => service.logger.warn({ err: error }, 'redis consumer error'));
+  const deadLetters = new DeadLetters(service.db());
+  const consumer =
+    config.inboundTransport() === 'stream'
+      ? new RedisStreamConsumer(
+          connection,
+          service.bus,
+          deadLetters,
+          service.logger,
+          config.streamConsumer(),
+        )
+      : new RedisEventConsumer(connection, service.bus, deadLetters, service.logger);
   await consumer.start();
   return async () => {
     await consumer.stop();
-    subscriber.disconnect();
+    connection.disconnect();
   };
 }
 

@@ -1,0 +1,64 @@
+import { isDatabaseUnavailable } from '../adapters/db';
+import { withCorrelationId } from '../correlation';
+import { ChangeBatchQuantity } from '../domain/commands';
+import type { Logger, MessageBus } from '../service_layer/messagebus';
+import { backoffMs } from '../service_layer/outbox';
+import { ChangeBatchQuantityMessage, describeIssues } from './api_schemas';
+
+export type Outcome =
+  | { kind: 'handled' }
+  /** Can never succeed (not JSON, wrong shape): set it aside now. */
+  | { kind: 'invalid'; reason: string }
+  /** Its handler failed (after the bus's own retries): the transport decides what next. */
+  | { kind: 'failed'; reason: string };
+
+/**
+ * Turns one raw `change_batch_quantity` payload into a command on the bus, whichever transport
+ * brought it (pub/sub or a stream). While the database is down it waits and tries again, since
+ * that is no fault of the message.
+ */
+export class ChangeBatchQuantityInbound {
+  constructor(
+    private readonly bus: MessageBus,
+    private readonly log: Logger,
+    private readonly stopping: () => boolean,
+  ) {}
+
+  /** `transportId` names the delivery (a stream entry id) when the message carries no id. */
+  async process(payload: string, transportId?: string): Promise<Outcome> {
+    const parsed = parse(payload, transportId);
+    if (typeof parsed === 'string') return { kind: 'invalid', reason: parsed };
+    return withCorrelationId(parsed.messageId, async () => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await this.bus.handle(parsed);
+          this.log.info({ batchref: parsed.ref, qty: parsed.qty }, 'batch quantity changed');
+          return { kind: 'handled' };
+        } catch (error) {
+          if (isDatabaseUnavailable(error) && !this.stopping()) {
+            const delay = backoffMs(attempt, 100, 5_000);
+            this.log.warn({ err: error, delay }, 'database unavailable; will retry the message');
+            await new Promise((resolve) => setTimeout(resolve, delay));
+            continue;
+          }
+          const e = error as Error;
+          return { kind: 'failed', reason: `${e.name}: ${e.message}` };
+        }
+      }
+    });
+  }
+}
+
+/** The command, or why the payload can never become one. */
+function parse(payload: string, transportId: string | undefined): ChangeBatchQuantity | string {
+  let json: unknown;
+  try {
+    json = JSON.parse(payload);
+  } catch {
+    return 'not JSON';
+  }
+  const result = ChangeBatchQuantityMessage.safeParse(json);
+  if (!result.success) return describeIssues(result.error);
+  const { batchref, qty, message_id, id } = result.data;
+  return new ChangeBatchQuantity(batchref, qty, message_id ?? id ?? transportId);
+}

@@ -1,0 +1,153 @@
+import type { Redis } from 'ioredis';
+import type { DeadLetters } from '../adapters/dead_letters';
+import type { Logger, MessageBus } from '../service_layer/messagebus';
+import { ChangeBatchQuantityInbound } from './inbound';
+import { CHANGE_BATCH_QUANTITY, setAside } from './redis_eventconsumer';
+
+export interface StreamConsumerOptions {
+  group: string;
+  name: string;
+  /** A message pending this long with a consumer (crashed, or its handler failed) is claimed. */
+  claimIdleMs: number;
+  /** After this many deliveries a failing message goes to the dead-letter store. */
+  maxDeliveries: number;
+}
+
+type Entry = [id: string, fields: string[]];
+
+const BLOCK_MS = 1_000;
+
+/**
+ * Competing consumers on the `change_batch_quantity` stream: each entry goes to one consumer
+ * of the group, which acknowledges it only after its handler committed. Entries left pending by
+ * a crashed consumer are claimed by a live one; the entry id doubles as the message id, so an
+ * entry handled but not acknowledged before a crash has no second effect (inbox).
+ */
+export class RedisStreamConsumer {
+  private stopping = false;
+  private loop: Promise<void> | undefined;
+  private readonly inbound: ChangeBatchQuantityInbound;
+  private lastClaim = 0;
+
+  constructor(
+    /** A connection of its own: XREADGROUP blocks it. */
+    private readonly redis: Redis,
+    bus: MessageBus,
+    private readonly deadLetters: DeadLetters,
+    private readonly log: Logger,
+    private readonly options: StreamConsumerOptions,
+    private readonly stream = CHANGE_BATCH_QUANTITY,
+  ) {
+    this.inbound = new ChangeBatchQuantityInbound(bus, log, () => this.stopping);
+  }
+
+  async start(): Promise<void> {
+    try {
+      // From the stream's start: entries added before the group existed are not lost.
+      await this.redis.xgroup('CREATE', this.stream, this.options.group, '0', 'MKSTREAM');
+    } catch (error) {
+      if (!String(error).includes('BUSYGROUP')) throw error;
+    }
+    this.log.info({ stream: this.stream, ...this.options }, 'stream consumer started');
+    this.loop = this.run();
+  }
+
+  /** Stops reading (within one block interval) and finishes the entry in hand. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    let failures = 0;
+    while (!this.stopping) {
+      try {
+        await this.claimStale();
+        for (const entry of await this.readNew()) await this.handle(entry, 1);
+        failures = 0;
+      } catch (error) {
+        // Redis down or restarting: ioredis reconnects; wait a little and read again.
+        failures += 1;
+        this.log.warn({ err: error }, 'stream read failed; retrying');
+        await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 100 * 2 ** failures)));
+      }
+    }
+  }
+
+  private async readNew(): Promise<Entry[]> {
+    const reply = (await this.redis.xreadgroup(
+      'GROUP',
+      this.options.group,
+      this.options.name,
+      'COUNT',
+      20,
+      'BLOCK',
+      BLOCK_MS,
+      'STREAMS',
+      this.stream,
+      '>',
+    )) as [string, Entry[]][] | null;
+    return reply?.[0]?.[1] ?? [];
+  }
+
+  /** Takes over entries idle too long with any consumer, this one included (failed earlier). */
+  private async claimStale(): Promise<void> {
+    const now = Date.now();
+    if (now - this.lastClaim < Math.min(this.options.claimIdleMs, 5_000)) return;
+    this.lastClaim = now;
+    const [, entries] = (await this.redis.xautoclaim(
+      this.stream,
+      this.options.group,
+      this.options.name,
+      this.options.claimIdleMs,
+      '0-0',
+      'COUNT',
+      50,
+    )) as [string, Entry[], string[]];
+    if (entries.length === 0) return;
+    const deliveries = await this.deliveryCounts(entries.map(([id]) => id));
+    for (const entry of entries) await this.handle(entry, deliveries.get(entry[0]) ?? 1);
+  }
+
+  private async deliveryCounts(ids: string[]): Promise<Map<string, number>> {
+    const pending = (await this.redis.xpending(
+      this.stream,
+      this.options.group,
+      ids[0],
+      ids[ids.length - 1],
+      ids.length,
+      this.options.name,
+    )) as [string, string, number, number][];
+    return new Map(pending.map(([id, , , count]) => [id, count]));
+  }
+
+  private async handle([id, fields]: Entry, deliveries: number): Promise<void> {
+    const payload = field(fields, 'payload');
+    if (payload === undefined) {
+      return this.setAsideAndAck(id, JSON.stringify(fields), 'no payload field');
+    }
+    const outcome = await this.inbound.process(payload, `${this.stream}:${id}`);
+    if (outcome.kind === 'handled') {
+      await this.redis.xack(this.stream, this.options.group, id);
+    } else if (outcome.kind === 'invalid' || deliveries >= this.options.maxDeliveries) {
+      const reason =
+        outcome.kind === 'invalid'
+          ? outcome.reason
+          : `${outcome.reason} (after ${deliveries} deliveries)`;
+      await this.setAsideAndAck(id, payload, reason);
+    } else {
+      // Left pending: claimed again once idle for claimIdleMs, up to maxDeliveries times.
+      this.log.warn({ id, deliveries, reason: outcome.reason }, 'stream entry failed; will retry');
+    }
+  }
+
+  private async setAsideAndAck(id: string, payload: string, reason: string): Promise<void> {
+    await setAside(this.deadLetters, this.log, `stream:${this.stream}`, payload, reason);
+    await this.redis.xack(this.stream, this.options.group, id);
+  }
+}
+
+function field(fields: string[], name: string): string | undefined {
+  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
+  return undefined;
+}
