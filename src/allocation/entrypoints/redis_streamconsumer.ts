@@ -42,14 +42,19 @@ export class RedisStreamConsumer {
   }
 
   async start(): Promise<void> {
+    await this.createGroup();
+    this.log.info({ stream: this.stream, ...this.options }, 'stream consumer started');
+    this.loop = this.run();
+  }
+
+  /** Creates the stream and group if missing (again, after a Redis that restarted empty). */
+  private async createGroup(): Promise<void> {
     try {
       // From the stream's start: entries added before the group existed are not lost.
       await this.redis.xgroup('CREATE', this.stream, this.options.group, '0', 'MKSTREAM');
     } catch (error) {
       if (!String(error).includes('BUSYGROUP')) throw error;
     }
-    this.log.info({ stream: this.stream, ...this.options }, 'stream consumer started');
-    this.loop = this.run();
   }
 
   /** Stops reading (within one block interval) and finishes the entry in hand. */
@@ -68,6 +73,7 @@ export class RedisStreamConsumer {
       } catch (error) {
         // Redis down or restarting: ioredis reconnects; wait a little and read again.
         failures += 1;
+        if (String(error).includes('NOGROUP')) await this.createGroup().catch(() => undefined);
         this.log.warn({ err: error }, 'stream read failed; retrying');
         await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 100 * 2 ** failures)));
       }

@@ -1,0 +1,469 @@
+// Scale-out on real service processes: competing consumers on the `change_batch_quantity`
+// stream (sharing the work, a consumer killed with entries in hand, a poison entry), two API
+// processes on one database, and the outbound `line_allocated` stream. The stream's name is
+// fixed, so each test uses a fresh consumer group (which reads the stream from its start: other
+// tests' entries are processed too, and only effects on this test's products are counted).
+// Every ChangeBatchQuantity applied bumps its product's version by exactly 1, so the sum of
+// version increments counts applications: a lost entry or a duplicate shows in it.
+// Assertions are on counts and invariants, never on timings; every wait has a deadline.
+import { expect } from 'chai';
+import { Redis } from 'ioredis';
+import type { Knex } from 'knex';
+import { randomBytes } from 'node:crypto';
+import { testDb } from '../db';
+import { eventually } from '../eventually';
+import { randomBatchref, randomOrderid, randomSku } from '../random_refs';
+import { countBy, sendAll, startServiceProcess, type ServiceProcess } from './processes';
+import { listen, redisUrl } from './service';
+
+const STREAM = 'change_batch_quantity';
+const DEAD_LETTER_SOURCE = `stream:${STREAM}`;
+
+interface Product {
+  sku: string;
+  ref: string;
+}
+
+/** [entry id, consumer, idle ms, deliveries], as XPENDING's extended form answers. */
+type PendingEntry = [string, string, number, number];
+
+function randomGroup(name: string): string {
+  return `group-${name}-${randomBytes(4).toString('hex')}`;
+}
+
+/** The environment of a stream consumer process in `group`. */
+function consumerEnv(group: string, name: string, extra: Record<string, string> = {}) {
+  return {
+    INBOUND_TRANSPORT: 'stream',
+    CONSUMER_GROUP: group,
+    CONSUMER_NAME: name,
+    ...extra,
+  };
+}
+
+/** Products with one warehouse batch each, written directly: the stream is what is tested. */
+async function insertProducts(db: Knex, name: string, count: number): Promise<Product[]> {
+  const products = Array.from({ length: count }, (_, i) => ({
+    sku: randomSku(`${name}-${i}`),
+    ref: randomBatchref(`${name}-${i}`),
+  }));
+  await db('products').insert(products.map((p) => ({ sku: p.sku, version_number: 0 })));
+  await db('batches').insert(
+    products.map((p) => ({ reference: p.ref, sku: p.sku, purchased_quantity: 100, eta: null })),
+  );
+  return products;
+}
+
+async function versionsOf(db: Knex, products: Product[]): Promise<Map<string, number>> {
+  const rows: { sku: string; version_number: number }[] = await db('products')
+    .whereIn(
+      'sku',
+      products.map((p) => p.sku),
+    )
+    .select('sku', 'version_number');
+  return new Map(rows.map((r) => [r.sku, r.version_number]));
+}
+
+/** How many changes were applied to `products` since `before`: the sum of version increments. */
+async function appliedSince(db: Knex, before: Map<string, number>): Promise<number> {
+  const now = await versionsOf(
+    db,
+    [...before.keys()].map((sku) => ({ sku, ref: '' })),
+  );
+  return [...before].reduce((sum, [sku, version]) => sum + (now.get(sku) ?? 0) - version, 0);
+}
+
+/** Appends each payload as an entry (field `payload`); returns the entry ids, in order. */
+async function addEntries(redis: Redis, payloads: string[]): Promise<string[]> {
+  const pipeline = redis.pipeline();
+  for (const payload of payloads) pipeline.xadd(STREAM, '*', 'payload', payload);
+  const results = (await pipeline.exec()) ?? [];
+  return results.map(([error, id]) => {
+    if (error) throw error;
+    return id as string;
+  });
+}
+
+/** The group's pending entries between `first` and `last`, of one consumer or of all. */
+async function pendingEntries(
+  redis: Redis,
+  group: string,
+  first: string,
+  last: string,
+  consumer?: string,
+): Promise<PendingEntry[]> {
+  const args: (string | number)[] = [STREAM, group, first, last, 10_000];
+  if (consumer) args.push(consumer);
+  return (await redis.call('XPENDING', ...args)) as PendingEntry[];
+}
+
+/** How many entries the group has delivered and not acknowledged, whatever their stream. */
+async function groupPendingCount(redis: Redis, group: string): Promise<number> {
+  const [count] = (await redis.xpending(STREAM, group)) as [number, ...unknown[]];
+  return Number(count);
+}
+
+/** How many entries the group has not read yet (Redis 7's lag), 0 when it is caught up. */
+async function groupLag(redis: Redis, group: string): Promise<number> {
+  const groups = (await redis.xinfo('GROUPS', STREAM)) as unknown[][];
+  const fields = groups.find((g) => g[g.indexOf('name') + 1] === group) ?? [];
+  return Number(fields[fields.indexOf('lag') + 1]);
+}
+
+/** Entry ids a consumer logged as handled ('batch quantity changed' carries the message id). */
+function handledEntryIds(output: string): Set<string> {
+  const ids = new Set<string>();
+  for (const line of output.split('\n')) {
+    if (!line.includes('batch quantity changed')) continue;
+    try {
+      const { correlation_id } = JSON.parse(line) as { correlation_id?: string };
+      if (correlation_id?.startsWith(`${STREAM}:`))
+        ids.add(correlation_id.slice(STREAM.length + 1));
+    } catch {
+      // not a whole JSON line (another writer's text): it names no entry
+    }
+  }
+  return ids;
+}
+
+async function deadLettersWith(db: Knex, payloads: string[]) {
+  return db('dead_letters').whereIn('payload', payloads).select('source', 'payload', 'reason');
+}
+
+async function addBatch(url: string, ref: string, sku: string, qty: number): Promise<void> {
+  const response = await fetch(`${url}/add_batch`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ ref, sku, qty, eta: null }),
+  });
+  expect(response.status, await response.text()).to.equal(201);
+}
+
+function isRunning(service: ServiceProcess): boolean {
+  return service.child.exitCode === null && service.child.signalCode === null;
+}
+
+/** Stops gracefully and waits until its output is all read; a process that hangs is killed. */
+async function stopGracefully(service: ServiceProcess | undefined): Promise<void> {
+  if (!service || !isRunning(service)) return;
+  // 'close' (not 'exit') comes after the last of its output: counting from the log needs it all.
+  const closed = new Promise((resolve) => service.child.once('close', resolve));
+  service.child.kill('SIGTERM');
+  const timer = setTimeout(() => service.child.kill('SIGKILL'), 15_000);
+  await closed;
+  clearTimeout(timer);
+}
+
+/** Kills a process still running (a failed test must not leave one behind) and waits for it. */
+async function kill(service: ServiceProcess | undefined): Promise<void> {
+  if (!service) return;
+  if (isRunning(service)) service.child.kill('SIGKILL');
+  await service.exited;
+}
+
+describe('scale-out', () => {
+  let db: Knex;
+  let redis: Redis;
+  before(async () => {
+    db = await testDb();
+    redis = new Redis(redisUrl());
+  });
+  after(() => {
+    redis.disconnect();
+  });
+
+  it('two stream consumers in one group share the entries and apply each exactly once', async function () {
+    this.timeout(45_000);
+    const group = randomGroup('share');
+    const products = await insertProducts(db, 'share', 10);
+    const before = await versionsOf(db, products);
+    // Quantities stay far above anything allocated (nothing is), so no entry deallocates.
+    const payloads = Array.from({ length: 1_000 }, (_, i) =>
+      JSON.stringify({ batchref: products[i % products.length].ref, qty: 1_000 + i }),
+    );
+    // info: each consumer logs the entries it handled, to tell who did what. A short claim
+    // time lets a failed entry be retried within the test; the inbox makes a steal harmless.
+    const extra = { LOG_LEVEL: 'info', STREAM_CLAIM_IDLE_MS: '3000' };
+    let a: ServiceProcess | undefined;
+    let b: ServiceProcess | undefined;
+    try {
+      [a, b] = await Promise.all([
+        startServiceProcess(consumerEnv(group, 'consumer-a', extra), 'consumer'),
+        startServiceProcess(consumerEnv(group, 'consumer-b', extra), 'consumer'),
+      ]);
+      // Both are up before anything is added, so neither gets a head start. (Redis lists a
+      // consumer only once it has read something, so their own start-up line tells.)
+      const started = (s: ServiceProcess) => s.output().includes('stream consumer started');
+      const [ca, cb] = [a, b];
+      await eventually(async () => {
+        expect([started(ca), started(cb)]).to.deep.equal([true, true]);
+      }, 15_000);
+
+      const ids = await addEntries(redis, payloads);
+      const settled = await eventually(async () => {
+        expect(await appliedSince(db, before)).to.be.at.least(payloads.length);
+        expect(await groupLag(redis, group)).to.equal(0);
+        expect(await groupPendingCount(redis, group)).to.equal(0);
+        return true;
+      }, 25_000).catch(() => false);
+      // Stopped before counting, so no late duplicate can slip in after the count.
+      await Promise.all([stopGracefully(a), stopGracefully(b)]);
+
+      const applied = await appliedSince(db, before);
+      const mine = new Set(ids);
+      const byA = [...handledEntryIds(a.output())].filter((id) => mine.has(id));
+      const byB = [...handledEntryIds(b.output())].filter((id) => mine.has(id));
+      const both = byA.filter((id) => new Set(byB).has(id));
+      const letters = await deadLettersWith(db, payloads);
+      // Not asserted (the stream promises no order across consumers), only shown: a batch
+      // whose final quantity is not the last one sent for it got its entries out of order.
+      const lastSent = new Map(
+        payloads
+          .map((p) => JSON.parse(p) as { batchref: string; qty: number })
+          .map((m) => [m.batchref, m.qty]),
+      );
+      const finals: { reference: string; purchased_quantity: number }[] = await db('batches')
+        .whereIn('reference', [...lastSent.keys()])
+        .select('reference', 'purchased_quantity');
+      const stale = finals.filter((f) => f.purchased_quantity !== lastSent.get(f.reference));
+      const staleExamples = stale
+        .slice(0, 2)
+        .map((f) => ` (at ${f.purchased_quantity}, last sent ${lastSent.get(f.reference)})`)
+        .join('');
+      console.log(
+        `      share: entries ${ids.length}, applied ${applied}, handled by a ${byA.length}, ` +
+          `by b ${byB.length}, by both ${both.length}, dead letters ${letters.length}, ` +
+          `batches not at their last quantity sent ${stale.length}/${finals.length}` +
+          `${staleExamples}, settled ${settled}`,
+      );
+      expect(letters, 'valid entries dead-lettered').to.deep.equal([]);
+      expect(applied, 'version increments (entries applied)').to.equal(payloads.length);
+      expect(new Set([...byA, ...byB]).size, 'entries handled').to.equal(ids.length);
+      expect(byA.length, `consumer-a handled none\n${a.output().slice(-2000)}`).to.be.above(0);
+      expect(byB.length, `consumer-b handled none\n${b.output().slice(-2000)}`).to.be.above(0);
+      expect(await groupPendingCount(redis, group)).to.equal(0);
+    } finally {
+      await kill(a);
+      await kill(b);
+    }
+  });
+
+  it('applies exactly once the entries of a consumer killed while they were pending with it', async function () {
+    this.timeout(45_000);
+    const group = randomGroup('kill');
+    const [product] = await insertProducts(db, 'kill', 1);
+    const before = await versionsOf(db, [product]);
+    const payloads = Array.from({ length: 5 }, (_, i) =>
+      JSON.stringify({ batchref: product.ref, qty: 200 + i }),
+    );
+    const lock = await db.transaction();
+    let a: ServiceProcess | undefined;
+    let b: ServiceProcess | undefined;
+    try {
+      // Holding the product's row lock keeps consumer-a's first write of it waiting, with no
+      // race: the entries are pending with a consumer that cannot finish them when it dies.
+      const { rows } = await lock.raw<{ rows: { pid: number }[] }>(
+        'SELECT pg_backend_pid() AS pid',
+      );
+      await lock.raw('SELECT 1 FROM products WHERE sku = ? FOR UPDATE', [product.sku]);
+      const ids = await addEntries(redis, payloads);
+      const [first, last] = [ids[0], ids[ids.length - 1]];
+      const claimFast = { STREAM_CLAIM_IDLE_MS: '1000' };
+      a = await startServiceProcess(consumerEnv(group, 'consumer-a', claimFast), 'consumer');
+      const blocked = await eventually(async () => {
+        const waiting = await db.raw<{ rows: { pid: number }[] }>(
+          'SELECT pid FROM pg_stat_activity WHERE ? = ANY(pg_blocking_pids(pid))',
+          [rows[0].pid],
+        );
+        expect(waiting.rows).to.have.length(1);
+        expect(await pendingEntries(redis, group, first, last, 'consumer-a')).to.not.be.empty;
+        return waiting.rows[0].pid;
+      }, 15_000);
+
+      a.child.kill('SIGKILL');
+      await a.exited;
+      const pendingWithA = await pendingEntries(redis, group, first, last, 'consumer-a');
+      await lock.commit();
+      b = await startServiceProcess(consumerEnv(group, 'consumer-b', claimFast), 'consumer');
+
+      // Settled when every entry is acknowledged and consumer-a's orphaned statement (the
+      // server finishes it after the lock is released) is over: nothing can apply after that.
+      const settled = await eventually(async () => {
+        expect(await appliedSince(db, before)).to.be.at.least(payloads.length);
+        expect(await groupLag(redis, group)).to.equal(0);
+        expect(await groupPendingCount(redis, group)).to.equal(0);
+        const orphan = await db.raw<{ rows: unknown[] }>(
+          'SELECT 1 FROM pg_stat_activity WHERE pid = ?',
+          [blocked],
+        );
+        expect(orphan.rows).to.deep.equal([]);
+        return true;
+      }, 20_000).catch(() => false);
+      const applied = await appliedSince(db, before);
+      const letters = await deadLettersWith(db, payloads);
+      const pendingAfter = await groupPendingCount(redis, group);
+      console.log(
+        `      kill: entries ${ids.length}, pending with the killed consumer ${pendingWithA.length}, ` +
+          `applied ${applied}, still pending ${pendingAfter}, dead letters ${letters.length}, ` +
+          `settled ${settled}`,
+      );
+      expect(pendingWithA.length, 'pending with consumer-a when it was killed').to.be.above(0);
+      expect(letters, 'valid entries dead-lettered').to.deep.equal([]);
+      expect(applied, `version increments (entries applied)\n${b.output()}`).to.equal(
+        payloads.length,
+      );
+      expect(pendingAfter, 'entries never acknowledged').to.equal(0);
+    } finally {
+      if (!lock.isCompleted()) await lock.rollback();
+      await kill(a);
+      await kill(b);
+    }
+  });
+
+  it('never oversells a batch when allocations race for it through two API processes', async function () {
+    this.timeout(45_000);
+    const N = 40;
+    const [sku, ref] = [randomSku('two-apis'), randomBatchref('two-apis')];
+    const orderids = Array.from({ length: 3 * N }, (_, i) => randomOrderid(`two-apis-${i}`));
+    let first: ServiceProcess | undefined;
+    let second: ServiceProcess | undefined;
+    try {
+      [first, second] = await Promise.all([
+        startServiceProcess({ API_WORKERS: '1' }, 'api'),
+        startServiceProcess({ API_WORKERS: '1' }, 'api'),
+      ]);
+      await addBatch(first.url, ref, sku, N);
+      const urls = [first.url, second.url];
+      const requests = orderids.map((orderid, i) => ({
+        method: 'POST' as const,
+        url: `${urls[i % 2]}/allocate`,
+        body: { orderid, sku, qty: 1 },
+      }));
+
+      const outcomes = await sendAll(requests, 32);
+
+      const allocated: { orderid: string }[] = await db('allocations as a')
+        .join('order_lines as ol', 'ol.id', 'a.orderline_id')
+        .where('ol.sku', sku)
+        .select('ol.orderid');
+      const batch = await db('batches')
+        .first('purchased_quantity', 'allocated_quantity')
+        .where({ reference: ref });
+      const batchrefs = outcomes.map(
+        (o) => (o.body as { batchref?: string | null } | null)?.batchref,
+      );
+      const naming = orderids.filter((_, i) => batchrefs[i] === ref);
+      const statuses = countBy(outcomes, (o) => o.status);
+      const namingByProcess = [0, 1].map(
+        (p) => orderids.filter((_, i) => i % 2 === p && batchrefs[i] === ref).length,
+      );
+      console.log(
+        `      two APIs: sent ${orderids.length}, statuses ${JSON.stringify(statuses)}, ` +
+          `naming the batch ${naming.length} (first ${namingByProcess[0]}, second ` +
+          `${namingByProcess[1]}), allocated ${allocated.length}, ` +
+          `allocated_quantity ${batch?.allocated_quantity}`,
+      );
+      const unexpected = outcomes.filter((o) => o.status !== 202).slice(0, 5);
+      expect(statuses, `e.g. ${JSON.stringify(unexpected)}`).to.deep.equal({ 202: 3 * N });
+      // Those beyond the stock are answered too, with no batch: out of stock is not an error.
+      expect(batchrefs.filter((b) => b !== ref && b !== null)).to.deep.equal([]);
+      expect(naming).to.have.length(N);
+      expect(allocated.map((a) => a.orderid)).to.have.members(naming);
+      expect(batch).to.deep.equal({ purchased_quantity: N, allocated_quantity: N });
+    } finally {
+      await kill(first);
+      await kill(second);
+    }
+  });
+
+  it('sets a poison stream entry aside after the delivery limit, and a non-JSON one at once', async function () {
+    this.timeout(40_000);
+    const group = randomGroup('poison');
+    const poison = JSON.stringify({ batchref: randomBatchref('unknown'), qty: 1 });
+    const garbage = `not json ${randomBytes(4).toString('hex')}`;
+    let consumer: ServiceProcess | undefined;
+    try {
+      consumer = await startServiceProcess(
+        consumerEnv(group, 'consumer-poison', {
+          STREAM_MAX_DELIVERIES: '3',
+          STREAM_CLAIM_IDLE_MS: '500',
+        }),
+        'consumer',
+      );
+
+      const [poisonId, garbageId] = await addEntries(redis, [poison, garbage]);
+
+      const letters = await eventually(async () => {
+        const found = await deadLettersWith(db, [poison, garbage]);
+        expect(found.map((l) => l.payload)).to.have.members([poison, garbage]);
+        return found;
+      }, 25_000);
+      const pending = await pendingEntries(redis, group, poisonId, garbageId);
+      console.log(
+        `      poison: dead letters ${JSON.stringify(letters.map((l) => l.reason))}, ` +
+          `still pending ${pending.length}`,
+      );
+      const poisonLetter = letters.find((l) => l.payload === poison);
+      const garbageLetter = letters.find((l) => l.payload === garbage);
+      expect(poisonLetter?.source).to.equal(DEAD_LETTER_SOURCE);
+      expect(poisonLetter?.reason).to.contain('Unknown batch').and.to.contain('after 3 deliveries');
+      expect(garbageLetter?.source).to.equal(DEAD_LETTER_SOURCE);
+      // No delivery count in the reason: it was set aside on its first delivery.
+      expect(garbageLetter?.reason).to.equal('not JSON');
+      // Set aside means acknowledged: nothing is redelivered, and nothing is stored twice.
+      expect(pending).to.deep.equal([]);
+      expect(letters).to.have.length(2);
+    } finally {
+      await kill(consumer);
+    }
+  });
+
+  it('also appends each line_allocated message to the line_allocated stream', async function () {
+    this.timeout(40_000);
+    const [sku, ref, orderid] = [
+      randomSku('outbound'),
+      randomBatchref('outbound'),
+      randomOrderid(),
+    ];
+    const lineAllocated = await listen('line_allocated');
+    let service: ServiceProcess | undefined;
+    try {
+      service = await startServiceProcess({ OUTBOUND_STREAM: 'true' }, 'all');
+      await addBatch(service.url, ref, sku, 10);
+      const [lastBefore] = (await redis.xrevrange('line_allocated', '+', '-', 'COUNT', 1)) ?? [];
+      const since = lastBefore?.[0] ?? '0-0';
+
+      const [outcome] = await sendAll(
+        [{ method: 'POST', url: `${service.url}/allocate`, body: { orderid, sku, qty: 3 } }],
+        1,
+      );
+
+      expect(outcome).to.deep.equal({ status: 202, body: { batchref: ref } });
+      const entries = await eventually(async () => {
+        const reply = await redis.xread('COUNT', 10_000, 'STREAMS', 'line_allocated', since);
+        const found = (reply?.[0]?.[1] ?? [])
+          .map(([, fields]) => fields[fields.indexOf('payload') + 1])
+          .map((payload) => JSON.parse(payload) as Record<string, unknown>)
+          .filter((message) => message.orderid === orderid);
+        expect(found).to.not.be.empty;
+        return found;
+      }, 15_000);
+      // The channel's message, so both can be matched by message id.
+      const published = await eventually(async () => {
+        const found = lineAllocated.messages.filter((m) => m.orderid === orderid);
+        expect(found).to.not.be.empty;
+        return found;
+      }, 15_000);
+      console.log(
+        `      outbound: stream entries for the order ${entries.length}, channel messages ` +
+          `${published.length}`,
+      );
+      expect(entries).to.have.length(1);
+      expect(entries[0]).to.include({ orderid, sku, qty: 3, batchref: ref });
+      expect(entries[0].message_id).to.equal(published[0].message_id);
+    } finally {
+      lineAllocated.close();
+      await kill(service);
+    }
+  });
+});
