@@ -130,4 +130,15 @@ describe('product', () => {
     expect(product.events).to.deep.equal([]);
     expect(product.versionNumber).to.equal(5);
   });
+
+  it('ignores a quantity change older than the last one applied', () => {
+    const batch = new Batch('b1', 'LAMP', 20, null);
+    const product = new Product('LAMP', [batch], 1);
+    product.changeBatchQuantity('b1', 30, '0002');
+
+    product.changeBatchQuantity('b1', 10, '0001');
+
+    expect(batch.purchasedQuantity).to.equal(30);
+    expect(product.versionNumber).to.equal(2);
+  });
 });

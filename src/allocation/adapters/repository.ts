@@ -14,7 +14,16 @@ export interface Session {
 /** What was loaded, so commit writes only what changed (knex has no change tracking). */
 interface Loaded {
   version: number;
-  batches: Map<string, { id: number; purchased: number; allocated: number; lines: Set<string> }>;
+  batches: Map<
+    string,
+    {
+      id: number;
+      purchased: number;
+      allocated: number;
+      position: string | null;
+      lines: Set<string>;
+    }
+  >;
 }
 
 interface ProductRow {
@@ -23,6 +32,7 @@ interface ProductRow {
   reference: string | null;
   purchased_quantity: number;
   allocated_quantity: number;
+  quantity_position: string | null;
   eta: string | null;
   line_orderid: string | null;
   line_qty: number | null;
@@ -33,7 +43,8 @@ interface ProductRow {
 // grow with the sku's history. Whatever is read later, the version read here guards it: any
 // change committed after this read bumps the version and fails this unit's write.
 const LOAD_PRODUCT = `
-  SELECT p.version_number, b.id, b.reference, b.purchased_quantity, b.allocated_quantity, b.eta,
+  SELECT p.version_number, b.id, b.reference, b.purchased_quantity, b.allocated_quantity,
+         b.quantity_position, b.eta,
          l.orderid AS line_orderid, l.qty AS line_qty
   FROM products p
   LEFT JOIN batches b ON b.sku = p.sku
@@ -98,6 +109,7 @@ export class KnexRepository implements ProductRepository {
           id,
           purchased: r.purchased_quantity,
           allocated: r.allocated_quantity,
+          position: r.quantity_position,
           lines: new Set(lines.map((l) => l.orderid)),
         });
         return Batch.restore(
@@ -107,6 +119,7 @@ export class KnexRepository implements ProductRepository {
           r.eta,
           r.allocated_quantity,
           lines,
+          r.quantity_position,
         );
       });
     const product = new Product(sku, batches, loaded.version);
@@ -129,12 +142,13 @@ export class KnexRepository implements ProductRepository {
         if (
           before &&
           (before.purchased !== batch.purchasedQuantity ||
-            before.allocated !== batch.allocatedQuantity)
+            before.allocated !== batch.allocatedQuantity ||
+            before.position !== batch.quantityPosition)
         ) {
           plan.write(
-            `UPDATE batches SET purchased_quantity = ?, allocated_quantity = ?
+            `UPDATE batches SET purchased_quantity = ?, allocated_quantity = ?, quantity_position = ?
              WHERE id = ? AND ${CHECKS_PASSED}`,
-            [batch.purchasedQuantity, batch.allocatedQuantity, before.id],
+            [batch.purchasedQuantity, batch.allocatedQuantity, batch.quantityPosition, before.id],
           );
         }
         this.planLines(plan, batch, batchId, before?.lines ?? new Set());

@@ -25,6 +25,11 @@ export class ChangeBatchQuantity {
     readonly qty: number,
     /** The inbound message's id, when it has one: a redelivery then changes nothing. */
     readonly messageId?: string,
+    /**
+     * Where the change stands in its source's order (a stream entry id, made sortable), when
+     * competing consumers may apply changes out of order: an older one is then ignored.
+     */
+    readonly position?: string,
   ) {}
 }
 

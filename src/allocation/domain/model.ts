@@ -16,6 +16,8 @@ export class OrderLine {
 export class Batch {
   private readonly lines = new Map<string, OrderLine>();
   private allocated = 0;
+  /** The source position of the last quantity change applied (see ChangeBatchQuantity). */
+  quantityPosition: string | null = null;
 
   constructor(
     readonly reference: string,
@@ -37,10 +39,12 @@ export class Batch {
     eta: string | null,
     allocatedQuantity: number,
     knownLines: Iterable<OrderLine>,
+    quantityPosition: string | null = null,
   ): Batch {
     const batch = new Batch(reference, sku, purchasedQuantity, eta);
     for (const line of knownLines) batch.lines.set(line.orderid, line);
     batch.allocated = allocatedQuantity;
+    batch.quantityPosition = quantityPosition;
     return batch;
   }
 
@@ -129,10 +133,17 @@ export class Product {
     return batch.reference;
   }
 
-  /** Sets the purchased quantity, freeing lines until the batch is no longer over-allocated. */
-  changeBatchQuantity(ref: string, qty: number): void {
+  /**
+   * Sets the purchased quantity, freeing lines until the batch is no longer over-allocated.
+   * A change with a position at or before the last one applied was superseded: it is ignored.
+   */
+  changeBatchQuantity(ref: string, qty: number, position?: string): void {
     const batch = this.batches.find((b) => b.reference === ref);
     if (!batch) throw new Error(`Product ${this.sku} has no batch ${ref}`);
+    if (position !== undefined) {
+      if (batch.quantityPosition !== null && position <= batch.quantityPosition) return;
+      batch.quantityPosition = position;
+    }
     batch.purchasedQuantity = qty;
     this.versionNumber += 1;
     while (batch.availableQuantity < 0) {

@@ -24,9 +24,12 @@ export class ChangeBatchQuantityInbound {
     private readonly stopping: () => boolean,
   ) {}
 
-  /** `transportId` names the delivery (a stream entry id) when the message carries no id. */
-  async process(payload: string, transportId?: string): Promise<Outcome> {
-    const parsed = parse(payload, transportId);
+  /**
+   * `delivery` describes a stream entry: its id (the message id when the message carries none)
+   * and its position in the stream, which orders changes applied by competing consumers.
+   */
+  async process(payload: string, delivery?: { id: string; position: string }): Promise<Outcome> {
+    const parsed = parse(payload, delivery);
     if (typeof parsed === 'string') return { kind: 'invalid', reason: parsed };
     return withCorrelationId(parsed.messageId, async () => {
       for (let attempt = 1; ; attempt++) {
@@ -50,7 +53,10 @@ export class ChangeBatchQuantityInbound {
 }
 
 /** The command, or why the payload can never become one. */
-function parse(payload: string, transportId: string | undefined): ChangeBatchQuantity | string {
+function parse(
+  payload: string,
+  delivery: { id: string; position: string } | undefined,
+): ChangeBatchQuantity | string {
   let json: unknown;
   try {
     json = JSON.parse(payload);
@@ -60,5 +66,10 @@ function parse(payload: string, transportId: string | undefined): ChangeBatchQua
   const result = ChangeBatchQuantityMessage.safeParse(json);
   if (!result.success) return describeIssues(result.error);
   const { batchref, qty, message_id, id } = result.data;
-  return new ChangeBatchQuantity(batchref, qty, message_id ?? id ?? transportId);
+  return new ChangeBatchQuantity(
+    batchref,
+    qty,
+    message_id ?? id ?? delivery?.id,
+    delivery?.position,
+  );
 }

@@ -132,7 +132,10 @@ export class RedisStreamConsumer {
     if (payload === undefined) {
       return this.setAsideAndAck(id, JSON.stringify(fields), 'no payload field');
     }
-    const outcome = await this.inbound.process(payload, `${this.stream}:${id}`);
+    const outcome = await this.inbound.process(payload, {
+      id: `${this.stream}:${id}`,
+      position: sortablePosition(id),
+    });
     if (outcome.kind === 'handled') {
       await this.redis.xack(this.stream, this.options.group, id);
     } else if (outcome.kind === 'invalid' || deliveries >= this.options.maxDeliveries) {
@@ -151,6 +154,12 @@ export class RedisStreamConsumer {
     await setAside(this.deadLetters, this.log, `stream:${this.stream}`, payload, reason);
     await this.redis.xack(this.stream, this.options.group, id);
   }
+}
+
+/** A stream entry id `ms-seq` as a string that sorts like the ids do (fixed-width numbers). */
+export function sortablePosition(entryId: string): string {
+  const [ms, seq = '0'] = entryId.split('-');
+  return `${ms.padStart(15, '0')}-${seq.padStart(10, '0')}`;
 }
 
 function field(fields: string[], name: string): string | undefined {

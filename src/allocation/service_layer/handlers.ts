@@ -58,7 +58,7 @@ export async function changeBatchQuantity(
     if (cmd.messageId !== undefined && !(await uow.inbox.markProcessed(cmd.messageId))) return;
     const product = await uow.products.getByBatchref(cmd.ref);
     if (!product) throw new UnknownBatch(`Unknown batch ${cmd.ref}`);
-    product.changeBatchQuantity(cmd.ref, cmd.qty);
+    product.changeBatchQuantity(cmd.ref, cmd.qty, cmd.position);
     await uow.commit();
   });
 }
