@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { Batch, OrderLine, Product } from '../domain/model';
 import type { ProductRepository } from '../service_layer/unit_of_work';
+import { queryPrepared } from './prepared';
 import { CHECKS_PASSED, type WritePlan } from './write_plan';
 
 /** What a repository needs from its unit of work. */
@@ -90,9 +91,10 @@ export class KnexRepository implements ProductRepository {
   }
 
   private async productRows(sku: string, orderid: string | null): Promise<ProductRow[]> {
-    const { rows } = await this.session
-      .runner()
-      .raw<{ rows: ProductRow[] }>(LOAD_PRODUCT, [orderid, sku]);
+    const { rows } = await queryPrepared<ProductRow>(this.session.runner(), LOAD_PRODUCT, [
+      orderid,
+      sku,
+    ]);
     return rows;
   }
 

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { queryPrepared } from './prepared';
 
 /** SQL that a write adds to its WHERE clause, so it happens only if every version check passed. */
 export const CHECKS_PASSED = 'EXISTS (SELECT 1 FROM checks_passed)';
@@ -39,9 +40,10 @@ export class WritePlan {
       ...this.writes.map((w, i) => `w${i} AS (${w.sql})`),
     ];
     const bindings = [...this.checks, ...this.writes].flatMap((s) => s.bindings);
-    const { rows } = await runner.raw<{ rows: { passed: boolean }[] }>(
+    const { rows } = await queryPrepared<{ passed: boolean }>(
+      runner,
       `WITH ${ctes.join(',\n')} SELECT ${CHECKS_PASSED} AS passed`,
-      bindings as Knex.RawBinding[],
+      bindings,
     );
     return rows[0].passed;
   }

@@ -5,7 +5,6 @@ import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
 import Koa from 'koa';
 import type { Knex } from 'knex';
-import { absolutePath as swaggerUiPath } from 'swagger-ui-dist';
 import type { DeadLetters } from '../adapters/dead_letters';
 import type { PrometheusMetrics } from '../adapters/metrics';
 import { withCorrelationId } from '../correlation';
@@ -141,11 +140,13 @@ function addOperationsRoutes(router: Router, deps: AppDeps): void {
     if (!DOCS_ASSETS.has(file)) return;
     ctx.type = path.extname(file);
     ctx.set('Cache-Control', 'public, max-age=86400');
-    ctx.body = await readFile(path.join(swaggerUiPath(), file));
+    ctx.body = await readFile(path.join(SWAGGER_UI, file));
   });
 }
 
 const DOCS_ASSETS = new Set(['swagger-ui.css', 'swagger-ui-bundle.js']);
+// The package's index loads its whole 1.5 MB bundle; only the folder is needed.
+const SWAGGER_UI = path.dirname(require.resolve('swagger-ui-dist/package.json'));
 
 const DOCS_PAGE = `<!doctype html>
 <html lang="en">

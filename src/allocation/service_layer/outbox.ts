@@ -52,6 +52,11 @@ export interface RelayOptions {
   maxDelayMs: number;
   /** Delivered messages are deleted after this long. */
   keepDeliveredMs: number;
+  /**
+   * Least time between two drains. Under load, commits keep asking for drains; waiting this
+   * long lets each drain take a batch rather than one message per database round trip.
+   */
+  batchWindowMs: number;
 }
 
 export const DEFAULT_RELAY_OPTIONS: RelayOptions = {
@@ -59,6 +64,7 @@ export const DEFAULT_RELAY_OPTIONS: RelayOptions = {
   baseDelayMs: 200,
   maxDelayMs: 30_000,
   keepDeliveredMs: 24 * 3600_000,
+  batchWindowMs: 5,
 };
 
 /** Capped exponential backoff with full jitter. */
@@ -140,7 +146,8 @@ export class OutboxRelay {
 
   private async drain(): Promise<number> {
     let delivered = 0;
-    do {
+    for (let first = true; first || this.again; first = false) {
+      if (!first) await new Promise((resolve) => setTimeout(resolve, this.options.batchWindowMs));
       this.again = false;
       for (;;) {
         let progress = 0;
@@ -152,7 +159,7 @@ export class OutboxRelay {
         delivered += progress;
         if (handed < this.options.batchSize || progress === 0) break;
       }
-    } while (this.again);
+    }
     return delivered;
   }
 
