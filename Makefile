@@ -35,6 +35,10 @@ integration-tests: build
 e2e-tests: build
 	npm run --silent test:e2e
 
+# ARGS passes flags, e.g. make bench ARGS="--duration 5 --only spread,hot" (see --help).
+bench: build
+	npm run --silent bench -- $(ARGS)
+
 lint: install
 	npm run --silent lint
 

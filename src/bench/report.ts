@@ -1,0 +1,423 @@
+// The results as tables (stdout and BENCHMARKS.md) and the issue's targets, met or not.
+import type { AllocatedLatency, ConsumerThroughput } from './consumer';
+import type { MachineInfo } from './machine';
+import type { PgbenchResult } from './pgbench';
+import type { ProfileSummary } from './profile';
+import {
+  describeRss,
+  type HistoryResult,
+  type HotResult,
+  type Measurement,
+  type SelloutResult,
+} from './scenarios';
+import type { RssPeak } from './service_process';
+import type { YardstickScript } from './yardstick';
+
+/** One of our measurements beside the yardstick's run at the same concurrency, if any. */
+export interface Row {
+  ours: Measurement;
+  yardstick?: { script: YardstickScript; result: PgbenchResult };
+}
+
+export interface Results {
+  machine: MachineInfo;
+  warmupSeconds: number;
+  durationSeconds: number;
+  client: string;
+  generator?: Measurement;
+  spread: Row[];
+  hot: (Row & { checks: HotResult })[];
+  sellout?: SelloutResult;
+  history?: { result: HistoryResult; none: Row; after: Row };
+  read?: Row;
+  consumer?: ConsumerThroughput;
+  allocated?: AllocatedLatency & { row: Row };
+  serviceLog: string[];
+  profile?: ProfileSummary;
+}
+
+export interface Target {
+  name: string;
+  requirement: string;
+  measured: string;
+  /** undefined when the run did not measure it */
+  met: boolean | undefined;
+}
+
+// The issue's targets (issue 5), as ratios measured in one run.
+const SPREAD_RATIO = 0.6;
+const SPREAD_P99_MS = 25;
+const HOT_RATIO = 0.6;
+const HISTORY_RATIO = 1.2;
+const READ_FLOOR = 15_000;
+const READ_RATIO = 0.2;
+const RSS_LIMIT_MB = 150;
+
+const ms = (value: number): string => (Number.isFinite(value) ? value.toFixed(2) : '-');
+const int = (value: number): string => (Number.isFinite(value) ? value.toFixed(0) : '-');
+const ratio = (row: Row | undefined): number =>
+  row?.yardstick ? row.ours.load.throughput / row.yardstick.result.tps : NaN;
+
+export function evaluateTargets(results: Results): Target[] {
+  const targets: Target[] = [];
+  const spread16 = results.spread.find((r) => r.ours.concurrency === 16);
+  targets.push({
+    name: 'spread c16 throughput',
+    requirement: `>= ${SPREAD_RATIO} x yardstick allocate (prepared)`,
+    measured: spread16 ? throughputVersus(spread16) : 'not run',
+    met: spread16?.yardstick ? ratio(spread16) >= SPREAD_RATIO : undefined,
+  });
+  targets.push({
+    name: 'spread c16 p99',
+    requirement: `< ${SPREAD_P99_MS} ms`,
+    measured: spread16 ? `${ms(spread16.ours.load.latency.p99)} ms` : 'not run',
+    met: spread16 ? spread16.ours.load.latency.p99 < SPREAD_P99_MS : undefined,
+  });
+  const hot32 = results.hot.find((r) => r.ours.concurrency === 32);
+  const hotErrors = hot32
+    ? hot32.ours.load.non2xx + hot32.ours.load.errors + hot32.checks.unallocated
+    : NaN;
+  targets.push({
+    name: 'hot c32 errors',
+    requirement: '0 (non-2xx, no answer, or nothing allocated from stock)',
+    measured: hot32
+      ? `${hotErrors} (non-2xx ${hot32.ours.load.non2xx}, no answer ${hot32.ours.load.errors}, ` +
+        `unallocated ${hot32.checks.unallocated})`
+      : 'not run',
+    met: hot32 ? hotErrors === 0 : undefined,
+  });
+  const oversold = oversoldSummary(results);
+  targets.push({ name: 'hot oversold', requirement: '0', ...oversold });
+  targets.push({
+    name: 'hot c32 throughput',
+    requirement: `>= ${HOT_RATIO} x yardstick allocate_hot`,
+    measured: hot32 ? throughputVersus(hot32) : 'not run',
+    met: hot32?.yardstick ? ratio(hot32) >= HOT_RATIO : undefined,
+  });
+  const history = results.history?.result;
+  const historyRatio = history
+    ? history.after.load.latency.p50 / history.none.load.latency.p50
+    : NaN;
+  // CPU per allocation is far less sensitive to the background load than latency: a second view.
+  const cpuPerRequest = (m: Measurement) =>
+    m.cpu ? (m.cpu.serviceMs + m.cpu.postgresMs) / Math.max(1, m.load.requests) : NaN;
+  const cpuRatio = history ? cpuPerRequest(history.after) / cpuPerRequest(history.none) : NaN;
+  targets.push({
+    name: 'history p50',
+    requirement: `after ${history?.earlier ?? 100_000} earlier allocations <= ${HISTORY_RATIO} x after none`,
+    measured: history
+      ? `${ms(history.after.load.latency.p50)} ms vs ${ms(history.none.load.latency.p50)} ms ` +
+        `= ${historyRatio.toFixed(2)} x` +
+        (Number.isFinite(cpuRatio)
+          ? ` (CPU per allocation, service + PostgreSQL: ${cpuRatio.toFixed(2)} x)`
+          : '')
+      : 'not run',
+    met: history ? historyRatio <= HISTORY_RATIO : undefined,
+  });
+  const read = results.read;
+  const readFloor = read?.yardstick
+    ? Math.min(READ_FLOOR, READ_RATIO * read.yardstick.result.tps)
+    : NaN;
+  targets.push({
+    name: 'read c16 throughput',
+    requirement: `>= min(${READ_FLOOR} req/s, ${READ_RATIO} x yardstick read_view)`,
+    measured: read ? `${throughputVersus(read)}; floor ${int(readFloor)} req/s` : 'not run',
+    met: read?.yardstick ? read.ours.load.throughput >= readFloor : undefined,
+  });
+  const rss = maxRss(results);
+  targets.push({
+    name: 'server RSS',
+    requirement: `<= ${RSS_LIMIT_MB} MB under any scenario (all of the service's processes)`,
+    measured: rss
+      ? `${describeRss(rss.rss)} max (${rss.scenario})` +
+        (rss.rss.processes > 1 ? `, largest process ${rss.rss.largestMb.toFixed(0)} MB` : '')
+      : 'not run',
+    met: rss ? rss.rss.totalMb <= RSS_LIMIT_MB : undefined,
+  });
+  return targets;
+}
+
+function throughputVersus(row: Row): string {
+  const ours = `${int(row.ours.load.throughput)} req/s`;
+  if (!row.yardstick) return ours;
+  return `${ours} vs ${int(row.yardstick.result.tps)} tps = ${ratio(row).toFixed(2)} x`;
+}
+
+function oversoldSummary(results: Results): { measured: string; met: boolean | undefined } {
+  if (results.hot.length === 0 && !results.sellout) return { measured: 'not run', met: undefined };
+  let oversold = 0;
+  let mismatched = 0;
+  for (const hot of results.hot) {
+    oversold += hot.checks.consistency.oversold;
+    mismatched += hot.checks.consistency.mismatched;
+  }
+  const parts = [];
+  let soldRight = true;
+  if (results.sellout) {
+    const s = results.sellout;
+    oversold += s.consistency.oversold;
+    mismatched += s.consistency.mismatched;
+    soldRight = s.allocated === s.stock && s.consistency.unitsAllocated === s.stock;
+    parts.push(
+      `sellout: ${s.allocated} of ${s.stock} units allocated to ${s.requests} one-unit orders at ` +
+        `c32, ${s.outOfStock} out of stock, ${s.failed} failed`,
+    );
+  }
+  parts.unshift(`${oversold} oversold batches, ${mismatched} with totals not matching their lines`);
+  return { measured: parts.join('; '), met: oversold === 0 && mismatched === 0 && soldRight };
+}
+
+function allMeasurements(results: Results): Measurement[] {
+  return [
+    ...(results.generator ? [results.generator] : []),
+    ...results.spread.map((r) => r.ours),
+    ...results.hot.map((r) => r.ours),
+    ...(results.history ? [results.history.none.ours, results.history.after.ours] : []),
+    ...(results.read ? [results.read.ours] : []),
+    ...(results.allocated ? [results.allocated.measurement] : []),
+  ];
+}
+
+function maxRss(results: Results): { rss: RssPeak; scenario: string } | undefined {
+  const all = allMeasurements(results).map((m) => ({
+    rss: m.rss,
+    scenario: `${m.scenario} c${m.concurrency}`,
+  }));
+  if (results.consumer) all.push({ rss: results.consumer.rss, scenario: 'consumer' });
+  return all.sort((a, b) => b.rss.totalMb - a.rss.totalMb)[0];
+}
+
+/** A markdown table with padded columns (numbers right-aligned), readable as plain text too. */
+export function table(headers: string[], rows: string[][], numeric: boolean[] = []): string {
+  const widths = headers.map((h, i) => Math.max(3, h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) =>
+    `| ${cells.map((c, i) => (numeric[i] ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join(' | ')} |`;
+  const rule = `| ${widths.map((w, i) => (numeric[i] ? `${'-'.repeat(w - 1)}:` : '-'.repeat(w))).join(' | ')} |`;
+  return [line(headers), rule, ...rows.map(line)].join('\n');
+}
+
+function httpRows(results: Results): Row[] {
+  return [
+    ...(results.generator ? [{ ours: results.generator }] : []),
+    ...results.spread,
+    ...results.hot,
+    ...(results.history ? [results.history.none, results.history.after] : []),
+    ...(results.read ? [results.read] : []),
+    ...(results.allocated ? [results.allocated.row] : []),
+  ];
+}
+
+/**
+ * CPU per request (ours) or per transaction (yardstick) of each party, from /proc over the
+ * measured window; "others" is the rest of the machine's busy time, in cores.
+ */
+export function cpuTable(results: Results): string {
+  const body: string[][] = [];
+  const seen = new Set<PgbenchResult>();
+  const perUnit = (msUsed: number, units: number) =>
+    units > 0 ? (msUsed / units).toFixed(3) : '-';
+  for (const { ours, yardstick } of httpRows(results)) {
+    const c = ours.cpu;
+    if (c) {
+      body.push([
+        `${ours.scenario} c${ours.concurrency}`,
+        int(ours.load.throughput),
+        ours.writeTransactions !== undefined
+          ? (ours.writeTransactions / Math.max(1, ours.load.requests)).toFixed(2)
+          : '-',
+        perUnit(c.serviceMs, ours.load.requests),
+        perUnit(c.postgresMs, ours.load.requests),
+        perUnit(c.benchMs, ours.load.requests),
+        (c.otherMs / 1000 / c.seconds).toFixed(2),
+      ]);
+    }
+    const y = yardstick?.result;
+    if (yardstick && y?.cpu && !seen.has(y)) {
+      seen.add(y);
+      const tx = y.processed;
+      body.push([
+        `yardstick ${yardstick.script} c${y.clients}`,
+        int(y.tps),
+        y.writeTransactions !== undefined
+          ? (y.writeTransactions / Math.max(1, tx)).toFixed(2)
+          : '-',
+        '-',
+        perUnit(y.cpu.postgresMs, tx),
+        perUnit(y.cpu.benchMs, tx),
+        (y.cpu.otherMs / 1000 / y.cpu.seconds).toFixed(2),
+      ]);
+    }
+  }
+  return table(
+    [
+      'run',
+      'per s',
+      'pg write tx',
+      'service ms',
+      'postgres ms',
+      'load gen / pgbench ms',
+      'others (cores)',
+    ],
+    body,
+    [false, true, true, true, true, true, true],
+  );
+}
+
+export function httpTable(results: Results): string {
+  const rows = httpRows(results);
+  const headers = [
+    'scenario',
+    'c',
+    'req/s',
+    'p50 ms',
+    'p90 ms',
+    'p99 ms',
+    'non-2xx',
+    'no answer',
+    'RSS MB',
+    'procs',
+    'yardstick',
+    'yd tps',
+    'yd p50',
+    'yd p99',
+    'ratio',
+  ];
+  const body = rows.map(({ ours, yardstick }) => {
+    const y = yardstick?.result;
+    return [
+      ours.scenario,
+      String(ours.concurrency),
+      int(ours.load.throughput),
+      ms(ours.load.latency.p50),
+      ms(ours.load.latency.p90),
+      ms(ours.load.latency.p99),
+      String(ours.load.non2xx),
+      String(ours.load.errors),
+      int(ours.rss.totalMb),
+      String(ours.rss.processes),
+      yardstick ? `${yardstick.script} c${y?.clients}` : '-',
+      y ? int(y.tps) : '-',
+      y?.latency ? ms(y.latency.p50) : '-',
+      y?.latency ? ms(y.latency.p99) : '-',
+      yardstick ? `${ratio({ ours, yardstick }).toFixed(2)} x` : '-',
+    ];
+  });
+  const numeric = headers.map((_, i) => i !== 0 && i !== 10);
+  return table(headers, body, numeric);
+}
+
+export function redisTable(results: Results): string | undefined {
+  const rows: string[][] = [];
+  const c = results.consumer;
+  if (c) {
+    rows.push([
+      'change_batch_quantity applied',
+      `${int(c.perSecond)} msg/s`,
+      `${c.messages} messages in ${c.seconds.toFixed(2)} s, ${c.deadLetters} dead letters, ` +
+        `RSS ${describeRss(c.rss)}`,
+    ]);
+  }
+  const a = results.allocated;
+  if (a) {
+    rows.push([
+      '202 -> line_allocated',
+      `p50 ${ms(a.latency.p50)} ms, p99 ${ms(a.latency.p99)} ms`,
+      `${a.received} of ${a.answered} messages received (${a.missing} missing), ` +
+        `${a.beforeResponse} arrived before their 202; allocations at c${a.measurement.concurrency}`,
+    ]);
+  }
+  return rows.length > 0 ? table(['redis', 'result', 'detail'], rows) : undefined;
+}
+
+export function targetsTable(targets: Target[]): string {
+  const verdict = (met: boolean | undefined) =>
+    met === undefined ? 'not measured' : met ? 'met' : '**not met**';
+  return table(
+    ['target', 'required', 'measured', 'verdict'],
+    targets.map((t) => [t.name, t.requirement, t.measured, verdict(t.met)]),
+  );
+}
+
+export function profileTable(profile: ProfileSummary): string {
+  const fn = table(
+    ['self ms', '%', 'function', 'where'],
+    profile.functions.map((f) => [f.ms.toFixed(0), f.percent.toFixed(1), f.name, f.where]),
+    [true, true, false, false],
+  );
+  const pkg = table(
+    ['self ms', '%', 'package'],
+    profile.packages.map((p) => [p.ms.toFixed(0), p.percent.toFixed(1), p.name]),
+    [true, true, false],
+  );
+  return `${fn}\n\nBy package:\n\n${pkg}`;
+}
+
+/** Service log lines at warn and above, grouped by message. */
+export function serviceLogSummary(lines: string[]): string[] {
+  const counts = new Map<string, number>();
+  for (const line of lines) {
+    let key = line;
+    try {
+      const parsed = JSON.parse(line) as { msg?: string; level?: number | string };
+      key = `${String(parsed.level)} ${parsed.msg ?? line}`;
+    } catch {
+      // not JSON: keep the line
+    }
+    key = key.slice(0, 200);
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return [...counts].sort((a, b) => b[1] - a[1]).map(([msg, n]) => `${n} x ${msg}`);
+}
+
+export function markdown(results: Results, targets: Target[], chartPath: string): string {
+  const m = results.machine;
+  const redis = redisTable(results);
+  const log = serviceLogSummary(results.serviceLog);
+  return [
+    '# Benchmarks',
+    '',
+    'Written by `make bench` (`src/bench/`); do not edit by hand. The service runs as its own ' +
+      'process (`main.js all`) on the PostgreSQL and Redis the benchmark starts, driven over ' +
+      'HTTP with keep-alive by a closed-loop load generator (fixed concurrency, ' +
+      `${results.warmupSeconds} s warm-up, ${results.durationSeconds} s measured, unique order ` +
+      'ids). The yardstick is `../shared/bench` (pgbench `-M prepared -j 2` of the tightest SQL ' +
+      'for one allocation) on the same server in the same run, interleaved with ours; ratio = ' +
+      'our req/s / its tps. The machine is shared and noisy: compare ratios within one run.',
+    '',
+    `- date: ${m.date}`,
+    `- machine: ${m.cpus} CPUs (${m.cpuModel}), ${m.memoryGiB} GiB memory, ${m.kernel}`,
+    `- versions: Node ${m.node}, PostgreSQL ${m.postgres}, Redis ${m.redis}, ${m.pgbench}`,
+    `- commit: ${m.commit}; load generator: ${results.client} client`,
+    '',
+    '## Targets',
+    '',
+    targetsTable(targets),
+    '',
+    '## HTTP',
+    '',
+    httpTable(results),
+    '',
+    'Latencies in ms. `healthz` measures the load generator itself (no database). ' +
+      '`history-N`: one-unit allocations on one sku after N earlier allocations on it. ' +
+      '`line_allocated`: the allocations of the 202 -> line_allocated measurement. ' +
+      'RSS: the largest resident memory of the service while the scenario ran, summed over ' +
+      'its processes (the primary and any API workers it forks).',
+    '',
+    ...(redis ? ['## Redis', '', redis, ''] : []),
+    '## Where the CPU went',
+    '',
+    cpuTable(results),
+    '',
+    'Per request (ours) or per transaction (yardstick), over the measured window: PostgreSQL ' +
+      'write transactions (transaction ids used), and CPU time in ms from /proc: the service (all its processes), PostgreSQL (all its processes), and ' +
+      'the benchmark process (the load generator, or pgbench for the yardstick). "others": ' +
+      'the rest of the busy time of the machine, in cores (Redis, and other work on this ' +
+      'shared machine: what makes numbers noisy).',
+    '',
+    `![throughput and p99 by concurrency, ours beside the yardstick](${chartPath})`,
+    '',
+    ...(log.length > 0
+      ? ['## Service log (warn and above)', '', ...log.slice(0, 10).map((l) => `- ${l}`), '']
+      : []),
+  ].join('\n');
+}
