@@ -31,7 +31,9 @@ export async function startService(options: ServiceOptions): Promise<ServiceProc
   const main = path.join(options.repoRoot, 'dist/src/allocation/entrypoints/main.js');
   const port = await freePort();
   const host = '127.0.0.1';
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), main, 'all'], {
+  // the same node flags as `make run` (package.json's start script)
+  const flags = ['--max-semi-space-size=4', ...(options.nodeArgs ?? [])];
+  const child = spawn(process.execPath, [...flags, main, 'all'], {
     cwd: options.repoRoot,
     env: {
       ...process.env,
