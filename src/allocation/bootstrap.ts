@@ -159,7 +159,11 @@ function registerAdapters(
     ),
   });
   c.register(TOKENS.Outbox, {
-    useFactory: instanceCachingFactory((r) => new KnexOutbox(r.resolve<Knex>(TOKENS.Db))),
+    useFactory: instanceCachingFactory((r) => {
+      const outbox = new KnexOutbox(r.resolve<Knex>(TOKENS.Db));
+      closers.push(() => outbox.close());
+      return outbox;
+    }),
   });
   c.register(TOKENS.Metrics, {
     useFactory: instanceCachingFactory(

@@ -60,7 +60,7 @@ export function apiWorkers(): number {
 }
 
 export function outboxPollMs(): number {
-  return intEnv('OUTBOX_POLL_MS', 1000);
+  return intEnv('OUTBOX_POLL_MS', 200);
 }
 
 export function shutdownTimeoutMs(): number {

@@ -1,9 +1,15 @@
-// The read side: plain queries on the allocations_view read model, no domain needed.
+// The read side: plain SQL on the allocations_view read model, no domain needed.
 import type { Knex } from 'knex';
+import { queryPrepared } from './adapters/prepared';
 
 export async function allocations(
   orderid: string,
   db: Knex,
 ): Promise<{ sku: string; batchref: string }[]> {
-  return db('allocations_view').select('sku', 'batchref').where({ orderid }).orderBy('sku');
+  const { rows } = await queryPrepared<{ sku: string; batchref: string }>(
+    db,
+    'SELECT sku, batchref FROM allocations_view WHERE orderid = ? ORDER BY sku',
+    [orderid],
+  );
+  return rows;
 }

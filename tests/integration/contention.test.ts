@@ -11,7 +11,7 @@ import { insertBatch } from './uow_fixtures';
 describe('contention', () => {
   it('32 concurrent writers on one sku all succeed, and none oversells', async () => {
     const db = await testDb();
-    const { bus } = bootstrap({
+    const { bus, close } = bootstrap({
       db,
       publish: recordingPublisher(),
       notifications: new FakeNotifications(),
@@ -24,6 +24,7 @@ describe('contention', () => {
     const results = await Promise.allSettled(
       orderids.map((o) => bus.handle(new Allocate(o, sku, 1))),
     );
+    await close();
 
     expect(results.filter((r) => r.status === 'rejected')).to.deep.equal([]);
     const refs = results.map((r) => (r as PromiseFulfilledResult<unknown>).value);

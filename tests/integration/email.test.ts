@@ -49,7 +49,7 @@ describe('email', () => {
     const smtp = await startSmtpServer();
     const email = new EmailNotifications({ host: '127.0.0.1', port: smtp.port });
     const db = await testDb();
-    const { bus, relay } = bootstrap({
+    const { bus, relay, close } = bootstrap({
       db,
       notifications: email,
       publish: recordingPublisher(),
@@ -70,6 +70,7 @@ describe('email', () => {
       expect(mail.to).to.deep.equal(['stock@example.com']);
       expect(mail.data).to.match(/^Subject: allocation service notification$/m);
     } finally {
+      await close();
       email.close();
       await smtp.close();
     }

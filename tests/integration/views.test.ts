@@ -14,16 +14,20 @@ describe('views', () => {
   // One service for the file: a second relay could deliver this file's messages to its own
   // recorder.
   const publish = recordingPublisher();
-  let shared: Promise<{ db: Knex; bus: MessageBus; relay: OutboxRelay }> | undefined;
+  let shared:
+    Promise<{ db: Knex; bus: MessageBus; relay: OutboxRelay; close(): Promise<void> }> | undefined;
+  after(async () => {
+    if (shared) await (await shared).close();
+  });
   function service() {
     shared ??= testDb().then((db) => {
-      const { bus, relay } = bootstrap({
+      const { bus, relay, close } = bootstrap({
         db,
         publish,
         notifications: new FakeNotifications(),
         logger: silentLogger,
       });
-      return { db, bus, relay };
+      return { db, bus, relay, close };
     });
     return shared;
   }

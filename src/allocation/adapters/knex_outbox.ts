@@ -2,68 +2,86 @@ import type { Knex } from 'knex';
 import { eventFromStorage } from '../domain/events';
 import type { DeliveryReport, Outbox, PendingMessage } from '../service_layer/outbox';
 
-// Any fixed number: the advisory lock that lets one relay at a time deliver, which keeps
-// per-product order and avoids double sends when several processes run a relay.
+// Any fixed number: the advisory lock held by the one relay that delivers, which keeps
+// per-product order and avoids double sends however many processes run a relay.
 const RELAY_LOCK = 7_413_901;
+// How long a process that is not the leader waits before asking for the lock again.
+const FOLLOWER_RETRY_MS = 1_000;
 
-interface OutboxRow {
-  id: string;
-  key: string;
-  type: string;
-  payload: Record<string, unknown>;
-  attempts: number;
-  due: boolean;
-  correlation_id: string | null;
+interface Connection {
+  query(config: string | { text: string; values?: unknown[]; name?: string }): Promise<{
+    rows: Record<string, unknown>[];
+  }>;
 }
 
+interface PoolClient {
+  acquireConnection(): Promise<Connection>;
+  releaseConnection(connection: Connection): Promise<void>;
+}
+
+const PENDING = {
+  name: 'outbox_pending',
+  text: `SELECT id, key, type, payload, attempts, correlation_id, next_attempt_at <= now() AS due
+         FROM outbox WHERE delivered_at IS NULL ORDER BY id LIMIT $1`,
+};
+const DELIVERED = {
+  name: 'outbox_delivered',
+  text: 'UPDATE outbox SET delivered_at = now() WHERE id = ANY($1::bigint[])',
+};
+const FAILED = {
+  name: 'outbox_failed',
+  text: `UPDATE outbox o SET attempts = o.attempts + 1, last_error = f.error,
+           next_attempt_at = now() + f.delay * interval '1 millisecond'
+         FROM unnest($1::bigint[], $2::text[], $3::int[]) AS f (id, error, delay)
+         WHERE o.id = f.id`,
+};
+
+/**
+ * The outbox table. One relay at a time delivers: the leader, which holds a session advisory
+ * lock on a connection it keeps while there is work. Under load a drain is then one select and
+ * one update, with no transaction around them; if the leader dies, its connection closes, the
+ * lock goes with it, and another process's relay takes over.
+ */
 export class KnexOutbox implements Outbox {
+  private leader: Connection | undefined;
+  private retryLeadAt = 0;
+
   constructor(private readonly db: Knex) {}
 
   async deliverPending(
     limit: number,
     deliver: (messages: PendingMessage[]) => Promise<DeliveryReport>,
   ): Promise<number> {
-    const trx = await this.db.transaction();
+    const connection = await this.leadership();
+    if (!connection) return 0;
     try {
-      const lock = await trx.raw<{ rows: { locked: boolean }[] }>(
-        'SELECT pg_try_advisory_xact_lock(?) AS locked',
-        [RELAY_LOCK],
-      );
-      if (!lock.rows[0].locked) return 0;
-      const rows: OutboxRow[] = await trx('outbox')
-        .select('id', 'key', 'type', 'payload', 'attempts', 'correlation_id')
-        .select(trx.raw('next_attempt_at <= now() AS due'))
-        .whereNull('delivered_at')
-        .orderBy('id')
-        .limit(limit);
-      if (rows.length === 0) return 0;
-
-      const report = await deliver(
-        rows.map((r) => ({
-          id: r.id,
-          key: r.key,
-          event: eventFromStorage(r.type, r.payload),
-          attempts: r.attempts,
-          due: r.due,
-          correlationId: r.correlation_id,
-        })),
-      );
+      const { rows } = await connection.query({ ...PENDING, values: [limit] });
+      if (rows.length === 0) {
+        // Lead only while there is work: an idle leader steps down, so whichever process has
+        // messages next (another replica, a restarted one) can deliver them at once.
+        await this.resign();
+        return 0;
+      }
+      const report = await deliver(rows.map(toPending));
       if (report.delivered.length > 0) {
-        await trx('outbox').whereIn('id', report.delivered).update({ delivered_at: trx.fn.now() });
+        await connection.query({ ...DELIVERED, values: [report.delivered] });
       }
-      for (const failure of report.failed) {
-        await trx('outbox')
-          .where({ id: failure.id })
-          .update({
-            attempts: trx.raw('attempts + 1'),
-            last_error: failure.error.slice(0, 2000),
-            next_attempt_at: trx.raw(`now() + ? * interval '1 millisecond'`, [failure.retryInMs]),
-          });
+      if (report.failed.length > 0) {
+        const failed = report.failed;
+        await connection.query({
+          ...FAILED,
+          values: [
+            failed.map((f) => f.id),
+            failed.map((f) => f.error.slice(0, 2000)),
+            failed.map((f) => f.retryInMs),
+          ],
+        });
       }
-      await trx.commit();
       return rows.length;
-    } finally {
-      if (!trx.isCompleted()) await trx.rollback();
+    } catch (error) {
+      // Most likely the connection broke: give up the lead (and the lock with the connection).
+      await this.resign();
+      throw error;
     }
   }
 
@@ -86,4 +104,51 @@ export class KnexOutbox implements Outbox {
       );
     return { count: row?.count ?? 0, oldestAgeSeconds: row?.age ?? 0 };
   }
+
+  /** Releases the lead, so another process's relay can take over at once. */
+  async close(): Promise<void> {
+    await this.resign();
+  }
+
+  private async leadership(): Promise<Connection | undefined> {
+    if (this.leader) return this.leader;
+    if (Date.now() < this.retryLeadAt) return undefined;
+    const client = this.db.client as PoolClient;
+    const connection = await client.acquireConnection();
+    let locked = false;
+    try {
+      const { rows } = await connection.query(
+        `SELECT pg_try_advisory_lock(${RELAY_LOCK}) AS locked`,
+      );
+      locked = rows[0].locked === true;
+    } finally {
+      if (!locked) await client.releaseConnection(connection);
+    }
+    if (!locked) {
+      this.retryLeadAt = Date.now() + FOLLOWER_RETRY_MS;
+      return undefined;
+    }
+    this.leader = connection;
+    return connection;
+  }
+
+  /** Unlocks before the connection goes back to the pool (on a broken one the lock is gone). */
+  private async resign(): Promise<void> {
+    const connection = this.leader;
+    this.leader = undefined;
+    if (!connection) return;
+    await connection.query(`SELECT pg_advisory_unlock(${RELAY_LOCK})`).catch(() => undefined);
+    await (this.db.client as PoolClient).releaseConnection(connection);
+  }
+}
+
+function toPending(row: Record<string, unknown>): PendingMessage {
+  return {
+    id: String(row.id),
+    key: String(row.key),
+    event: eventFromStorage(String(row.type), row.payload as Record<string, unknown>),
+    attempts: Number(row.attempts),
+    due: row.due === true,
+    correlationId: (row.correlation_id as string | null) ?? null,
+  };
 }
