@@ -57,7 +57,7 @@ export interface Service {
   /** The Redis connection used for publishing and readiness checks, created on first use. */
   redis(): Redis;
   /** Closes whatever bootstrap opened; overrides belong to the caller. */
-  close(): Promise<void>;
+  close: () => Promise<void>;
 }
 
 export function bootstrap(overrides: Overrides = {}): Service {
