@@ -14,6 +14,7 @@ import { PrometheusMetrics } from './adapters/metrics';
 import { EmailNotifications, LogNotifications } from './adapters/notifications';
 import { redisPublisher } from './adapters/redis_eventpublisher';
 import { HotSkus, SkuLocks } from './adapters/sku_locks';
+import { CommitGroup } from './adapters/write_plan';
 import type { Event } from './domain/events';
 import {
   COMMAND_HANDLERS,
@@ -79,6 +80,7 @@ export function bootstrap(overrides: Overrides = {}): Service {
         outboxed: (event: Event) => outboxed.has(event.constructor as never),
         skuLocks: new SkuLocks(),
         hotSkus: new HotSkus(),
+        commitGroup: new CommitGroup(db),
       };
       return () => new KnexUnitOfWork(db, options);
     }),

@@ -1,7 +1,15 @@
 // Command-line flags of the benchmark.
 import type { ClientKind } from './http_client';
 
-export const SCENARIOS = ['generator', 'spread', 'hot', 'history', 'read', 'consumer'] as const;
+export const SCENARIOS = [
+  'generator',
+  'spread',
+  'hot',
+  'history',
+  'read',
+  'consumer',
+  'workers',
+] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface Options {
@@ -14,6 +22,11 @@ export interface Options {
   historyEarlier: number;
   readConcurrency: number;
   latencyConcurrency: number;
+  /** The workers scenario: concurrencies, API_WORKERS values, and its own timing. */
+  workers: number[];
+  apiWorkers: number[];
+  workersWarmupSeconds: number;
+  workersDurationSeconds: number;
   client: ClientKind;
   yardstick: boolean;
   yardstickDir?: string;
@@ -36,6 +49,11 @@ results and, after a full run, writes BENCHMARKS.md and docs/bench.svg.
   --spread LIST         concurrencies of the spread scenario (default 1,4,16,32)
   --hot LIST            concurrencies of the hot scenario (default 8,32)
   --history N           earlier allocations in the history scenario (default 100000)
+  --workers LIST        concurrencies of the workers scenario (default 16,32): spread on a
+                        service started with each API_WORKERS value in turn
+  --api-workers LIST    the API_WORKERS values it compares (default 1,2; ratios are to the first)
+  --workers-warmup S    its warm-up (default 3, or --warmup when given)
+  --workers-duration S  its measured seconds (default 6, or --duration when given)
   --client raw|node     the load generator's HTTP client (default raw)
   --no-yardstick        skip pgbench (no ratios)
   --yardstick-dir DIR   where the yardstick is (default <repo>/../shared/bench)
@@ -56,6 +74,10 @@ export function parseArgs(argv: string[]): Options {
     historyEarlier: 100_000,
     readConcurrency: 16,
     latencyConcurrency: 4,
+    workers: [16, 32],
+    apiWorkers: [1, 2],
+    workersWarmupSeconds: 3,
+    workersDurationSeconds: 6,
     client: 'raw',
     yardstick: true,
     profile: false,
@@ -64,6 +86,8 @@ export function parseArgs(argv: string[]): Options {
   };
   let onlyGiven = false;
   let spreadGiven = false;
+  let workersWarmupGiven = false;
+  let workersDurationGiven = false;
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = (): string => {
@@ -74,9 +98,11 @@ export function parseArgs(argv: string[]): Options {
     switch (flag) {
       case '--warmup':
         options.warmupSeconds = number(flag, value(), 0);
+        if (!workersWarmupGiven) options.workersWarmupSeconds = options.warmupSeconds;
         break;
       case '--duration':
         options.durationSeconds = number(flag, value(), 1);
+        if (!workersDurationGiven) options.workersDurationSeconds = options.durationSeconds;
         break;
       case '--only':
         options.only = scenarios(value());
@@ -91,6 +117,20 @@ export function parseArgs(argv: string[]): Options {
         break;
       case '--history':
         options.historyEarlier = number(flag, value(), 0);
+        break;
+      case '--workers':
+        options.workers = list(flag, value());
+        break;
+      case '--api-workers':
+        options.apiWorkers = list(flag, value());
+        break;
+      case '--workers-warmup':
+        options.workersWarmupSeconds = number(flag, value(), 0);
+        workersWarmupGiven = true;
+        break;
+      case '--workers-duration':
+        options.workersDurationSeconds = number(flag, value(), 1);
+        workersDurationGiven = true;
         break;
       case '--client': {
         const kind = value();

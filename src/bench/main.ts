@@ -13,6 +13,7 @@ import { profilesIn, summarizeProfile } from './profile';
 import {
   cpuTable,
   evaluateTargets,
+  httpRows,
   httpTable,
   markdown,
   profileTable,
@@ -21,6 +22,8 @@ import {
   type Row,
   serviceLogSummary,
   targetsTable,
+  workersNote,
+  workersTable,
 } from './report';
 import {
   type BenchContext,
@@ -35,6 +38,7 @@ import {
 } from './scenarios';
 import { nextXid } from './seed';
 import { type ServiceProcess, startService } from './service_process';
+import { runWorkers } from './workers';
 import { locateYardstick, Yardstick, type YardstickScript } from './yardstick';
 
 const started = Date.now();
@@ -65,8 +69,10 @@ async function main(argv: string[]): Promise<number> {
     throw new Error('the service is not built: run make bench (or npm run build first)');
   }
 
+  // The workers scenario starts services of its own and needs no yardstick.
+  const onMain = [...options.only].some((s) => s !== 'workers');
   let yardstick: Yardstick | undefined;
-  if (options.yardstick) {
+  if (options.yardstick && onMain) {
     const dir = locateYardstick(repoRoot, options.yardstickDir);
     log(`loading the yardstick (${path.relative(repoRoot, dir)}) into database yardstick`);
     yardstick = await Yardstick.prepare(dir, databaseUrl, log);
@@ -75,20 +81,15 @@ async function main(argv: string[]): Promise<number> {
   const pool = new Pool({ connectionString: databaseUrl, max: 4 });
   const profileDir = path.join(repoRoot, '.data', 'bench-profile', `${Date.now()}`);
   if (options.profile) await fs.mkdir(profileDir, { recursive: true });
-  log('starting the service: node dist/src/allocation/entrypoints/main.js all');
-  const service = await startService({
-    repoRoot,
-    databaseUrl,
-    redisUrl,
-    nodeArgs: options.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
-  });
-  log(`service pid ${service.pid} listening on ${service.host}:${service.port}`);
+  // The service running now, if any: stopped on a signal.
+  let current: ServiceProcess | undefined;
   const stopOnSignal = () => {
-    void service.stop().finally(() => process.exit(130));
+    void (current?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
   };
   process.once('SIGINT', stopOnSignal);
   process.once('SIGTERM', stopOnSignal);
 
+  const runId = `bench${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
   let results: Results;
   try {
     const machine = await describeMachine(
@@ -97,17 +98,6 @@ async function main(argv: string[]): Promise<number> {
       yardstick?.version ?? 'pgbench not run',
       repoRoot,
     );
-    const ctx: BenchContext = {
-      origin: { host: service.host, port: service.port },
-      pool,
-      servicePid: service.pid,
-      runId: `bench${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`,
-      warmupMs: options.warmupSeconds * 1000,
-      durationMs: options.durationSeconds * 1000,
-      client: options.client,
-      cpu: await cpuMeter(pool, service.pid),
-      log,
-    };
     results = {
       machine,
       warmupSeconds: options.warmupSeconds,
@@ -117,15 +107,65 @@ async function main(argv: string[]): Promise<number> {
       hot: [],
       serviceLog: [],
     };
-    await runScenarios(options, ctx, redisUrl, yardstick, results);
+    let spreadSkus: string[] | undefined;
+    if (onMain) {
+      log('starting the service: node dist/src/allocation/entrypoints/main.js all');
+      const service = await startService({
+        repoRoot,
+        databaseUrl,
+        redisUrl,
+        nodeArgs: options.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+      });
+      current = service;
+      log(`service pid ${service.pid} listening on ${service.host}:${service.port}`);
+      try {
+        const ctx: BenchContext = {
+          origin: { host: service.host, port: service.port },
+          pool,
+          servicePid: service.pid,
+          runId,
+          warmupMs: options.warmupSeconds * 1000,
+          durationMs: options.durationSeconds * 1000,
+          client: options.client,
+          cpu: await cpuMeter(pool, service.pid),
+          log,
+        };
+        spreadSkus = await runScenarios(options, ctx, redisUrl, yardstick, results);
+      } finally {
+        log('stopping the service');
+        await service.stop();
+        current = undefined;
+      }
+      results.serviceLog = service.warnings();
+    }
+    // After the main service stopped: its relay and idle CPU must not weigh on these runs.
+    if (options.only.has('workers')) {
+      results.workers = await runWorkers({
+        repoRoot,
+        databaseUrl,
+        redisUrl,
+        pool,
+        runId,
+        client: options.client,
+        skus: spreadSkus ?? (await seedSpread({ pool, runId })),
+        apiWorkers: options.apiWorkers,
+        concurrencies: options.workers,
+        warmupSeconds: options.workersWarmupSeconds,
+        durationSeconds: options.workersDurationSeconds,
+        log,
+        onService: (service) => (current = service),
+      });
+      for (const run of results.workers.runs) {
+        results.serviceLog.push(
+          ...run.warnings.map((line) => `API_WORKERS=${run.apiWorkers}: ${line}`),
+        );
+      }
+    }
   } finally {
-    log('stopping the service');
-    await service.stop();
     await pool.end();
   }
-  results.serviceLog = service.warnings();
   if (options.profile) results.profile = await readProfile(profileDir, repoRoot, results);
-  return finish(options, results, repoRoot, service);
+  return finish(options, results, repoRoot);
 }
 
 async function runScenarios(
@@ -134,7 +174,7 @@ async function runScenarios(
   redisUrl: string,
   yardstick: Yardstick | undefined,
   results: Results,
-): Promise<void> {
+): Promise<string[] | undefined> {
   const only = options.only;
   // Each of ours is followed at once by the yardstick at the same concurrency, so both meet
   // about the same background load on this shared machine.
@@ -162,8 +202,9 @@ async function runScenarios(
   };
 
   if (only.has('generator')) results.generator = await runGeneratorCheck(ctx, 16);
+  let skus: string[] | undefined;
   if (only.has('spread')) {
-    const skus = await seedSpread(ctx);
+    skus = await seedSpread(ctx);
     for (const c of options.spread) {
       results.spread.push(await beside(await runSpread(ctx, c, skus), 'allocate'));
     }
@@ -191,6 +232,7 @@ async function runScenarios(
     const latency = await runAllocatedLatency(ctx, redisUrl, options.latencyConcurrency);
     results.allocated = { ...latency, row: await beside(latency.measurement, 'allocate') };
   }
+  return skus;
 }
 
 /** Counts CPU of the service's processes and, when it runs on this machine, PostgreSQL's. */
@@ -226,19 +268,17 @@ function measuredRows(results: Results): Row[] {
   ];
 }
 
-async function finish(
-  options: Options,
-  results: Results,
-  repoRoot: string,
-  service: ServiceProcess,
-): Promise<number> {
+async function finish(options: Options, results: Results, repoRoot: string): Promise<number> {
   const targets = evaluateTargets(results);
-  const out: string[] = ['', httpTable(results), ''];
+  const out: string[] = [''];
+  if (httpRows(results).length > 0) out.push(httpTable(results), '');
   const redis = redisTable(results);
   if (redis) out.push(redis, '');
-  out.push(cpuTable(results), '');
+  const workers = workersTable(results);
+  if (workers) out.push(`Scale-out: API workers (${workersNote(results)})`, '', workers, '');
+  if (httpRows(results).length > 0) out.push(cpuTable(results), '');
   out.push(targetsTable(targets), '');
-  const serviceLog = serviceLogSummary(service.warnings());
+  const serviceLog = serviceLogSummary(results.serviceLog);
   if (serviceLog.length > 0) {
     out.push('Service log (warn and above):', ...serviceLog.slice(0, 10).map((l) => `  ${l}`), '');
   }

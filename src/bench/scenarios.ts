@@ -139,15 +139,16 @@ export async function runSpread(
   ctx: BenchContext,
   concurrency: number,
   skus: string[],
+  scenario = 'spread',
 ): Promise<Measurement> {
-  return measure(ctx, 'spread', {
+  return measure(ctx, scenario, {
     concurrency,
     next: () =>
       allocateRequest(newOrderId(ctx), skus[Math.floor(Math.random() * skus.length)], randomQty()),
   });
 }
 
-export async function seedSpread(ctx: BenchContext): Promise<string[]> {
+export async function seedSpread(ctx: Pick<BenchContext, 'pool' | 'runId'>): Promise<string[]> {
   return (await seedSkus(ctx.pool, `${ctx.runId}-spread`, 100)).map((s) => s.sku);
 }
 

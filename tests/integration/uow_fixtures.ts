@@ -1,11 +1,17 @@
 import type { Knex } from 'knex';
 import { KnexUnitOfWork } from '../../src/allocation/adapters/knex_unit_of_work';
 import { HotSkus, SkuLocks } from '../../src/allocation/adapters/sku_locks';
+import { CommitGroup } from '../../src/allocation/adapters/write_plan';
 import type { Event } from '../../src/allocation/domain/events';
 
 export function newUow(db: Knex, outboxed: (e: Event) => boolean = () => true): KnexUnitOfWork {
   // Locks of its own: two units of work built here race like two processes would.
-  return new KnexUnitOfWork(db, { outboxed, skuLocks: new SkuLocks(), hotSkus: new HotSkus() });
+  return new KnexUnitOfWork(db, {
+    outboxed,
+    skuLocks: new SkuLocks(),
+    hotSkus: new HotSkus(),
+    commitGroup: new CommitGroup(db),
+  });
 }
 
 export async function insertBatch(

@@ -8,12 +8,21 @@ export interface DeadLetter {
   created_at: Date;
 }
 
+/** PostgreSQL text cannot hold NUL: a poison message may, so it is stored escaped as \u0000. */
+function storable(text: string): string {
+  return text.replace(/\u0000/g, '\\u0000');
+}
+
 /** Inbound messages set aside with the reason, where an operator can list them. */
 export class DeadLetters {
   constructor(private readonly db: Knex) {}
 
   async add(source: string, payload: string, reason: string): Promise<void> {
-    await this.db('dead_letters').insert({ source, payload, reason });
+    await this.db('dead_letters').insert({
+      source,
+      payload: storable(payload),
+      reason: storable(reason),
+    });
   }
 
   async list(limit = 100): Promise<DeadLetter[]> {

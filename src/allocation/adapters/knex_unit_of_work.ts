@@ -12,7 +12,7 @@ import {
 import { isUniqueViolation } from './db';
 import { KnexRepository, type Session } from './repository';
 import { HotSkus, SkuLocks } from './sku_locks';
-import { CHECKS_PASSED, WritePlan } from './write_plan';
+import { CHECKS_PASSED, CommitGroup, WritePlan } from './write_plan';
 
 export interface KnexUnitOfWorkOptions {
   /** Which events leave the service: those are written to the outbox on commit. */
@@ -20,6 +20,7 @@ export interface KnexUnitOfWorkOptions {
   /** Shared by the units of work of one process. */
   skuLocks: SkuLocks;
   hotSkus: HotSkus;
+  commitGroup: CommitGroup;
 }
 
 /** One run of a unit of work: its reads, its sku claims, and the writes it will commit. */
@@ -55,7 +56,12 @@ class Run implements Session {
   async commit(): Promise<void> {
     let passed: boolean;
     try {
-      passed = await this.plan.execute(this.runner());
+      if (!this.trx && this.plan.isUnconditional) {
+        await this.options.commitGroup.submit(this.plan);
+        passed = true;
+      } else {
+        passed = await this.plan.execute(this.runner());
+      }
     } catch (error) {
       if (isUniqueViolation(error, 'batches_reference_unique')) {
         // Only a race gets here: handlers check for the ref first. Detail: Key (reference)=(REF)...

@@ -11,13 +11,28 @@ extendZodWithOpenApi(z);
 
 const MAX_INT = 2 ** 31 - 1;
 
-const Name = (example: string) => z.string().min(1).max(255).openapi({ example });
+// PostgreSQL text cannot hold NUL, and a lone UTF-16 surrogate is not valid Unicode (it would
+// fail as JSON in the outbox): both are input errors, caught here rather than as a 500 there.
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const Text = z
+  .string()
+  .min(1)
+  .max(255)
+  .refine((s) => !s.includes('\u0000'), 'must not contain NUL characters')
+  .refine((s) => !LONE_SURROGATE.test(s), 'must be valid Unicode');
+
+const Name = (example: string) => Text.openapi({ example });
 
 const Quantity = z.number().int().positive().max(MAX_INT).openapi({ example: 10 });
 
+/** A real date of years 1..9999 (PostgreSQL has no year 0). */
 function isCalendarDate(value: string): boolean {
   const date = new Date(`${value}T00:00:00Z`);
-  return !Number.isNaN(date.getTime()) && date.toISOString().slice(0, 10) === value;
+  return (
+    !Number.isNaN(date.getTime()) &&
+    date.toISOString().slice(0, 10) === value &&
+    date.getUTCFullYear() >= 1
+  );
 }
 
 const CalendarDate = z
@@ -41,10 +56,10 @@ export const AllocateBody = z
 
 /** The inbound `change_batch_quantity` Redis message (SPEC section 4). */
 export const ChangeBatchQuantityMessage = z.object({
-  batchref: z.string().min(1).max(255),
+  batchref: Text,
   qty: z.number().int().nonnegative().max(MAX_INT),
-  message_id: z.string().min(1).max(255).optional(),
-  id: z.string().min(1).max(255).optional(),
+  message_id: Text.optional(),
+  id: Text.optional(),
 });
 
 export const OrderId = Name('order-123');

@@ -38,7 +38,7 @@ export function createApp(deps: AppDeps): Koa {
   const app = new Koa();
   app.use(requestContext(deps));
   app.use(errorMiddleware(deps.log));
-  app.use(bodyParser({ enableTypes: ['json'], jsonLimit: MAX_BODY, encoding: 'utf-8' }));
+  app.use(parseJsonBody());
   const router = new Router();
   addCommandRoutes(router, deps);
   addQueryRoutes(router, deps);
@@ -46,6 +46,24 @@ export function createApp(deps: AppDeps): Koa {
   app.use(router.routes());
   app.use(router.allowedMethods());
   return app;
+}
+
+/**
+ * JSON bodies up to MAX_BODY. Any failure to read one is the client's: a corrupt compressed
+ * body, say, fails inside zlib with no HTTP status, and must still be a 400, not a 500.
+ */
+function parseJsonBody() {
+  const parse = bodyParser({ enableTypes: ['json'], jsonLimit: MAX_BODY, encoding: 'utf-8' });
+  return async (ctx: Koa.Context, next: Koa.Next): Promise<void> => {
+    try {
+      await parse(ctx, () => Promise.resolve());
+    } catch (error) {
+      const status = (error as { status?: number }).status;
+      if (status !== undefined && status >= 400 && status < 500) throw error;
+      ctx.throw(400, `Body could not be read: ${(error as Error).message}`);
+    }
+    await next();
+  };
 }
 
 /** A request id (the caller's X-Request-Id, or a new one) that every log line of it carries. */
