@@ -361,7 +361,9 @@ export function workersTable(results: Results): string | undefined {
     run.measurements.map((m) => {
       const base = first.measurements.find((b) => b.concurrency === m.concurrency);
       const c = m.cpu;
-      const busy = c ? (c.serviceMs + c.postgresMs + c.benchMs + c.otherMs) / 1000 / c.seconds : NaN;
+      const busy = c
+        ? (c.serviceMs + c.postgresMs + c.benchMs + c.otherMs) / 1000 / c.seconds
+        : NaN;
       return [
         String(run.apiWorkers),
         String(m.concurrency),
@@ -375,6 +377,9 @@ export function workersTable(results: Results): string | undefined {
         int(m.rss.totalMb),
         String(m.rss.processes),
         int(m.rss.largestMb),
+        m.writeTransactions !== undefined
+          ? (m.writeTransactions / Math.max(1, m.load.requests)).toFixed(2)
+          : '-',
         perRequest(c?.serviceMs, m),
         perRequest(c?.postgresMs, m),
         Number.isFinite(busy) ? busy.toFixed(2) : '-',
@@ -395,12 +400,13 @@ export function workersTable(results: Results): string | undefined {
       'RSS MB',
       'procs',
       'largest MB',
+      'pg write tx/req',
       'service CPU ms/req',
       'postgres CPU ms/req',
       'busy cores',
     ],
     body,
-    [true, true, true, true, true, true, true, true, true, true, true, true, true, true, true],
+    Array.from({ length: 16 }, () => true),
   );
 }
 
@@ -491,7 +497,9 @@ export function markdown(results: Results, targets: Target[], chartPath: string)
             'PostgreSQL. With 2 workers the service is 3 processes: the primary keeps the Redis ' +
             'consumer and a relay, each worker serves HTTP (node:cluster, one shared port) with ' +
             'its own database pool and relay. RSS MB: summed over the processes (procs), ' +
-            'largest MB: the biggest one. CPU per request from /proc: the service (all its ' +
+            'largest MB: the biggest one. pg write tx/req: PostgreSQL transaction ids used per ' +
+            'request (more than in the one-process run means retries and row-locked writes: ' +
+            'the per-sku queue is per process, so workers race on a sku). CPU per request from /proc: the service (all its ' +
             'processes) and PostgreSQL; busy cores: the whole machine during the window ' +
             `(${m.cpus} CPUs), load generator, Redis and other people's work included. The ` +
             'service, PostgreSQL and the load generator share these cores, so a second worker ' +

@@ -10,7 +10,7 @@ export interface DeadLetter {
 
 /** PostgreSQL text cannot hold NUL: a poison message may, so it is stored escaped as \u0000. */
 function storable(text: string): string {
-  return text.replace(/\u0000/g, '\\u0000');
+  return text.replaceAll('\u0000', '\\u0000');
 }
 
 /** Inbound messages set aside with the reason, where an operator can list them. */

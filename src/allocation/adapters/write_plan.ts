@@ -89,7 +89,13 @@ export class CommitGroup {
 
   submit(plan: WritePlan): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ plan, done: (error) => (error ? reject(error) : resolve()) });
+      this.queue.push({
+        plan,
+        done: (error) =>
+          error === undefined
+            ? resolve()
+            : reject(error instanceof Error ? error : new Error(String(error))),
+      });
       if (!this.flushing) {
         this.flushing = true;
         setImmediate(() => void this.flush());
