@@ -498,9 +498,10 @@ export function markdown(results: Results, targets: Target[], chartPath: string)
             'consumer and a relay, each worker serves HTTP (node:cluster, one shared port) with ' +
             'its own database pool and relay. RSS MB: summed over the processes (procs), ' +
             'largest MB: the biggest one. pg write tx/req: PostgreSQL transaction ids used per ' +
-            'request (more than in the one-process run means retries and row-locked writes: ' +
-            'the per-sku queue is per process, so workers race on a sku). CPU per request from /proc: the service (all its ' +
-            'processes) and PostgreSQL; busy cores: the whole machine during the window ' +
+            'request (more than with one process means retries and row-locked writes: the ' +
+            'per-sku queue is per process, so workers race on a sku). CPU per request from ' +
+            '/proc: the service (all its processes) and PostgreSQL; busy cores: the whole ' +
+            'machine during the window ' +
             `(${m.cpus} CPUs), load generator, Redis and other people's work included. The ` +
             'service, PostgreSQL and the load generator share these cores, so a second worker ' +
             'only gets what the others leave: see SCALING.md.',

@@ -94,7 +94,7 @@ export class CommitGroup {
         done: (error) =>
           error === undefined
             ? resolve()
-            : reject(error instanceof Error ? error : new Error(String(error))),
+            : reject(error instanceof Error ? error : new Error('group commit failed')),
       });
       if (!this.flushing) {
         this.flushing = true;
