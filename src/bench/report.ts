@@ -494,12 +494,12 @@ export function markdown(results: Results, targets: Target[], chartPath: string)
           '',
           `${workersNote(results)}. The spread scenario's load (same skus) on a service started ` +
             'with each API_WORKERS value in turn, each the only service running, on the same ' +
-            'PostgreSQL. With 2 workers the service is 3 processes: the primary keeps the Redis ' +
+            'PostgreSQL. With API_WORKERS=N > 1 the service is N + 1 processes: the primary keeps the Redis ' +
             'consumer and a relay, each worker serves HTTP (node:cluster, one shared port) with ' +
             'its own database pool and relay. RSS MB: summed over the processes (procs), ' +
             'largest MB: the biggest one. pg write tx/req: PostgreSQL transaction ids used per ' +
-            'request (more than with one process means retries and row-locked writes: the ' +
-            'per-sku queue is per process, so workers race on a sku). CPU per request from ' +
+            'request (an allocation writes in one; read-model updates share theirs, grouped per ' +
+            'process). CPU per request from ' +
             '/proc: the service (all its processes) and PostgreSQL; busy cores: the whole ' +
             'machine during the window ' +
             `(${m.cpus} CPUs), load generator, Redis and other people's work included. The ` +

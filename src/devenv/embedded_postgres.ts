@@ -297,7 +297,13 @@ async function removeStalePidFile(dataDir: string): Promise<void> {
   const text = await fs.readFile(pidFile, 'utf8').catch(() => undefined);
   if (text === undefined) return;
   const pid = Number.parseInt(text.split('\n')[0] ?? '', 10);
-  if (Number.isInteger(pid) && isAlive(pid) && (await servesDataDir(pid, dataDir))) {
+  const running = async () =>
+    Number.isInteger(pid) && isAlive(pid) && (await servesDataDir(pid, dataDir));
+  // A run that just ended may still be shutting its server down: give it a few seconds.
+  for (let waited = 0; waited < 5_000 && (await running()); waited += 250) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  if (await running()) {
     throw new Error(
       `PostgreSQL (pid ${pid}) is already running on ${dataDir}, probably left over from an earlier run: stop it with \`kill ${pid}\``,
     );

@@ -23,24 +23,38 @@ export class SkuLocks {
 }
 
 /**
- * Skus that recently lost a version race, which means another process writes them too. Loads
- * of a hot sku lock its product row in a transaction, so the processes queue on the row
- * instead of failing and retrying; cold skus stay lock-free.
+ * Skus that other processes write too, judged by lost version races: a few conflicts on a sku
+ * within a second make it hot for a while. Loads of a hot sku lock its product row in a
+ * transaction, so the processes queue on the row instead of failing and retrying; a sku that
+ * lost one race by chance stays on the cheaper lock-free path.
  */
 export class HotSkus {
-  private readonly until = new Map<string, number>();
+  private readonly skus = new Map<string, { since: number; conflicts: number; hotUntil: number }>();
 
-  constructor(private readonly ttlMs = 5_000) {}
+  constructor(
+    private readonly threshold = 3,
+    private readonly windowMs = 1_000,
+    private readonly hotForMs = 2_000,
+  ) {}
 
+  /** Records a lost race on the sku. */
   mark(sku: string): void {
-    this.until.set(sku, Date.now() + this.ttlMs);
+    const now = Date.now();
+    let entry = this.skus.get(sku);
+    if (!entry || now - entry.since > this.windowMs) {
+      entry = { since: now, conflicts: 0, hotUntil: entry?.hotUntil ?? 0 };
+      this.skus.set(sku, entry);
+    }
+    entry.conflicts += 1;
+    if (entry.conflicts >= this.threshold) entry.hotUntil = now + this.hotForMs;
   }
 
   has(sku: string): boolean {
-    const until = this.until.get(sku);
-    if (until === undefined) return false;
-    if (until > Date.now()) return true;
-    this.until.delete(sku);
+    const entry = this.skus.get(sku);
+    if (!entry) return false;
+    const now = Date.now();
+    if (entry.hotUntil > now) return true;
+    if (now - entry.since > this.windowMs) this.skus.delete(sku);
     return false;
   }
 }
