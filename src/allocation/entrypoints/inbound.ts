@@ -2,7 +2,7 @@ import { isDatabaseUnavailable } from '../adapters/db';
 import { withCorrelationId } from '../correlation';
 import { ChangeBatchQuantity } from '../domain/commands';
 import type { Logger, MessageBus } from '../service_layer/messagebus';
-import { backoffMs } from '../service_layer/outbox';
+import { backoffMs } from '../service_layer/backoff';
 import { ChangeBatchQuantityMessage, describeIssues } from './api_schemas';
 
 export type Outcome =

@@ -1,7 +1,7 @@
 import type { Command } from '../domain/commands';
 import type { Event } from '../domain/events';
 import { ConcurrencyError, type UnitOfWork } from './unit_of_work';
-import { backoffMs } from './outbox';
+import { backoffMs } from './backoff';
 
 export type Message = Command | Event;
 

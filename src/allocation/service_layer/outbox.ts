@@ -4,6 +4,7 @@
 import type { Event } from '../domain/events';
 import type { Logger, Metrics } from './messagebus';
 import { NO_METRICS } from './messagebus';
+import { backoffMs } from './backoff';
 
 export interface PendingMessage {
   id: string;
@@ -66,12 +67,6 @@ export const DEFAULT_RELAY_OPTIONS: RelayOptions = {
   keepDeliveredMs: 24 * 3600_000,
   batchWindowMs: 5,
 };
-
-/** Capped exponential backoff with full jitter. */
-export function backoffMs(attempt: number, baseMs: number, capMs: number): number {
-  const ceiling = Math.min(capMs, baseMs * 2 ** Math.min(attempt, 30));
-  return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
-}
 
 export class OutboxRelay {
   private draining: Promise<number> | undefined;
