@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
+import { expect } from 'chai';
 import { eventually } from '../eventually';
 
 const MAIN = path.resolve(__dirname, '../../src/allocation/entrypoints/main.js');
@@ -108,4 +109,14 @@ export function countBy<T>(items: T[], key: (item: T) => string | number): Recor
   const counts: Record<string, number> = {};
   for (const item of items) counts[String(key(item))] = (counts[String(key(item))] ?? 0) + 1;
   return counts;
+}
+
+/** Adds a warehouse batch through the API of a service process, expecting 201. */
+export async function addBatch(url: string, ref: string, sku: string, qty: number): Promise<void> {
+  const response = await fetch(`${url}/add_batch`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ ref, sku, qty, eta: null }),
+  });
+  expect(response.status, await response.text()).to.equal(201);
 }

@@ -14,6 +14,7 @@ import {
   startServiceProcess,
   type Outcome,
   type ServiceProcess,
+  addBatch,
 } from './processes';
 import { listen } from './service';
 
@@ -27,15 +28,6 @@ interface BatchRow {
   reference: string;
   purchased_quantity: number;
   allocated_quantity: number;
-}
-
-async function addBatch(url: string, ref: string, sku: string, qty: number): Promise<void> {
-  const response = await fetch(`${url}/add_batch`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ ref, sku, qty, eta: null }),
-  });
-  expect(response.status, await response.text()).to.equal(201);
 }
 
 function allocateRequests(url: string, sku: string, orderids: string[]) {

@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { testDb } from '../db';
 import { eventually } from '../eventually';
 import { randomBatchref, randomOrderid, randomSku } from '../random_refs';
-import { countBy, sendAll, startServiceProcess, type ServiceProcess } from './processes';
+import { addBatch, countBy, sendAll, startServiceProcess, type ServiceProcess } from './processes';
 import { listen, redisUrl } from './service';
 
 const STREAM = 'change_batch_quantity';
@@ -129,15 +129,6 @@ function handledEntryIds(output: string): Set<string> {
 
 async function deadLettersWith(db: Knex, payloads: string[]) {
   return db('dead_letters').whereIn('payload', payloads).select('source', 'payload', 'reason');
-}
-
-async function addBatch(url: string, ref: string, sku: string, qty: number): Promise<void> {
-  const response = await fetch(`${url}/add_batch`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ ref, sku, qty, eta: null }),
-  });
-  expect(response.status, await response.text()).to.equal(201);
 }
 
 function isRunning(service: ServiceProcess): boolean {
