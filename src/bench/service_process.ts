@@ -33,7 +33,11 @@ export async function startService(options: ServiceOptions): Promise<ServiceProc
   const host = '127.0.0.1';
   // the same node flags as `make run` (package.json's start script): a small young generation and
   // a heap ceiling keep RSS near 100 MB instead of letting V8 grow the heap lazily to ~170 MB
-  const flags = ['--max-semi-space-size=4', '--max-old-space-size=128', ...(options.nodeArgs ?? [])];
+  const flags = [
+    '--max-semi-space-size=4',
+    '--max-old-space-size=128',
+    ...(options.nodeArgs ?? []),
+  ];
   const child = spawn(process.execPath, [...flags, main, 'all'], {
     cwd: options.repoRoot,
     env: {
