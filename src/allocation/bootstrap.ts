@@ -136,6 +136,8 @@ function registerAdapters(
       const redis = new Redis(config.redisUrl(), {
         enableOfflineQueue: false,
         maxRetriesPerRequest: 1,
+        // publishes issued together (one relay drain) go out in one write
+        enableAutoPipelining: true,
       });
       redis.on('error', () => undefined); // reconnects by itself; failures surface per command
       closers.push(() => redis.quit().catch(() => redis.disconnect()));

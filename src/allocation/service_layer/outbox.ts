@@ -162,38 +162,53 @@ export class OutboxRelay {
     return this.correlate ? this.correlate(id, fn) : fn();
   }
 
+  /**
+   * Keys (products) are delivered concurrently, so a drain's publishes can share a round trip;
+   * within a key, messages go one after another, and the first failure holds back the rest.
+   */
   private async deliver(messages: PendingMessage[]): Promise<DeliveryReport> {
     const report: DeliveryReport = { delivered: [], failed: [] };
-    const blockedKeys = new Set<string>(); // a key whose earlier message waits keeps its order
+    const byKey = new Map<string, PendingMessage[]>();
     for (const message of messages) {
-      if (blockedKeys.has(message.key) || !message.due) {
-        blockedKeys.add(message.key);
-        continue;
-      }
-      const handler = this.handlers.get(message.event.constructor as EventClass);
-      const type = message.event.constructor.name;
-      try {
-        if (handler) {
-          const meta = { messageId: message.id, correlationId: message.correlationId };
-          await this.withCorrelation(message.correlationId, () => handler(message.event, meta));
-        }
-        report.delivered.push(message.id);
-        this.metrics.delivered(type, 'ok');
-      } catch (error) {
-        this.metrics.delivered(type, 'error');
-        blockedKeys.add(message.key);
-        const retryInMs = backoffMs(
-          message.attempts,
-          this.options.baseDelayMs,
-          this.options.maxDelayMs,
-        );
-        this.log.warn(
-          { err: error, messageId: message.id, attempts: message.attempts + 1, retryInMs },
-          'outbox delivery failed; will retry',
-        );
-        report.failed.push({ id: message.id, error: String(error), retryInMs });
-      }
+      const inOrder = byKey.get(message.key);
+      if (inOrder) inOrder.push(message);
+      else byKey.set(message.key, [message]);
     }
+    await Promise.all(
+      [...byKey.values()].map(async (inOrder) => {
+        for (const message of inOrder) {
+          if (!message.due || !(await this.deliverOne(message, report))) return;
+        }
+      }),
+    );
     return report;
+  }
+
+  /** True when delivered; a failure is recorded in the report with its backoff. */
+  private async deliverOne(message: PendingMessage, report: DeliveryReport): Promise<boolean> {
+    const handler = this.handlers.get(message.event.constructor as EventClass);
+    const type = message.event.constructor.name;
+    try {
+      if (handler) {
+        const meta = { messageId: message.id, correlationId: message.correlationId };
+        await this.withCorrelation(message.correlationId, () => handler(message.event, meta));
+      }
+      report.delivered.push(message.id);
+      this.metrics.delivered(type, 'ok');
+      return true;
+    } catch (error) {
+      this.metrics.delivered(type, 'error');
+      const retryInMs = backoffMs(
+        message.attempts,
+        this.options.baseDelayMs,
+        this.options.maxDelayMs,
+      );
+      this.log.warn(
+        { err: error, messageId: message.id, attempts: message.attempts + 1, retryInMs },
+        'outbox delivery failed; will retry',
+      );
+      report.failed.push({ id: message.id, error: String(error), retryInMs });
+      return false;
+    }
   }
 }
