@@ -18,6 +18,7 @@ import { CommitGroup } from './adapters/write_plan';
 import type { Event } from './domain/events';
 import {
   COMMAND_HANDLERS,
+  DURABLE_EVENTS,
   EVENT_HANDLERS,
   outboxHandlers,
   type Notifications,
@@ -68,10 +69,13 @@ export function bootstrap(overrides: Overrides = {}): Service {
   registerOverrides(c, overrides);
 
   const logger = c.resolve<Logger>(TOKENS.Logger);
+  // The relay hands durable events back to the bus, which is built below (the closure runs
+  // only after that).
   const outboxed = outboxHandlers({
     publish: c.resolve<Publish>(TOKENS.Publish),
     notifications: c.resolve<Notifications>(TOKENS.Notifications),
     stockEmail: config.stockEmail(),
+    handleDelivered: (event) => bus.handleDelivered(event),
   });
   c.register(TOKENS.StartUow, {
     useFactory: instanceCachingFactory((r) => {
@@ -101,6 +105,7 @@ export function bootstrap(overrides: Overrides = {}): Service {
     log: logger,
     metrics,
     outbox: { has: (type) => outboxed.has(type as never), written: () => relay.kick() },
+    durable: DURABLE_EVENTS,
   });
   return {
     bus,

@@ -159,10 +159,33 @@ describe('handlers', () => {
       expect([batch1.availableQuantity, batch2.availableQuantity]).to.deep.equal([10, 50]);
 
       await service.bus.handle(new ChangeBatchQuantity('batch1', 25));
+      await service.relay.deliverPending(); // Deallocated is handled durably, from the outbox
 
       // order2 (the newest) is freed and reallocated to batch2
       expect([batch1.availableQuantity, batch2.availableQuantity]).to.deep.equal([5, 30]);
       expect(uow.readModel.rows.get('order2/INDIFFERENT-TABLE')).to.equal('batch2');
+    });
+
+    it('does not lose a freed line when its reallocation fails once', async () => {
+      const { service, uow } = bootstrapTestApp();
+      await service.bus.handle(new CreateBatch('batch1', 'LAMP', 10, null));
+      await service.bus.handle(new CreateBatch('batch2', 'LAMP', 10, '2026-12-01'));
+      await service.bus.handle(new Allocate('order1', 'LAMP', 10));
+      const get = uow.products.get.bind(uow.products);
+      let failOnce = true;
+      uow.products.get = async (sku: string) => {
+        if (failOnce) {
+          failOnce = false;
+          throw new Error('database went away');
+        }
+        return get(sku);
+      };
+
+      await service.bus.handle(new ChangeBatchQuantity('batch1', 5));
+      await service.relay.deliverPending(); // the reallocation fails: the event stays pending
+      await service.relay.deliverPending(); // and is handled again
+
+      expect(uow.readModel.rows.get('order1/LAMP')).to.equal('batch2');
     });
 
     it('errors for an unknown batch', async () => {

@@ -121,6 +121,14 @@ export const EVENT_HANDLERS = new Map<
 ]);
 
 /**
+ * Events whose handlers must not be lost to a crash between the commit that raised them and the
+ * handlers' own commits: a freed line must be allocated again. They are written to the outbox
+ * with the change, and the relay hands them back to the bus (handleDelivered) until all their
+ * handlers succeeded; removeAllocationFromReadModel and reallocate are idempotent for that.
+ */
+export const DURABLE_EVENTS = new Set([Deallocated]);
+
+/**
  * Handlers that touch the outside world. Their events are written to the outbox in the
  * transaction that raised them, and the relay runs these after commit, retrying until they succeed.
  */
@@ -128,8 +136,11 @@ export function outboxHandlers(deps: {
   publish: Publish;
   notifications: Notifications;
   stockEmail: string;
-}): Map<typeof Allocated | typeof OutOfStock, OutboxHandler> {
-  return new Map<typeof Allocated | typeof OutOfStock, OutboxHandler>([
+  /** Runs a durable event's in-process handlers (MessageBus.handleDelivered). */
+  handleDelivered: (event: Event) => Promise<void>;
+}): Map<typeof Allocated | typeof Deallocated | typeof OutOfStock, OutboxHandler> {
+  return new Map<typeof Allocated | typeof Deallocated | typeof OutOfStock, OutboxHandler>([
+    [Deallocated, (e) => deps.handleDelivered(e)],
     [Allocated, (e, meta) => publishAllocatedEvent(e as Allocated, deps.publish, meta)],
     [OutOfStock, (e) => sendOutOfStockNotification(e, deps.notifications, deps.stockEmail)],
   ]);

@@ -49,6 +49,8 @@ export interface MessageBusOptions {
   retry?: RetryPolicy;
   /** Events that leave through the outbox, and what to do after a commit wrote some. */
   outbox?: { has(type: MessageClass): boolean; written(): void };
+  /** Events whose handlers must survive a crash: handled from the outbox, not in-process. */
+  durable?: ReadonlySet<MessageClass>;
 }
 
 export class MessageBus {
@@ -59,6 +61,7 @@ export class MessageBus {
   private readonly metrics: Metrics;
   private readonly retry: RetryPolicy;
   private readonly outboxed: { has(type: MessageClass): boolean; written(): void };
+  private readonly durable: ReadonlySet<MessageClass>;
 
   constructor(options: MessageBusOptions) {
     this.startUow = options.startUow;
@@ -68,13 +71,31 @@ export class MessageBus {
     this.metrics = options.metrics ?? NO_METRICS;
     this.retry = options.retry ?? { attempts: 12, baseDelayMs: 2, maxDelayMs: 100 };
     this.outboxed = options.outbox ?? { has: () => false, written: () => undefined };
+    this.durable = options.durable ?? new Set();
   }
 
   /**
    * Handles a message, then every event it raised, in order, each handler in its own unit of
    * work. Returns what the first command's handler returned; its errors reach the caller.
+   * Events bound for the outbox to be handled durably are not queued here: the relay hands
+   * them back through handleDelivered once they are committed.
    */
   async handle(message: Message): Promise<unknown> {
+    return this.process(message);
+  }
+
+  /**
+   * Handles an event the relay delivered from the outbox. Unlike handle(), a failed handler
+   * makes it throw once all have run, so the relay tries the event again later; such handlers
+   * are idempotent for that reason.
+   */
+  async handleDelivered(event: Event): Promise<void> {
+    const failures: unknown[] = [];
+    await this.process(event, failures);
+    if (failures.length > 0) throw failures[0];
+  }
+
+  private async process(message: Message, failures?: unknown[]): Promise<unknown> {
     const queue: Message[] = [message];
     let result: unknown;
     let first = true;
@@ -83,11 +104,11 @@ export class MessageBus {
       const next = queue.shift() as Message;
       const raised = this.isCommand(next)
         ? await this.handleCommand(next)
-        : await this.handleEvent(next);
+        : await this.handleEvent(next, failures);
       if (first) result = raised.result;
       first = false;
       wroteOutbox ||= raised.events.some((e) => this.outboxed.has(e.constructor as MessageClass));
-      queue.push(...raised.events);
+      queue.push(...raised.events.filter((e) => !this.durable.has(e.constructor as MessageClass)));
     }
     if (wroteOutbox) this.outboxed.written();
     return result;
@@ -102,13 +123,17 @@ export class MessageBus {
     return this.runWithRetry(handler as AnyHandler, command);
   }
 
-  private async handleEvent(event: Event): Promise<{ result: undefined; events: Event[] }> {
+  private async handleEvent(
+    event: Event,
+    failures?: unknown[],
+  ): Promise<{ result: undefined; events: Event[] }> {
     const events: Event[] = [];
     for (const handler of this.eventHandlers.get(event.constructor as MessageClass) ?? []) {
       try {
         events.push(...(await this.runWithRetry(handler as AnyHandler, event)).events);
       } catch (error) {
         // One failed side effect must not block the others.
+        failures?.push(error);
         this.log.error(
           { err: error, event: event.constructor.name, handler: handler.name },
           'event handler failed',
