@@ -1,5 +1,7 @@
 # Build stage: compile TypeScript with the dev dependencies.
 FROM node:20-bookworm-slim AS build
+# swagger-ui-dist's telemetry postinstall: off
+ENV SCARF_ANALYTICS=false
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -11,7 +13,7 @@ RUN npx tsc -p tsconfig.json
 
 # Runtime stage: production dependencies and compiled code only, as a non-root user.
 FROM node:20-bookworm-slim
-ENV NODE_ENV=production API_HOST=0.0.0.0 API_PORT=8000
+ENV NODE_ENV=production API_HOST=0.0.0.0 API_PORT=8000 SCARF_ANALYTICS=false
 WORKDIR /app
 COPY package.json package-lock.json ./
 # The embedded PostgreSQL is for machines without one; in a container the database is a service.

@@ -60,7 +60,18 @@ async function main(role: Role): Promise<void> {
 }
 
 async function prepareDatabase(service: Service): Promise<void> {
-  await migrate(service.db());
+  // Replicas starting together on a new database race to create knex's own migration tables:
+  // the loser tries again once the winner is done.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await migrate(service.db());
+      break;
+    } catch (error) {
+      if (attempt >= 5) throw error;
+      service.logger.warn({ err: error, attempt }, 'migration failed; retrying');
+      await new Promise((resolve) => setTimeout(resolve, 1_000 * attempt));
+    }
+  }
   const repaired = await addMissingAllocationsToReadModel(service.db());
   if (repaired > 0)
     service.logger.warn({ repaired }, 'added allocations missing from the read model');
