@@ -50,8 +50,8 @@ export class FakeReadModel implements ReadModel {
     return Promise.resolve();
   }
 
-  async removeAllocation(orderid: string, sku: string): Promise<void> {
-    this.rows.delete(`${orderid}/${sku}`);
+  async removeAllocation(orderid: string, sku: string, batchref: string): Promise<void> {
+    if (this.rows.get(`${orderid}/${sku}`) === batchref) this.rows.delete(`${orderid}/${sku}`);
     return Promise.resolve();
   }
 }

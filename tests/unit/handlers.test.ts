@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { bootstrap, type Service } from '../../src/allocation/bootstrap';
 import { Allocate, ChangeBatchQuantity, CreateBatch } from '../../src/allocation/domain/commands';
-import { Allocated } from '../../src/allocation/domain/events';
+import { Allocated, Deallocated } from '../../src/allocation/domain/events';
 import {
   DuplicateBatch,
   InvalidSku,
@@ -184,6 +184,19 @@ describe('handlers', () => {
       await service.bus.handle(new ChangeBatchQuantity('batch1', 5));
       await service.relay.deliverPending(); // the reallocation fails: the event stays pending
       await service.relay.deliverPending(); // and is handled again
+
+      expect(uow.readModel.rows.get('order1/LAMP')).to.equal('batch2');
+    });
+
+    it('handling a freed line again leaves its new read-model row alone', async () => {
+      const { service, uow } = bootstrapTestApp();
+      await service.bus.handle(new CreateBatch('batch1', 'LAMP', 10, null));
+      await service.bus.handle(new CreateBatch('batch2', 'LAMP', 10, '2026-12-01'));
+      await service.bus.handle(new Allocate('order1', 'LAMP', 10));
+      await service.bus.handle(new ChangeBatchQuantity('batch1', 5));
+      await service.relay.deliverPending();
+
+      await service.bus.handleDelivered(new Deallocated('order1', 'LAMP', 10, 'batch1'));
 
       expect(uow.readModel.rows.get('order1/LAMP')).to.equal('batch2');
     });

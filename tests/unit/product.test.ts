@@ -115,7 +115,7 @@ describe('product', () => {
     product.changeBatchQuantity('b1', 15);
 
     expect(batch.availableQuantity).to.equal(5);
-    expect(product.events).to.deep.equal([new Deallocated('o2', 'LAMP', 10)]);
+    expect(product.events).to.deep.equal([new Deallocated('o2', 'LAMP', 10, 'b1')]);
   });
 
   it('changing a batch quantity keeps lines that still fit', () => {

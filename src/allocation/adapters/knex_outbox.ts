@@ -9,6 +9,7 @@ const RELAY_LOCK = 7_413_901;
 const FOLLOWER_RETRY_MS = 1_000;
 
 interface Connection {
+  end?(): Promise<void>;
   query(config: string | { text: string; values?: unknown[]; name?: string }): Promise<{
     rows: Record<string, unknown>[];
   }>;
@@ -19,10 +20,18 @@ interface PoolClient {
   releaseConnection(connection: Connection): Promise<void>;
 }
 
+// Due messages, oldest first, skipping any whose (key, type) has an earlier message still
+// backing off: those wait, to keep their order, without filling the batch.
 const PENDING = {
   name: 'outbox_pending',
-  text: `SELECT id, key, type, payload, attempts, correlation_id, next_attempt_at <= now() AS due
-         FROM outbox WHERE delivered_at IS NULL ORDER BY id LIMIT $1`,
+  text: `SELECT o.id, o.key, o.type, o.payload, o.attempts, o.correlation_id, true AS due
+         FROM outbox o
+         WHERE o.delivered_at IS NULL AND o.next_attempt_at <= now()
+           AND NOT EXISTS (
+             SELECT 1 FROM outbox w
+             WHERE w.delivered_at IS NULL AND w.key = o.key AND w.type = o.type
+               AND w.id < o.id AND w.next_attempt_at > now())
+         ORDER BY o.id LIMIT $1`,
 };
 const DELIVERED = {
   name: 'outbox_delivered',
@@ -62,7 +71,14 @@ export class KnexOutbox implements Outbox {
         await this.resign();
         return 0;
       }
-      const report = await deliver(rows.map(toPending));
+      const readable = rows.flatMap((row) => {
+        try {
+          return [toPending(row)];
+        } catch {
+          return []; // a type this version does not know (say, mid-deploy): left for later
+        }
+      });
+      const report = await deliver(readable);
       if (report.delivered.length > 0) {
         await connection.query({ ...DELIVERED, values: [report.delivered] });
       }
@@ -132,12 +148,19 @@ export class KnexOutbox implements Outbox {
     return connection;
   }
 
-  /** Unlocks before the connection goes back to the pool (on a broken one the lock is gone). */
+  /**
+   * Unlocks before the connection goes back to the pool. If the unlock fails, the connection is
+   * closed instead, so the lock can never stay behind on a pooled connection.
+   */
   private async resign(): Promise<void> {
     const connection = this.leader;
     this.leader = undefined;
     if (!connection) return;
-    await connection.query(`SELECT pg_advisory_unlock(${RELAY_LOCK})`).catch(() => undefined);
+    const unlocked = await connection
+      .query(`SELECT pg_advisory_unlock(${RELAY_LOCK}) AS unlocked`)
+      .then(({ rows }) => rows[0]?.unlocked === true)
+      .catch(() => false);
+    if (!unlocked) await connection.end?.().catch(() => undefined);
     await (this.db.client as PoolClient).releaseConnection(connection);
   }
 }

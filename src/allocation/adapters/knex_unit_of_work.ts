@@ -76,7 +76,12 @@ class Run implements Session {
       for (const product of this.repository.seen) this.options.hotSkus.mark(product.sku);
       throw new ConcurrencyError('A product was changed by another transaction');
     }
-    await this.trx?.commit();
+    if (this.trx) {
+      // knex's commit() resolves even when COMMIT fails (knex#3847); its execution promise
+      // is what rejects then.
+      await this.trx.commit();
+      await this.trx.executionPromise;
+    }
   }
 
   async end(): Promise<void> {
@@ -98,10 +103,11 @@ class PlannedReadModel implements ReadModel {
     return Promise.resolve();
   }
 
-  async removeAllocation(orderid: string, sku: string): Promise<void> {
+  async removeAllocation(orderid: string, sku: string, batchref: string): Promise<void> {
     this.run.plan.write(
-      `DELETE FROM allocations_view WHERE orderid = ? AND sku = ? AND ${CHECKS_PASSED}`,
-      [orderid, sku],
+      `DELETE FROM allocations_view
+       WHERE orderid = ? AND sku = ? AND batchref = ? AND ${CHECKS_PASSED}`,
+      [orderid, sku, batchref],
     );
     return Promise.resolve();
   }

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { Batch, OrderLine, Product } from '../domain/model';
-import type { ProductRepository } from '../service_layer/unit_of_work';
+import { ConcurrencyError, type ProductRepository } from '../service_layer/unit_of_work';
 import { queryPrepared } from './prepared';
 import { CHECKS_PASSED, type WritePlan } from './write_plan';
 
@@ -87,6 +87,12 @@ export class KnexRepository implements ProductRepository {
       .orderBy('a.id')
       .select('ol.orderid', 'ol.sku', 'ol.qty');
     const known = lines.map((l) => new OrderLine(l.orderid, l.sku, l.qty));
+    // Outside a transaction the two reads are two snapshots: if a change committed between
+    // them, the lines do not add up to the batch's total. Reload rather than act on that.
+    const total = rows.find((r) => r.id === batch.id)?.allocated_quantity;
+    if (total !== known.reduce((sum, l) => sum + l.qty, 0)) {
+      throw new ConcurrencyError(`Batch ${ref} changed while it was loaded`);
+    }
     return this.build(batch.sku, rows, new Map([[batch.id as number, known]]));
   }
 

@@ -14,6 +14,8 @@ export class Deallocated {
     readonly orderid: string,
     readonly sku: string,
     readonly qty: number,
+    /** The batch that freed the line: a read model removes the row only if it still says so. */
+    readonly batchref: string,
   ) {}
 }
 
@@ -34,7 +36,12 @@ export function eventFromStorage(type: string, payload: Record<string, unknown>)
         String(payload.batchref),
       );
     case 'Deallocated':
-      return new Deallocated(String(payload.orderid), String(payload.sku), Number(payload.qty));
+      return new Deallocated(
+        String(payload.orderid),
+        String(payload.sku),
+        Number(payload.qty),
+        String(payload.batchref),
+      );
     case 'OutOfStock':
       return new OutOfStock(String(payload.sku));
     default:

@@ -148,7 +148,7 @@ export class Product {
     this.versionNumber += 1;
     while (batch.availableQuantity < 0) {
       const line = batch.deallocateOne();
-      this.events.push(new Deallocated(line.orderid, line.sku, line.qty));
+      this.events.push(new Deallocated(line.orderid, line.sku, line.qty, batch.reference));
     }
   }
 }

@@ -115,16 +115,17 @@ export class RedisStreamConsumer {
     for (const entry of entries) await this.handle(entry, deliveries.get(entry[0]) ?? 1);
   }
 
+  /** How many times each entry was delivered, asked entry by entry (one round trip). */
   private async deliveryCounts(ids: string[]): Promise<Map<string, number>> {
-    const pending = (await this.redis.xpending(
-      this.stream,
-      this.options.group,
-      ids[0],
-      ids[ids.length - 1],
-      ids.length,
-      this.options.name,
-    )) as [string, string, number, number][];
-    return new Map(pending.map(([id, , , count]) => [id, count]));
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) pipeline.xpending(this.stream, this.options.group, id, id, 1);
+    const replies = (await pipeline.exec()) ?? [];
+    const counts = new Map<string, number>();
+    for (const [error, reply] of replies) {
+      const [entry] = (error ? [] : reply) as [string, string, number, number][];
+      if (entry) counts.set(entry[0], entry[3]);
+    }
+    return counts;
   }
 
   private async handle([id, fields]: Entry, deliveries: number): Promise<void> {

@@ -80,7 +80,7 @@ export async function removeAllocationFromReadModel(
   uow: UnitOfWork,
 ): Promise<void> {
   await uow.run(async () => {
-    await uow.readModel.removeAllocation(event.orderid, event.sku);
+    await uow.readModel.removeAllocation(event.orderid, event.sku, event.batchref);
     await uow.commit();
   });
 }

@@ -24,8 +24,9 @@ export interface DeliveryReport {
 
 export interface Outbox {
   /**
-   * Hands up to `limit` undelivered messages, oldest first, to `deliver` and records its report,
-   * while holding a lock that keeps other relays from delivering at the same time.
+   * Hands up to `limit` due messages, oldest first, to `deliver` and records its report, while
+   * holding a lock that keeps other relays from delivering at the same time. A message whose
+   * product has an earlier one of its kind still backing off is not handed over yet.
    * Returns how many messages were handed over (0 when another relay holds the lock).
    */
   deliverPending(
@@ -163,16 +164,20 @@ export class OutboxRelay {
   }
 
   /**
-   * Keys (products) are delivered concurrently, so a drain's publishes can share a round trip;
-   * within a key, messages go one after another, and the first failure holds back the rest.
+   * Products are delivered concurrently, so a drain's publishes can share a round trip; within
+   * a product and kind of message, messages go one after another, and the first failure holds
+   * back the rest.
    */
   private async deliver(messages: PendingMessage[]): Promise<DeliveryReport> {
     const report: DeliveryReport = { delivered: [], failed: [] };
     const byKey = new Map<string, PendingMessage[]>();
     for (const message of messages) {
-      const inOrder = byKey.get(message.key);
+      // order is kept per product and kind of message: a failing email does not hold back
+      // the product's line_allocated messages
+      const key = `${message.key}/${message.event.constructor.name}`;
+      const inOrder = byKey.get(key);
       if (inOrder) inOrder.push(message);
-      else byKey.set(message.key, [message]);
+      else byKey.set(key, [message]);
     }
     await Promise.all(
       [...byKey.values()].map(async (inOrder) => {

@@ -19,7 +19,8 @@ export interface ProductRepository {
 /** The `allocations_view` read model, written only by event handlers. */
 export interface ReadModel {
   addAllocation(orderid: string, sku: string, batchref: string): Promise<void>;
-  removeAllocation(orderid: string, sku: string): Promise<void>;
+  /** Removes the row only while it still names `batchref`, so a repeat cannot undo a newer row. */
+  removeAllocation(orderid: string, sku: string, batchref: string): Promise<void>;
 }
 
 /** Inbound message ids already processed, so a redelivered message has one effect. */
