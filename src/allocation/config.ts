@@ -52,7 +52,8 @@ export function logLevel(): string {
 
 /** Connections per process: enough to keep both cores busy, few enough for many replicas. */
 export function dbPoolSize(): number {
-  return intEnv('DB_POOL_SIZE', 10);
+  // at least 2: the outbox relay's leader keeps one connection while it delivers
+  return Math.max(2, intEnv('DB_POOL_SIZE', 10));
 }
 
 export function apiWorkers(): number {

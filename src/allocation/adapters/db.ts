@@ -9,7 +9,8 @@ pg.types.setTypeParser(pg.types.builtins.DATE, (value) => value);
 export function createKnex(databaseUrl: string, poolSize: number): Knex {
   return knex({
     client: 'pg',
-    connection: databaseUrl,
+    // keepAlive: a connection to a vanished server (half-open) fails instead of hanging
+    connection: { connectionString: databaseUrl, keepAlive: true },
     pool: { min: 0, max: poolSize },
     acquireConnectionTimeout: 10_000,
   });
