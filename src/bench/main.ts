@@ -12,7 +12,6 @@ import type { PgbenchResult } from './pgbench';
 import { profilesIn, summarizeProfile } from './profile';
 import {
   cpuTable,
-  evaluateTargets,
   httpRows,
   httpTable,
   markdown,
@@ -25,6 +24,7 @@ import {
   workersNote,
   workersTable,
 } from './report';
+import { evaluateTargets } from './targets';
 import {
   type BenchContext,
   type Measurement,
