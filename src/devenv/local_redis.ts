@@ -2,7 +2,15 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { constants as fsConstants, promises as fs } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { findFreePort } from './embedded_postgres';
+import {
+  captureOutput,
+  exitDescription,
+  findFreePort,
+  hasExited,
+  sleep,
+  stopOnExit,
+  stopProcess,
+} from './server_process';
 
 const READY_TIMEOUT_MS = 10_000;
 const STOP_TIMEOUT_MS = 10_000;
@@ -30,7 +38,7 @@ export async function startLocalRedis(opts: {
     async stop() {
       const running = child;
       child = undefined;
-      if (running) await terminate(running);
+      if (running) await stopProcess(running, 'SIGTERM', STOP_TIMEOUT_MS);
     },
     async start() {
       child ??= await spawnRedis(binary, port, opts.log);
@@ -99,43 +107,20 @@ async function spawnRedis(
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
-  const output = captureOutput(child, log);
+  const output = captureOutput(child, 'redis', log);
   const spawnFailed = new Promise<never>((_, reject) => child.once('error', reject));
-  killOnExit(child);
+  stopOnExit(child, 'SIGTERM');
   try {
     await Promise.race([waitUntilReady(child, port), spawnFailed]);
   } catch (err) {
     // No pid means it never ran, and there would be no 'exit' to wait for.
-    if (child.pid !== undefined) await terminate(child);
+    if (child.pid !== undefined) await stopProcess(child, 'SIGTERM', STOP_TIMEOUT_MS);
     throw new Error(
       `redis-server failed to start on port ${port}: ${(err as Error).message}\n${output()}`,
       { cause: err },
     );
   }
   return child;
-}
-
-function captureOutput(child: ChildProcess, log: (msg: string) => void): () => string {
-  const verbose = Boolean(process.env.DEVENV_VERBOSE);
-  let tail = '';
-  const record = (chunk: Buffer) => {
-    tail = (tail + chunk.toString()).slice(-4000);
-    if (verbose) log(`redis: ${chunk.toString().trimEnd()}`);
-  };
-  child.stdout?.on('data', record);
-  child.stderr?.on('data', record);
-  return () => tail;
-}
-
-const liveChildren = new Set<ChildProcess>();
-
-/** A detached redis would outlive us if we exit without stop(); 'exit' handlers must be sync. */
-function killOnExit(child: ChildProcess): void {
-  if (liveChildren.size === 0) {
-    process.on('exit', () => liveChildren.forEach((c) => c.kill('SIGTERM')));
-  }
-  liveChildren.add(child);
-  child.once('exit', () => liveChildren.delete(child));
 }
 
 async function waitUntilReady(child: ChildProcess, port: number): Promise<void> {
@@ -161,31 +146,4 @@ function answersPing(port: number): Promise<boolean> {
     socket.once('connect', () => socket.write('PING\r\n'));
     socket.once('data', (data) => done(data.toString().startsWith('+PONG')));
   });
-}
-
-async function terminate(child: ChildProcess): Promise<void> {
-  if (hasExited(child)) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(true), STOP_TIMEOUT_MS);
-  });
-  const stuck = await Promise.race([exited.then(() => false), timedOut]);
-  clearTimeout(timer);
-  if (!stuck) return;
-  child.kill('SIGKILL');
-  await exited;
-}
-
-function hasExited(child: ChildProcess): boolean {
-  return child.exitCode !== null || child.signalCode !== null;
-}
-
-function exitDescription(child: ChildProcess): string {
-  return child.signalCode ? `signal ${child.signalCode}` : `exit code ${child.exitCode}`;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
