@@ -21,11 +21,10 @@ import {
   DURABLE_EVENTS,
   EVENT_HANDLERS,
   outboxHandlers,
-  type Notifications,
-  type Publish,
 } from './service_layer/handlers';
-import { MessageBus, type Logger } from './service_layer/messagebus';
-import { OutboxRelay, type Outbox } from './service_layer/outbox';
+import { MessageBus } from './service_layer/messagebus';
+import { OutboxRelay } from './service_layer/outbox';
+import type { Logger, Notifications, Outbox, Publish } from './service_layer/ports';
 import type { UnitOfWork } from './service_layer/unit_of_work';
 
 export const TOKENS = {

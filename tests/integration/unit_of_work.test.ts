@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { Knex } from 'knex';
 import { OrderLine } from '../../src/allocation/domain/model';
-import { ConcurrencyError } from '../../src/allocation/service_layer/unit_of_work';
+import { ConcurrencyError } from '../../src/allocation/service_layer/errors';
 import { testDb } from '../db';
 import { randomBatchref, randomOrderid, randomSku } from '../random_refs';
 import { allocatedBatchref, insertBatch, newUow } from './uow_fixtures';

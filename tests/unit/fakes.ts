@@ -1,14 +1,13 @@
 // Tiny working implementations of the service layer's ports, as in the book: no I/O, no mocks.
 import type { Event } from '../../src/allocation/domain/events';
 import type { Product } from '../../src/allocation/domain/model';
-import type { Notifications, Publish } from '../../src/allocation/service_layer/handlers';
-import type { Logger } from '../../src/allocation/service_layer/messagebus';
+import type { Logger, Notifications, Publish } from '../../src/allocation/service_layer/ports';
 import type {
   DeliveryReport,
   MessageMeta,
   Outbox,
   PendingMessage,
-} from '../../src/allocation/service_layer/outbox';
+} from '../../src/allocation/service_layer/ports';
 import type {
   Inbox,
   ProductRepository,

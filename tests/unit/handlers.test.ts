@@ -6,7 +6,7 @@ import {
   DuplicateBatch,
   InvalidSku,
   UnknownBatch,
-} from '../../src/allocation/service_layer/handlers';
+} from '../../src/allocation/service_layer/errors';
 import { FakeNotifications, FakeUnitOfWork, recordingPublisher, silentLogger } from './fakes';
 
 function bootstrapTestApp(): {

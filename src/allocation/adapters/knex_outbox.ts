@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { eventFromStorage } from '../domain/events';
-import type { DeliveryReport, Outbox, PendingMessage } from '../service_layer/outbox';
+import type { DeliveryReport, Outbox, PendingMessage } from '../service_layer/ports';
 
 // Any fixed number: the advisory lock held by the one relay that delivers, which keeps
 // per-product order and avoids double sends however many processes run a relay.

@@ -2,13 +2,8 @@ import type { Knex } from 'knex';
 import { currentCorrelationId } from '../correlation';
 import type { Event } from '../domain/events';
 import type { Product } from '../domain/model';
-import { DuplicateBatch } from '../service_layer/handlers';
-import {
-  ConcurrencyError,
-  type Inbox,
-  type ReadModel,
-  type UnitOfWork,
-} from '../service_layer/unit_of_work';
+import { ConcurrencyError, DuplicateBatch } from '../service_layer/errors';
+import { type Inbox, type ReadModel, type UnitOfWork } from '../service_layer/unit_of_work';
 import { isUniqueViolation } from './db';
 import { KnexRepository, type Session } from './repository';
 import { HotSkus, SkuLocks } from './sku_locks';

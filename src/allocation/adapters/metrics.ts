@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Metrics } from '../service_layer/messagebus';
+import type { Metrics } from '../service_layer/ports';
 
 /** Prometheus metrics, one registry per process, served at GET /metrics. */
 export class PrometheusMetrics implements Metrics {

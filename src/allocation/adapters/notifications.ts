@@ -1,6 +1,5 @@
 import nodemailer, { type Transporter } from 'nodemailer';
-import type { Notifications } from '../service_layer/handlers';
-import type { Logger } from '../service_layer/messagebus';
+import type { Logger, Notifications } from '../service_layer/ports';
 
 export const NOTIFICATION_SUBJECT = 'allocation service notification';
 

@@ -1,7 +1,6 @@
 import type { Redis } from 'ioredis';
 import { Allocated, type Event } from '../domain/events';
-import type { Publish } from '../service_layer/handlers';
-import type { MessageMeta } from '../service_layer/outbox';
+import type { MessageMeta, Publish } from '../service_layer/ports';
 
 /**
  * The public shape of each outbound message, in one place: SPEC section 4 is a contract, while

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { Batch, OrderLine, Product } from '../domain/model';
-import { ConcurrencyError, type ProductRepository } from '../service_layer/unit_of_work';
+import { ConcurrencyError } from '../service_layer/errors';
+import type { ProductRepository } from '../service_layer/unit_of_work';
 import { queryPrepared } from './prepared';
 import { CHECKS_PASSED, type WritePlan } from './write_plan';
 

@@ -3,9 +3,8 @@
 import type { Context, Next } from 'koa';
 import { z } from 'zod';
 import { isDatabaseUnavailable } from '../adapters/db';
-import { DuplicateBatch, InvalidSku } from '../service_layer/handlers';
-import type { Logger } from '../service_layer/messagebus';
-import { ConcurrencyError } from '../service_layer/unit_of_work';
+import { ConcurrencyError, DuplicateBatch, InvalidSku } from '../service_layer/errors';
+import type { Logger } from '../service_layer/ports';
 import { describeIssues } from './api_schemas';
 
 function statusAndMessage(error: unknown): [number, string] | undefined {

@@ -1,7 +1,8 @@
 import { isDatabaseUnavailable } from '../adapters/db';
 import { withCorrelationId } from '../correlation';
 import { ChangeBatchQuantity } from '../domain/commands';
-import type { Logger, MessageBus } from '../service_layer/messagebus';
+import type { MessageBus } from '../service_layer/messagebus';
+import type { Logger } from '../service_layer/ports';
 import { backoffMs } from '../service_layer/backoff';
 import { ChangeBatchQuantityMessage, describeIssues } from './api_schemas';
 

@@ -9,7 +9,8 @@ import type { DeadLetters } from '../adapters/dead_letters';
 import type { PrometheusMetrics } from '../adapters/metrics';
 import { withCorrelationId } from '../correlation';
 import { Allocate, CreateBatch } from '../domain/commands';
-import type { Logger, MessageBus } from '../service_layer/messagebus';
+import type { MessageBus } from '../service_layer/messagebus';
+import type { Logger } from '../service_layer/ports';
 import { allocations } from '../views';
 import {
   AddBatchBody,

@@ -11,7 +11,7 @@ import { createApp } from './koa_app';
 import { readinessChecks } from './readiness';
 import { RedisEventConsumer } from './redis_eventconsumer';
 import { RedisStreamConsumer } from './redis_streamconsumer';
-import type { Logger } from '../service_layer/messagebus';
+import type { Logger } from '../service_layer/ports';
 
 type Role = 'all' | 'api' | 'consumer';
 

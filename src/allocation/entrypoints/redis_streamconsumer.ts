@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { DeadLetters } from '../adapters/dead_letters';
-import type { Logger, MessageBus } from '../service_layer/messagebus';
+import type { MessageBus } from '../service_layer/messagebus';
+import type { Logger } from '../service_layer/ports';
 import { ChangeBatchQuantityInbound } from './inbound';
 import { CHANGE_BATCH_QUANTITY, setAside } from './redis_eventconsumer';
 

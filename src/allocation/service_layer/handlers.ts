@@ -2,27 +2,10 @@ import { Allocate, ChangeBatchQuantity, CreateBatch } from '../domain/commands';
 import { Allocated, Deallocated, OutOfStock, type Event } from '../domain/events';
 import { Batch, OrderLine, Product } from '../domain/model';
 import type { CommandHandler, EventHandler } from './messagebus';
-import type { MessageMeta, OutboxHandler } from './outbox';
+import { DuplicateBatch, InvalidSku, UnknownBatch } from './errors';
+import type { OutboxHandler } from './outbox';
+import type { MessageMeta, Notifications, Publish } from './ports';
 import type { UnitOfWork } from './unit_of_work';
-
-export class InvalidSku extends Error {
-  name = 'InvalidSku';
-}
-
-export class DuplicateBatch extends Error {
-  name = 'DuplicateBatch';
-}
-
-export class UnknownBatch extends Error {
-  name = 'UnknownBatch';
-}
-
-export interface Notifications {
-  send(destination: string, message: string): Promise<void>;
-}
-
-/** Sends an event to a channel of the outside world (Redis in production). */
-export type Publish = (channel: string, event: Event, meta: MessageMeta) => Promise<void>;
 
 export async function addBatch(cmd: CreateBatch, uow: UnitOfWork): Promise<void> {
   await uow.run(async () => {

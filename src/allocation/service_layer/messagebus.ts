@@ -1,17 +1,11 @@
 import type { Command } from '../domain/commands';
 import type { Event } from '../domain/events';
-import { ConcurrencyError, type UnitOfWork } from './unit_of_work';
+import type { UnitOfWork } from './unit_of_work';
 import { backoffMs } from './backoff';
+import { ConcurrencyError } from './errors';
+import { NO_METRICS, type Logger, type Metrics } from './ports';
 
 export type Message = Command | Event;
-
-/** The logging the service layer needs; pino's logger fits it. */
-export interface Logger {
-  debug(obj: object, msg: string): void;
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-  error(obj: object, msg: string): void;
-}
 
 // `never` parameters let tables hold handlers of different message types; the bus looks each
 // one up by the message's constructor, so the pairing is right by construction.
@@ -26,19 +20,6 @@ export interface RetryPolicy {
   baseDelayMs: number;
   maxDelayMs: number;
 }
-
-/** What the bus reports for monitoring (Prometheus in production). */
-export interface Metrics {
-  handled(messageType: string, outcome: 'ok' | 'error'): void;
-  retried(messageType: string): void;
-  delivered(messageType: string, outcome: 'ok' | 'error'): void;
-}
-
-export const NO_METRICS: Metrics = {
-  handled: () => undefined,
-  retried: () => undefined,
-  delivered: () => undefined,
-};
 
 export interface MessageBusOptions {
   startUow: () => UnitOfWork;

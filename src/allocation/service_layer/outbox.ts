@@ -1,48 +1,17 @@
-// Port and relay for messages that leave the service. The unit of work writes them to the
+// The relay for messages that leave the service (its port, Outbox, is in ports.ts). The unit of work writes them to the
 // outbox in the transaction that raised them; the relay delivers them after commit, so nothing
 // is sent for a rolled-back change and nothing committed is lost when Redis or SMTP is down.
 import type { Event } from '../domain/events';
-import type { Logger, Metrics } from './messagebus';
-import { NO_METRICS } from './messagebus';
+import {
+  NO_METRICS,
+  type Logger,
+  type MessageMeta,
+  type Metrics,
+  type Outbox,
+  type PendingMessage,
+  type DeliveryReport,
+} from './ports';
 import { backoffMs } from './backoff';
-
-export interface PendingMessage {
-  id: string;
-  /** The aggregate (sku) the event belongs to: delivery keeps commit order per key. */
-  key: string;
-  event: Event;
-  attempts: number;
-  /** False while an earlier failure's backoff has not elapsed. */
-  due: boolean;
-  correlationId: string | null;
-}
-
-export interface DeliveryReport {
-  delivered: string[];
-  failed: { id: string; error: string; retryInMs: number }[];
-}
-
-export interface Outbox {
-  /**
-   * Hands up to `limit` due messages, oldest first, to `deliver` and records its report, while
-   * holding a lock that keeps other relays from delivering at the same time. A message whose
-   * product has an earlier one of its kind still backing off is not handed over yet.
-   * Returns how many messages were handed over (0 when another relay holds the lock).
-   */
-  deliverPending(
-    limit: number,
-    deliver: (messages: PendingMessage[]) => Promise<DeliveryReport>,
-  ): Promise<number>;
-  /** Deletes delivered messages older than `olderThanMs`; returns how many. */
-  prune(olderThanMs: number): Promise<number>;
-  /** Undelivered messages and the age of the oldest, for monitoring. */
-  backlog(): Promise<{ count: number; oldestAgeSeconds: number }>;
-}
-
-export interface MessageMeta {
-  messageId: string;
-  correlationId: string | null;
-}
 
 export type OutboxHandler = (event: Event, meta: MessageMeta) => Promise<void>;
 type EventClass = abstract new (...args: never[]) => Event;

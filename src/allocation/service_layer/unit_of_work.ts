@@ -40,8 +40,3 @@ export interface UnitOfWork {
   /** Drains the events of the products the last committed run saw. */
   collectNewEvents(): Event[];
 }
-
-/** Two transactions changed one product: the later commit loses. Retried by the bus. */
-export class ConcurrencyError extends Error {
-  name = 'ConcurrencyError';
-}

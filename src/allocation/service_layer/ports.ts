@@ -1,0 +1,69 @@
+// The ports of the service layer other than the unit of work (unit_of_work.ts): what handlers,
+// the bus and the relay need from the outside world. Adapters implement them; unit tests fake them.
+import type { Event } from '../domain/events';
+
+/** The logging the service layer needs; pino's logger fits it. */
+export interface Logger {
+  debug(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+/** What the bus reports for monitoring (Prometheus in production). */
+export interface Metrics {
+  handled(messageType: string, outcome: 'ok' | 'error'): void;
+  retried(messageType: string): void;
+  delivered(messageType: string, outcome: 'ok' | 'error'): void;
+}
+
+export const NO_METRICS: Metrics = {
+  handled: () => undefined,
+  retried: () => undefined,
+  delivered: () => undefined,
+};
+
+export interface Notifications {
+  send(destination: string, message: string): Promise<void>;
+}
+
+/** Sends an event to a channel of the outside world (Redis in production). */
+export type Publish = (channel: string, event: Event, meta: MessageMeta) => Promise<void>;
+
+export interface PendingMessage {
+  id: string;
+  /** The aggregate (sku) the event belongs to: delivery keeps commit order per key. */
+  key: string;
+  event: Event;
+  attempts: number;
+  /** False while an earlier failure's backoff has not elapsed. */
+  due: boolean;
+  correlationId: string | null;
+}
+
+export interface DeliveryReport {
+  delivered: string[];
+  failed: { id: string; error: string; retryInMs: number }[];
+}
+
+export interface Outbox {
+  /**
+   * Hands up to `limit` due messages, oldest first, to `deliver` and records its report, while
+   * holding a lock that keeps other relays from delivering at the same time. A message whose
+   * product has an earlier one of its kind still backing off is not handed over yet.
+   * Returns how many messages were handed over (0 when another relay holds the lock).
+   */
+  deliverPending(
+    limit: number,
+    deliver: (messages: PendingMessage[]) => Promise<DeliveryReport>,
+  ): Promise<number>;
+  /** Deletes delivered messages older than `olderThanMs`; returns how many. */
+  prune(olderThanMs: number): Promise<number>;
+  /** Undelivered messages and the age of the oldest, for monitoring. */
+  backlog(): Promise<{ count: number; oldestAgeSeconds: number }>;
+}
+
+export interface MessageMeta {
+  messageId: string;
+  correlationId: string | null;
+}
