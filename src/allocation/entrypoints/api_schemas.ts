@@ -63,8 +63,25 @@ export const ChangeBatchQuantityMessage = z.object({
 });
 
 export const OrderId = Name('order-123');
+export const Sku = Name('SMALL-TABLE');
 
 export const DeadLetterLimit = z.coerce.number().int().min(1).max(1000);
+
+const ProductStockBody = z
+  .object({
+    sku: z.string(),
+    version: z.number().int(),
+    batches: z.array(
+      z.object({
+        ref: z.string(),
+        eta: z.string().nullable(),
+        purchased: z.number().int(),
+        allocated: z.number().int(),
+        available: z.number().int(),
+      }),
+    ),
+  })
+  .openapi('ProductStock');
 
 const ErrorBody = z.object({ message: z.string() }).openapi('Error');
 const Allocation = z
@@ -118,8 +135,20 @@ export function openApiDocument(): object {
     summary: "An order's allocations, from the read model (eventually consistent)",
     request: { params: z.object({ orderid: OrderId }) },
     responses: {
-      200: json(z.array(Allocation), 'The allocations of the order'),
+      200: json(z.array(Allocation), 'The allocations of the order (with an ETag)'),
+      304: { description: 'Unchanged since the ETag in If-None-Match' },
       404: json(ErrorBody, 'The order has no allocations'),
+    },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/products/{sku}',
+    summary: "A product's batches in allocation preference order, with their stock",
+    request: { params: z.object({ sku: Sku }) },
+    responses: {
+      200: json(ProductStockBody, 'The product (with an ETag)'),
+      304: { description: 'Unchanged since the ETag in If-None-Match' },
+      404: json(ErrorBody, 'Unknown sku'),
     },
   });
   registry.registerPath({

@@ -11,14 +11,16 @@ import { withCorrelationId } from '../correlation';
 import { Allocate, CreateBatch } from '../domain/commands';
 import type { MessageBus } from '../service_layer/messagebus';
 import type { Logger } from '../service_layer/ports';
-import { allocations } from '../views';
+import { allocations, productStock } from '../views';
 import {
   AddBatchBody,
   AllocateBody,
   DeadLetterLimit,
   OrderId,
+  Sku,
   openApiDocument,
 } from './api_schemas';
+import { sendWithETag } from './etag';
 import { errorMiddleware } from './http_errors';
 
 export interface AppDeps {
@@ -112,7 +114,18 @@ function addQueryRoutes(router: Router, { db }: AppDeps): void {
       ctx.body = { message: `No allocations for order ${orderid}` };
       return;
     }
-    ctx.body = result;
+    sendWithETag(ctx, result);
+  });
+
+  router.get('/products/:sku', async (ctx) => {
+    const sku = Sku.parse(ctx.params.sku);
+    const stock = await productStock(sku, db);
+    if (!stock) {
+      ctx.status = 404;
+      ctx.body = { message: `Unknown sku ${sku}` };
+      return;
+    }
+    sendWithETag(ctx, stock);
   });
 }
 
