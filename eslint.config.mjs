@@ -24,6 +24,23 @@ export default tseslint.config(
     },
   },
   {
+    // The service stands alone: the image ships src/ only, without tests, tools/ or bench/.
+    files: ['src/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/tools/**', '**/bench/**', '**/tests/**'],
+              message: 'src/ is the service: it never imports the tests, tools/ or bench/.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['tests/**/*.ts'],
     rules: {
       // chai's expect(x).to.be.true is an expression statement by design

@@ -6,11 +6,8 @@ import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import net from 'node:net';
 import path from 'node:path';
-import {
-  type EmbeddedPostgresHandle,
-  startEmbeddedPostgres,
-} from '../../src/devenv/embedded_postgres';
-import { type LocalRedisHandle, startLocalRedis } from '../../src/devenv/local_redis';
+import { type EmbeddedPostgresHandle, startEmbeddedPostgres } from '../../tools/embedded_postgres';
+import { type LocalRedisHandle, startLocalRedis } from '../../tools/local_redis';
 import { testDb } from '../db';
 import { eventually } from '../eventually';
 import { randomBatchref, randomOrderid, randomSku } from '../random_refs';

@@ -2,7 +2,7 @@
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { Pool } from 'pg';
-import { findRepoRoot } from '../devenv/services';
+import { findRepoRoot } from '../tools/services';
 import { chartSvg } from './chart';
 import { CpuMeter, postmasterOf } from './cpu';
 import { type Options, parseArgs, SCENARIOS, USAGE, UsageError } from './cli';

@@ -1,4 +1,4 @@
-// The yardstick (../shared/bench): pgbench of the tightest SQL for one allocation, on the same
+// The yardstick (bench/yardstick/): pgbench of the tightest SQL for one allocation, on the same
 // PostgreSQL server as the service, in a database of its own.
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -23,15 +23,14 @@ const FILES = [
 
 export type YardstickScript = 'allocate' | 'allocate_hot' | 'read_view';
 
-/** `<repo>/../shared/bench`, checked to hold the yardstick's files. */
+/** `<repo>/bench/yardstick` (the repository's own copy), checked to hold the yardstick's files. */
 export function locateYardstick(repoRoot: string, given?: string): string {
-  const dir = path.resolve(given ?? path.join(repoRoot, '..', 'shared', 'bench'));
+  const dir = path.resolve(given ?? path.join(repoRoot, 'bench', 'yardstick'));
   const missing = FILES.filter((file) => !existsSync(path.join(dir, file)));
   if (missing.length > 0) {
     throw new Error(
-      `The yardstick is missing: ${dir} should hold ${missing.join(', ')}. The benchmark ` +
-        'expects the repository cloned with shared/ beside it (<repo>/../shared/bench); ' +
-        'point --yardstick-dir at another copy otherwise.',
+      `The yardstick is missing: ${dir} should hold ${missing.join(', ')} ` +
+        '(the repository ships them in bench/yardstick/; --yardstick-dir points elsewhere).',
     );
   }
   return dir;

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import os from 'node:os';
 import { ensureServices, type Services } from './services';
 
-const USAGE = `usage: node dist/src/devenv/with_services.js <command> [args...]
+const USAGE = `usage: node dist/tools/with_services.js <command> [args...]
 
 Runs <command> with DATABASE_URL and REDIS_URL set, starting embedded PostgreSQL and a local
 redis-server for those not already set, and stops them when the command exits.

@@ -308,11 +308,11 @@ export function markdown(results: Results, targets: Target[], chartPath: string)
   return [
     '# Benchmarks',
     '',
-    'Written by `make bench` (`src/bench/`); do not edit by hand. The service runs as its own ' +
+    'Written by `make bench` (`bench/`); do not edit by hand. The service runs as its own ' +
       'process (`main.js all`) on the PostgreSQL and Redis the benchmark starts, driven over ' +
       'HTTP with keep-alive by a closed-loop load generator (fixed concurrency, ' +
       `${results.warmupSeconds} s warm-up, ${results.durationSeconds} s measured, unique order ` +
-      'ids). The yardstick is `../shared/bench` (pgbench `-M prepared -j 2` of the tightest SQL ' +
+      'ids). The yardstick is `bench/yardstick/` (pgbench `-M prepared -j 2` of the tightest SQL ' +
       'for one allocation) on the same server in the same run, interleaved with ours; ratio = ' +
       'our req/s / its tps. The machine is shared and noisy: compare ratios within one run.',
     '',

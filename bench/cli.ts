@@ -40,7 +40,7 @@ export interface Options {
 export const USAGE = `usage: make bench [ARGS="..."]   or   npm run bench -- [flags]
 
 Starts the service (main.js all) on the PostgreSQL and Redis that with_services provides, drives
-it over HTTP, runs the pgbench yardstick of ../shared/bench on the same server, prints the
+it over HTTP, runs the pgbench yardstick of bench/yardstick/ on the same server, prints the
 results and, after a full run, writes BENCHMARKS.md and docs/bench.svg.
 
   --warmup S            seconds of unmeasured load before each measurement (default 3)
@@ -56,7 +56,7 @@ results and, after a full run, writes BENCHMARKS.md and docs/bench.svg.
   --workers-duration S  its measured seconds (default 6, or --duration when given)
   --client raw|node     the load generator's HTTP client (default raw)
   --no-yardstick        skip pgbench (no ratios)
-  --yardstick-dir DIR   where the yardstick is (default <repo>/../shared/bench)
+  --yardstick-dir DIR   where the yardstick is (default bench/yardstick)
   --profile             CPU-profile the service (node --cpu-prof) and print its top functions;
                         alone it runs spread at c16 only
   --write               write BENCHMARKS.md and docs/bench.svg after a partial run too
