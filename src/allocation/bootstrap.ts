@@ -142,6 +142,8 @@ function registerAdapters(
         maxRetriesPerRequest: 1,
         // publishes issued together (one relay drain) go out in one write
         enableAutoPipelining: true,
+        // a Redis that accepts the connection but never answers fails the command, not hangs
+        commandTimeout: config.redisCommandTimeoutMs(),
       });
       redis.on('error', () => undefined); // reconnects by itself; failures surface per command
       closers.push(() => redis.quit().catch(() => redis.disconnect()));

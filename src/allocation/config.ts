@@ -56,8 +56,9 @@ export function dbPoolSize(): number {
   return Math.max(2, intEnv('DB_POOL_SIZE', 10));
 }
 
+/** One API process unless asked (SPEC section 8): replicas are the way to scale. */
 export function apiWorkers(): number {
-  return intEnv('API_WORKERS', os.availableParallelism());
+  return Math.max(1, intEnv('API_WORKERS', 1));
 }
 
 export function outboxPollMs(): number {
@@ -108,4 +109,41 @@ export function outboundStream(): { enabled: boolean; maxLength: number } {
     enabled: env('OUTBOUND_STREAM') === 'true',
     maxLength: intEnv('OUTBOUND_STREAM_MAXLEN', 1_000_000),
   };
+}
+
+/**
+ * Bounded waits on PostgreSQL (SPEC section 10); 0 turns one off. A statement, a lock wait,
+ * an idle open transaction, a wait for a pooled connection or for a new one each end in an
+ * error (a 503 or a retried message) instead of a hang.
+ */
+export interface DbLimits {
+  statementTimeoutMs: number;
+  lockTimeoutMs: number;
+  idleInTransactionTimeoutMs: number;
+  acquireTimeoutMs: number;
+  connectTimeoutMs: number;
+  /** Idle time before TCP keepalive probes a connection (then 1 s apart, 10 probes). */
+  keepAliveIdleMs: number;
+}
+
+export function dbLimits(): DbLimits {
+  return {
+    statementTimeoutMs: intEnv('DB_STATEMENT_TIMEOUT_MS', 10_000),
+    lockTimeoutMs: intEnv('DB_LOCK_TIMEOUT_MS', 5_000),
+    idleInTransactionTimeoutMs: intEnv('DB_IDLE_IN_TRANSACTION_TIMEOUT_MS', 30_000),
+    acquireTimeoutMs: intEnv('DB_ACQUIRE_TIMEOUT_MS', 5_000),
+    connectTimeoutMs: intEnv('DB_CONNECT_TIMEOUT_MS', 5_000),
+    keepAliveIdleMs: intEnv('DB_KEEPALIVE_IDLE_MS', 5_000),
+  };
+}
+
+/** Longest wait for any Redis reply; above the stream consumer's 1 s blocking read. */
+export function redisCommandTimeoutMs(): number {
+  return intEnv('REDIS_COMMAND_TIMEOUT_MS', 5_000);
+}
+
+/** Admission (SPEC section 10): requests in flight per process, beyond which a 503 answers. */
+export function maxInflight(): { commands: number; reads: number } {
+  const commands = Math.max(1, intEnv('MAX_INFLIGHT', 256));
+  return { commands, reads: Math.max(1, intEnv('MAX_INFLIGHT_READS', commands * 4)) };
 }

@@ -1,18 +1,45 @@
 import path from 'node:path';
 import knex, { type Knex } from 'knex';
 import pg from 'pg';
+import * as config from '../config';
+import type { DbLimits } from '../config';
 
 // A DATE stays the 'YYYY-MM-DD' string it is: parsing it into a Date would shift it by the
 // process's time zone.
 pg.types.setTypeParser(pg.types.builtins.DATE, (value) => value);
 
-export function createKnex(databaseUrl: string, poolSize: number): Knex {
+/** A reply this much later than the server's own statement timeout means the server is gone. */
+const CLIENT_TIMEOUT_GRACE_MS = 5_000;
+
+export function createKnex(
+  databaseUrl: string,
+  poolSize: number,
+  limits: DbLimits = config.dbLimits(),
+): Knex {
+  // pg's own settings, which knex passes through to each new client unchanged.
+  const connection: pg.ClientConfig = {
+    connectionString: databaseUrl,
+    // Sent with each connection's start-up, so they cost no round trip: the server cancels a
+    // statement or a lock wait past its limit, and ends a transaction left idle.
+    statement_timeout: limits.statementTimeoutMs,
+    lock_timeout: limits.lockTimeoutMs,
+    idle_in_transaction_session_timeout: limits.idleInTransactionTimeoutMs,
+    // The client's own limit, for a server that vanished and can cancel nothing.
+    query_timeout:
+      limits.statementTimeoutMs > 0
+        ? limits.statementTimeoutMs + CLIENT_TIMEOUT_GRACE_MS
+        : undefined,
+    connectionTimeoutMillis: limits.connectTimeoutMs,
+    // A half-open connection (server host gone) is probed after this idle time, 1 s apart,
+    // 10 times (libuv's settings), then fails instead of hanging.
+    keepAlive: true,
+    keepAliveInitialDelayMillis: limits.keepAliveIdleMs,
+  };
   return knex({
     client: 'pg',
-    // keepAlive: a connection to a vanished server (half-open) fails instead of hanging
-    connection: { connectionString: databaseUrl, keepAlive: true },
+    connection: connection as Knex.PgConnectionConfig,
     pool: { min: 0, max: poolSize },
-    acquireConnectionTimeout: 10_000,
+    acquireConnectionTimeout: limits.acquireTimeoutMs,
   });
 }
 
@@ -26,26 +53,4 @@ export async function migrate(db: Knex): Promise<void> {
 export function isUniqueViolation(error: unknown, constraint?: string): boolean {
   const e = error as { code?: string; constraint?: string };
   return e?.code === '23505' && (constraint === undefined || e.constraint === constraint);
-}
-
-const UNAVAILABLE_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-  '57P01',
-  '57P03',
-]);
-
-/** True when the database could not be reached, as opposed to a query that failed. */
-export function isDatabaseUnavailable(error: unknown): boolean {
-  const e = error as { code?: string; name?: string; message?: string };
-  if (!e) return false;
-  if (e.code && (UNAVAILABLE_CODES.has(e.code) || e.code.startsWith('08'))) return true;
-  return (
-    e.name === 'KnexTimeoutError' ||
-    /Connection terminated|connection not open|Client has encountered a connection error/.test(
-      e.message ?? '',
-    )
-  );
 }

@@ -5,6 +5,7 @@ import type { Product } from '../domain/model';
 import { ConcurrencyError, DuplicateBatch } from '../service_layer/errors';
 import { type Inbox, type ReadModel, type UnitOfWork } from '../service_layer/unit_of_work';
 import { isUniqueViolation } from './db';
+import { translateDbError } from './pg_errors';
 import { KnexRepository, type Session } from './repository';
 import { HotSkus, SkuLocks } from './sku_locks';
 import { CHECKS_PASSED, CommitGroup, WritePlan } from './write_plan';
@@ -158,6 +159,8 @@ export class KnexUnitOfWork implements UnitOfWork {
     this.committedProducts = [];
     try {
       return await fn();
+    } catch (error) {
+      throw translateDbError(error); // a timeout or an outage is Unavailable, a deadlock a conflict
     } finally {
       this.current = undefined;
       await run.end();

@@ -2,10 +2,13 @@
 // layer never know about status codes.
 import type { Context, Next } from 'koa';
 import { z } from 'zod';
-import { isDatabaseUnavailable } from '../adapters/db';
-import { ConcurrencyError, DuplicateBatch, InvalidSku } from '../service_layer/errors';
+import { translateDbError } from '../adapters/pg_errors';
+import { ConcurrencyError, DuplicateBatch, InvalidSku, Unavailable } from '../service_layer/errors';
 import type { Logger } from '../service_layer/ports';
 import { describeIssues } from './api_schemas';
+
+/** What a 503 tells clients: a dependency or this process is busy; come back this soon. */
+export const RETRY_AFTER_SECONDS = 1;
 
 function statusAndMessage(error: unknown): [number, string] | undefined {
   if (error instanceof z.ZodError) return [400, describeIssues(error)];
@@ -14,7 +17,7 @@ function statusAndMessage(error: unknown): [number, string] | undefined {
   if (error instanceof ConcurrencyError) {
     return [409, 'Too many concurrent changes to this product; please retry'];
   }
-  if (isDatabaseUnavailable(error)) return [503, 'Database unavailable; please retry shortly'];
+  if (error instanceof Unavailable) return [503, 'Service unavailable; please retry shortly'];
   // Koa and the body parser throw http-errors: expose means the message is meant for clients.
   const e = error as { status?: number; expose?: boolean; message?: string };
   if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) {
@@ -31,11 +34,16 @@ export function errorMiddleware(log: Logger) {
         ctx.status = 404;
         ctx.body = { message: `No route for ${ctx.method} ${ctx.path}` };
       }
-    } catch (error) {
+    } catch (thrown) {
+      // Views and operations routes query the database directly: classify what they throw too.
+      const error = translateDbError(thrown);
       const known = statusAndMessage(error);
       if (known) {
         [ctx.status, ctx.body] = [known[0], { message: known[1] }];
-        if (known[0] >= 500) log.warn({ err: error }, 'dependency unavailable');
+        if (known[0] === 503) {
+          ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
+          log.warn({ err: error }, 'dependency unavailable');
+        }
         return;
       }
       log.error({ err: error }, 'unexpected error');

@@ -1,9 +1,10 @@
-import { isDatabaseUnavailable } from '../adapters/db';
+import { translateDbError } from '../adapters/pg_errors';
 import { withCorrelationId } from '../correlation';
 import { ChangeBatchQuantity } from '../domain/commands';
 import type { MessageBus } from '../service_layer/messagebus';
 import type { Logger } from '../service_layer/ports';
 import { backoffMs } from '../service_layer/backoff';
+import { ConcurrencyError, Unavailable } from '../service_layer/errors';
 import { ChangeBatchQuantityMessage, describeIssues } from './api_schemas';
 
 export type Outcome =
@@ -15,8 +16,8 @@ export type Outcome =
 
 /**
  * Turns one raw `change_batch_quantity` payload into a command on the bus, whichever transport
- * brought it (pub/sub or a stream). While the database is down it waits and tries again, since
- * that is no fault of the message.
+ * brought it (pub/sub or a stream). While the database is down or busy it waits and tries
+ * again, since that is no fault of the message.
  */
 export class ChangeBatchQuantityInbound {
   constructor(
@@ -38,10 +39,11 @@ export class ChangeBatchQuantityInbound {
           await this.bus.handle(parsed);
           this.log.info({ batchref: parsed.ref, qty: parsed.qty }, 'batch quantity changed');
           return { kind: 'handled' };
-        } catch (error) {
-          if (isDatabaseUnavailable(error) && !this.stopping()) {
+        } catch (thrown) {
+          const error = translateDbError(thrown);
+          if (isTransient(error) && !this.stopping()) {
             const delay = backoffMs(attempt, 100, 5_000);
-            this.log.warn({ err: error, delay }, 'database unavailable; will retry the message');
+            this.log.warn({ err: error, delay }, 'transient failure; will retry the message');
             await new Promise((resolve) => setTimeout(resolve, delay));
             continue;
           }
@@ -51,6 +53,14 @@ export class ChangeBatchQuantityInbound {
       }
     });
   }
+}
+
+/**
+ * No fault of the message: the database is down, overloaded or timed out, or the bus lost every
+ * retry to concurrent changes. Such a message is tried again, never set aside.
+ */
+function isTransient(error: unknown): boolean {
+  return error instanceof Unavailable || error instanceof ConcurrencyError;
 }
 
 /** The command, or why the payload can never become one. */

@@ -142,7 +142,12 @@ async function startApi(service: Service): Promise<() => Promise<void>> {
 
 async function startConsumer(service: Service): Promise<() => Promise<void>> {
   // A subscribed (or blocked) connection can do nothing else, so the consumer has its own.
-  const connection = new Redis(config.redisUrl(), { maxRetriesPerRequest: null });
+  // Its commands time out too (above the stream consumer's 1 s blocking read): a read that
+  // gets no answer is retried, an acknowledgement that gets none leaves the entry to be claimed.
+  const connection = new Redis(config.redisUrl(), {
+    maxRetriesPerRequest: null,
+    commandTimeout: config.redisCommandTimeoutMs(),
+  });
   connection.on('error', (error) => service.logger.warn({ err: error }, 'redis consumer error'));
   const deadLetters = new DeadLetters(service.db());
   const consumer =

@@ -1,9 +1,10 @@
 // `make migrate`: brings the schema to the latest migration and exits.
 import { createKnex, migrate } from '../adapters/db';
-import { databaseUrl } from '../config';
+import { databaseUrl, dbLimits } from '../config';
 
 async function run(): Promise<void> {
-  const db = createKnex(databaseUrl(), 1);
+  // A migration may rewrite a big table: no statement timeout here (lock waits stay bounded).
+  const db = createKnex(databaseUrl(), 1, { ...dbLimits(), statementTimeoutMs: 0 });
   try {
     await migrate(db);
     console.log('database schema is up to date');

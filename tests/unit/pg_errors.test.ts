@@ -1,0 +1,64 @@
+import { expect } from 'chai';
+import { KnexTimeoutError } from 'knex';
+import { translateDbError } from '../../src/allocation/adapters/pg_errors';
+import { ConcurrencyError, Unavailable } from '../../src/allocation/service_layer/errors';
+
+/** An error shaped as pg's DatabaseError: a message and a SQLSTATE in `code`. */
+function pgError(code: string, message = `error ${code}`): Error {
+  return Object.assign(new Error(message), { code });
+}
+
+describe('database error classification', () => {
+  const unavailable: [string, unknown][] = [
+    ['53300 too many connections', pgError('53300', 'sorry, too many clients already')],
+    ['53200 out of memory', pgError('53200')],
+    ['53100 disk full', pgError('53100')],
+    ['57014 statement timeout', pgError('57014', 'canceling statement due to statement timeout')],
+    ['55P03 lock timeout', pgError('55P03', 'canceling statement due to lock timeout')],
+    ['25P03 idle in transaction timeout', pgError('25P03')],
+    ['57P01 admin shutdown', pgError('57P01')],
+    ['57P02 crash shutdown', pgError('57P02')],
+    ['57P03 cannot connect now', pgError('57P03')],
+    ['08006 connection failure', pgError('08006')],
+    ['08001 cannot connect', pgError('08001')],
+    ['ECONNREFUSED', pgError('ECONNREFUSED')],
+    ['ECONNRESET', pgError('ECONNRESET')],
+    ['ETIMEDOUT', pgError('ETIMEDOUT')],
+    ['pool acquire timeout', new KnexTimeoutError('Knex: Timeout acquiring a connection.')],
+    ['lost connection', new Error('Connection terminated unexpectedly')],
+    ['client-side read timeout', new Error('Query read timeout')],
+  ];
+  for (const [name, error] of unavailable) {
+    it(`${name} is Unavailable, keeping the original as its cause`, () => {
+      const translated = translateDbError(error);
+      expect(translated).to.be.instanceOf(Unavailable);
+      expect((translated as Error).cause).to.equal(error);
+    });
+  }
+
+  for (const code of ['40001', '40P01']) {
+    it(`${code} is a ConcurrencyError (the bus retries it)`, () => {
+      expect(translateDbError(pgError(code))).to.be.instanceOf(ConcurrencyError);
+    });
+  }
+
+  const untouched: [string, unknown][] = [
+    ['a unique violation (only its caller knows if it is a race)', pgError('23505')],
+    ['a check violation', pgError('23514')],
+    ['a syntax error', pgError('42601')],
+    ['an error with no code', new Error('boom')],
+    ['a code that only looks like a class', pgError('0800')],
+    ['something not an error', 'a string'],
+    ['undefined', undefined],
+  ];
+  for (const [name, error] of untouched) {
+    it(`${name} is returned as it is`, () => {
+      expect(translateDbError(error)).to.equal(error);
+    });
+  }
+
+  it('an already classified error is returned as it is', () => {
+    const error = new Unavailable('down');
+    expect(translateDbError(error)).to.equal(error);
+  });
+});
