@@ -7,6 +7,7 @@ import Koa from 'koa';
 import type { Knex } from 'knex';
 import type { DeadLetters } from '../adapters/dead_letters';
 import type { PrometheusMetrics } from '../adapters/metrics';
+import * as config from '../config';
 import { withCorrelationId } from '../correlation';
 import { Allocate, CreateBatch } from '../domain/commands';
 import type { MessageBus } from '../service_layer/messagebus';
@@ -21,7 +22,9 @@ import {
   openApiDocument,
 } from './api_schemas';
 import { sendWithETag } from './etag';
+import { admissionControl, type AdmissionLimits } from './admission';
 import { errorMiddleware } from './http_errors';
+import { methodNotAllowed } from './method_not_allowed';
 
 export interface AppDeps {
   bus: MessageBus;
@@ -31,6 +34,8 @@ export interface AppDeps {
   readiness: () => Promise<Record<string, string | undefined>>;
   metrics: PrometheusMetrics;
   deadLetters: DeadLetters;
+  /** Requests served at once (SPEC section 10); config.maxInflight() when absent. */
+  maxInflight?: AdmissionLimits;
 }
 
 const MAX_BODY = '16kb';
@@ -41,13 +46,14 @@ export function createApp(deps: AppDeps): Koa {
   const app = new Koa();
   app.use(requestContext(deps));
   app.use(errorMiddleware(deps.log));
+  app.use(admissionControl(deps.maxInflight ?? config.maxInflight()));
   app.use(parseJsonBody());
   const router = new Router();
   addCommandRoutes(router, deps);
   addQueryRoutes(router, deps);
   addOperationsRoutes(router, deps);
+  app.use(methodNotAllowed());
   app.use(router.routes());
-  app.use(router.allowedMethods());
   return app;
 }
 
