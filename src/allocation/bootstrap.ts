@@ -1,41 +1,43 @@
 // The composition root (SPEC section 8): the only file that knows the container and builds real
-// adapters. Tests pass fakes as overrides and never see the container.
+// adapters, for every role a process can run (API, consumer, relay). main.ts only starts and
+// stops them; tests pass fakes as overrides. The container earns its place by building each
+// adapter once, on first use, in dependency order, and closing only what it opened.
 import 'reflect-metadata';
 import { Redis } from 'ioredis';
+import type Koa from 'koa';
 import type { Knex } from 'knex';
 import { container, instanceCachingFactory, type DependencyContainer } from 'tsyringe';
 import * as config from './config';
 import { withCorrelationId } from './correlation';
 import { createLogger } from './logging';
 import { createKnex } from './adapters/db';
+import { DeadLetters } from './adapters/dead_letters';
 import { KnexOutbox } from './adapters/knex_outbox';
 import { KnexUnitOfWork } from './adapters/knex_unit_of_work';
 import { PrometheusMetrics } from './adapters/metrics';
 import { EmailNotifications, LogNotifications } from './adapters/notifications';
 import { redisPublisher } from './adapters/redis_eventpublisher';
 import { HotSkus, SkuLocks } from './adapters/sku_locks';
-import { CommitGroup } from './adapters/write_plan';
-import type { Event } from './domain/events';
-import {
-  COMMAND_HANDLERS,
-  DURABLE_EVENTS,
-  EVENT_HANDLERS,
-  outboxHandlers,
-} from './service_layer/handlers';
+import { createApp } from './entrypoints/koa_app';
+import { readinessChecks } from './entrypoints/readiness';
+import { RedisEventConsumer } from './entrypoints/redis_eventconsumer';
+import { RedisStreamConsumer } from './entrypoints/redis_streamconsumer';
+import { COMMAND_HANDLERS, EVENT_HANDLERS } from './service_layer/handlers';
 import { MessageBus } from './service_layer/messagebus';
 import { OutboxRelay } from './service_layer/outbox';
 import type { Logger, Notifications, Outbox, Publish } from './service_layer/ports';
 import type { UnitOfWork } from './service_layer/unit_of_work';
+import type { Event } from './domain/events';
 
-export const TOKENS = {
+const TOKENS = {
   Logger: Symbol('Logger'),
   Db: Symbol('Db'),
   Redis: Symbol('Redis'),
   Notifications: Symbol('Notifications'),
   Publish: Symbol('Publish'),
   Outbox: Symbol('Outbox'),
-  StartUow: Symbol('StartUow'),
   Metrics: Symbol('Metrics'),
+  DeadLetters: Symbol('DeadLetters'),
 } as const;
 
 export interface Overrides {
@@ -48,15 +50,20 @@ export interface Overrides {
   redis?: Redis;
 }
 
+/** What a process runs; each piece is built on first use. */
 export interface Service {
   bus: MessageBus;
   relay: OutboxRelay;
   logger: Logger;
   metrics: PrometheusMetrics;
-  /** The database, created on first use (views, readiness, dead letters). */
   db(): Knex;
-  /** The Redis connection used for publishing and readiness checks, created on first use. */
+  /** The Redis connection for publishing and readiness checks. */
   redis(): Redis;
+  deadLetters(): DeadLetters;
+  /** The HTTP API (not listening: main or a test does that). */
+  app(): Koa;
+  /** The change_batch_quantity consumer (pub/sub or stream, per config) on its own connection. */
+  consumer(): { start(): Promise<void>; stop(): Promise<void> };
   /** Closes whatever bootstrap opened; overrides belong to the caller. */
   close: () => Promise<void>;
 }
@@ -66,53 +73,79 @@ export function bootstrap(overrides: Overrides = {}): Service {
   const closers: (() => Promise<unknown> | void)[] = [];
   registerAdapters(c, closers);
   registerOverrides(c, overrides);
-
   const logger = c.resolve<Logger>(TOKENS.Logger);
-  // The relay hands durable events back to the bus, which is built below (the closure runs
-  // only after that).
-  const outboxed = outboxHandlers({
-    publish: c.resolve<Publish>(TOKENS.Publish),
-    notifications: c.resolve<Notifications>(TOKENS.Notifications),
-    stockEmail: config.stockEmail(),
-    handleDelivered: (event) => bus.handleDelivered(event),
-  });
-  c.register(TOKENS.StartUow, {
-    useFactory: instanceCachingFactory((r) => {
-      const db = r.resolve<Knex>(TOKENS.Db);
-      const options = {
-        outboxed: (event: Event) => outboxed.has(event.constructor as never),
-        skuLocks: new SkuLocks(),
-        hotSkus: new HotSkus(),
-        commitGroup: new CommitGroup(db),
-      };
-      return () => new KnexUnitOfWork(db, options);
-    }),
-  });
-  if (overrides.uow) c.register(TOKENS.StartUow, { useValue: overrides.uow });
-
   const metrics = c.resolve<PrometheusMetrics>(TOKENS.Metrics);
-  const relay = new OutboxRelay(c.resolve<Outbox>(TOKENS.Outbox), outboxed, logger, {
-    baseDelayMs: config.outboxRetryBaseMs(),
-    maxDelayMs: config.outboxRetryMaxMs(),
-    metrics,
-    correlate: (id, fn) => withCorrelationId(id ?? undefined, fn),
-  });
-  const bus = new MessageBus({
-    startUow: c.resolve<() => UnitOfWork>(TOKENS.StartUow),
+
+  const bus: MessageBus = new MessageBus({
+    startUow:
+      overrides.uow ??
+      knexUnitsOfWork(
+        c,
+        () => relay.kick(),
+        (e) => bus.handlersOf(e),
+      ),
     commandHandlers: COMMAND_HANDLERS,
     eventHandlers: EVENT_HANDLERS,
+    deps: {
+      publish: c.resolve<Publish>(TOKENS.Publish),
+      notifications: c.resolve<Notifications>(TOKENS.Notifications),
+      stockEmail: config.stockEmail(),
+    },
     log: logger,
     metrics,
-    outbox: { has: (type) => outboxed.has(type as never), written: () => relay.kick() },
-    durable: DURABLE_EVENTS,
   });
+  const relay = new OutboxRelay(
+    c.resolve<Outbox>(TOKENS.Outbox),
+    (handler, messages) =>
+      bus.handleEvents(
+        handler,
+        messages.map(({ event, id, correlationId }) => ({
+          event,
+          meta: { messageId: id, correlationId },
+        })),
+      ),
+    logger,
+    {
+      baseDelayMs: config.outboxRetryBaseMs(),
+      maxDelayMs: config.outboxRetryMaxMs(),
+      metrics,
+      correlate: (id, fn) => withCorrelationId(id ?? undefined, fn),
+    },
+  );
+  const db = () => c.resolve<Knex>(TOKENS.Db);
+  const redis = () => c.resolve<Redis>(TOKENS.Redis);
+  const deadLetters = () => c.resolve<DeadLetters>(TOKENS.DeadLetters);
   return {
     bus,
     relay,
     logger,
     metrics,
-    db: () => c.resolve<Knex>(TOKENS.Db),
-    redis: () => c.resolve<Redis>(TOKENS.Redis),
+    db,
+    redis,
+    deadLetters,
+    app: () =>
+      createApp({
+        bus,
+        db: db(),
+        log: logger,
+        readiness: readinessChecks(db(), redis()),
+        metrics,
+        deadLetters: deadLetters(),
+      }),
+    consumer: () => {
+      // A subscribed (or blocked) connection can do nothing else, so the consumer has its own.
+      // Its commands time out too (above the stream consumer's 1 s blocking read): a read that
+      // gets no answer is retried, an acknowledgement that gets none leaves the entry to be claimed.
+      const connection = new Redis(config.redisUrl(), {
+        maxRetriesPerRequest: null,
+        commandTimeout: config.redisCommandTimeoutMs(),
+      });
+      connection.on('error', (error) => logger.warn({ err: error }, 'redis consumer error'));
+      closers.push(() => connection.disconnect());
+      return config.inboundTransport() === 'stream'
+        ? new RedisStreamConsumer(connection, bus, deadLetters(), logger, config.streamConsumer())
+        : new RedisEventConsumer(connection, bus, deadLetters(), logger);
+    },
     close: async () => {
       await relay.stop();
       for (const close of closers.reverse()) await close();
@@ -120,66 +153,72 @@ export function bootstrap(overrides: Overrides = {}): Service {
   };
 }
 
+/** Units of work on PostgreSQL; the sku queue and hot skus are shared by the process's units. */
+function knexUnitsOfWork(
+  c: DependencyContainer,
+  kickRelay: () => void,
+  handlersOf: (event: Event) => readonly string[],
+): () => UnitOfWork {
+  const options = {
+    handlersOf,
+    skuLocks: new SkuLocks(config.skuQueueTimeoutMs()),
+    hotSkus: new HotSkus(),
+    onOutboxWritten: kickRelay,
+  };
+  return () => new KnexUnitOfWork(c.resolve<Knex>(TOKENS.Db), options);
+}
+
 function registerAdapters(
   c: DependencyContainer,
   closers: (() => Promise<unknown> | void)[],
 ): void {
-  c.register(TOKENS.Logger, {
-    useFactory: instanceCachingFactory(() => createLogger('allocation')),
+  const single = <T>(token: symbol, make: (c: DependencyContainer) => T): void => {
+    c.register(token, { useFactory: instanceCachingFactory(make) });
+  };
+  single(TOKENS.Logger, () => createLogger('allocation'));
+  single(TOKENS.Db, () => {
+    const db = createKnex(config.databaseUrl(), config.dbPoolSize());
+    closers.push(() => db.destroy());
+    return db;
   });
-  c.register(TOKENS.Db, {
-    useFactory: instanceCachingFactory(() => {
-      const db = createKnex(config.databaseUrl(), config.dbPoolSize());
-      closers.push(() => db.destroy());
-      return db;
-    }),
+  single(TOKENS.Redis, () => {
+    // No offline queue: while Redis is down a publish fails at once and the outbox keeps it.
+    const redis = new Redis(config.redisUrl(), {
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      // publishes issued together (one relay drain) go out in one write
+      enableAutoPipelining: true,
+      // a Redis that accepts the connection but never answers fails the command, not hangs
+      commandTimeout: config.redisCommandTimeoutMs(),
+    });
+    redis.on('error', () => undefined); // reconnects by itself; failures surface per command
+    closers.push(() => redis.quit().catch(() => redis.disconnect()));
+    return redis;
   });
-  c.register(TOKENS.Redis, {
-    useFactory: instanceCachingFactory(() => {
-      // No offline queue: while Redis is down a publish fails at once and the outbox keeps it.
-      const redis = new Redis(config.redisUrl(), {
-        enableOfflineQueue: false,
-        maxRetriesPerRequest: 1,
-        // publishes issued together (one relay drain) go out in one write
-        enableAutoPipelining: true,
-        // a Redis that accepts the connection but never answers fails the command, not hangs
-        commandTimeout: config.redisCommandTimeoutMs(),
-      });
-      redis.on('error', () => undefined); // reconnects by itself; failures surface per command
-      closers.push(() => redis.quit().catch(() => redis.disconnect()));
-      return redis;
-    }),
+  single(TOKENS.Notifications, (r) => {
+    const smtp = config.smtp();
+    const logger = r.resolve<Logger>(TOKENS.Logger);
+    if (!smtp) {
+      logger.info({}, 'no SMTP_HOST set: out-of-stock notifications are written to the log');
+      return new LogNotifications(logger);
+    }
+    const email = new EmailNotifications(smtp);
+    closers.push(() => email.close());
+    return email;
   });
-  c.register(TOKENS.Notifications, {
-    useFactory: instanceCachingFactory((r) => {
-      const smtp = config.smtp();
-      const logger = r.resolve<Logger>(TOKENS.Logger);
-      if (!smtp) {
-        logger.info({}, 'no SMTP_HOST set: out-of-stock notifications are written to the log');
-        return new LogNotifications(logger);
-      }
-      const email = new EmailNotifications(smtp);
-      closers.push(() => email.close());
-      return email;
-    }),
+  single(TOKENS.Publish, (r) =>
+    redisPublisher(r.resolve<Redis>(TOKENS.Redis), config.outboundStream()),
+  );
+  single(TOKENS.Outbox, (r) => {
+    const outbox = new KnexOutbox(r.resolve<Knex>(TOKENS.Db));
+    closers.push(() => outbox.close());
+    return outbox;
   });
-  c.register(TOKENS.Publish, {
-    useFactory: instanceCachingFactory((r) =>
-      redisPublisher(r.resolve<Redis>(TOKENS.Redis), config.outboundStream()),
-    ),
-  });
-  c.register(TOKENS.Outbox, {
-    useFactory: instanceCachingFactory((r) => {
-      const outbox = new KnexOutbox(r.resolve<Knex>(TOKENS.Db));
-      closers.push(() => outbox.close());
-      return outbox;
-    }),
-  });
-  c.register(TOKENS.Metrics, {
-    useFactory: instanceCachingFactory(
-      (r) => new PrometheusMetrics(() => r.resolve<Outbox>(TOKENS.Outbox).backlog()),
-    ),
-  });
+  single(
+    TOKENS.Metrics,
+    (r) => new PrometheusMetrics(() => r.resolve<Outbox>(TOKENS.Outbox).backlog()),
+  );
+  single(TOKENS.DeadLetters, (r) => new DeadLetters(r.resolve<Knex>(TOKENS.Db)));
 }
 
 function registerOverrides(c: DependencyContainer, overrides: Overrides): void {

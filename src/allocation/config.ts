@@ -147,3 +147,8 @@ export function maxInflight(): { commands: number; reads: number } {
   const commands = Math.max(1, intEnv('MAX_INFLIGHT', 256));
   return { commands, reads: Math.max(1, intEnv('MAX_INFLIGHT_READS', commands * 4)) };
 }
+
+/** The longest a command waits for its sku's earlier commands in this process. */
+export function skuQueueTimeoutMs(): number {
+  return intEnv('SKU_QUEUE_TIMEOUT_MS', 5_000);
+}

@@ -8,7 +8,8 @@ export async function allocations(
 ): Promise<{ sku: string; batchref: string }[]> {
   const { rows } = await queryPrepared<{ sku: string; batchref: string }>(
     db,
-    'SELECT sku, batchref FROM allocations_view WHERE orderid = ? ORDER BY sku',
+    // a row whose batchref is null records a removal (see the migration that versions it)
+    'SELECT sku, batchref FROM allocations_view WHERE orderid = ? AND batchref IS NOT NULL ORDER BY sku',
     [orderid],
   );
   return rows;

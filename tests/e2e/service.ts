@@ -2,11 +2,8 @@
 // that the test run started, as `make run` wires it.
 import { Redis } from 'ioredis';
 import type Koa from 'koa';
-import { DeadLetters } from '../../src/allocation/adapters/dead_letters';
+import type { DeadLetters } from '../../src/allocation/adapters/dead_letters';
 import { bootstrap, type Service } from '../../src/allocation/bootstrap';
-import { createApp } from '../../src/allocation/entrypoints/koa_app';
-import { readinessChecks } from '../../src/allocation/entrypoints/readiness';
-import { RedisEventConsumer } from '../../src/allocation/entrypoints/redis_eventconsumer';
 import { testDb } from '../db';
 
 export interface TestService {
@@ -16,29 +13,18 @@ export interface TestService {
   stop(): Promise<void>;
 }
 
+/** Composed by the service's own bootstrap, on the test run's database. */
 export async function startTestService(): Promise<TestService> {
-  const db = await testDb();
-  const service = bootstrap({ db });
-  const subscriber = new Redis(process.env.REDIS_URL as string, { maxRetriesPerRequest: null });
-  const deadLetters = new DeadLetters(db);
-  const consumer = new RedisEventConsumer(subscriber, service.bus, deadLetters, service.logger);
+  const service = bootstrap({ db: await testDb() });
+  const consumer = service.consumer();
   await consumer.start();
   service.relay.start(100);
-  const app = createApp({
-    bus: service.bus,
-    db,
-    log: service.logger,
-    readiness: readinessChecks(db, service.redis()),
-    metrics: service.metrics,
-    deadLetters,
-  });
   return {
-    app,
+    app: service.app(),
     service,
-    deadLetters,
+    deadLetters: service.deadLetters(),
     stop: async () => {
       await consumer.stop();
-      subscriber.disconnect();
       await service.close();
     },
   };

@@ -25,7 +25,7 @@ describe('repository', () => {
       await uow.commit();
     });
     const reader = newUow(db);
-    const loaded = await reader.run(() => reader.products.get(sku, { orderid: o1 }));
+    const loaded = await reader.run(() => reader.products.get(sku, { orderids: [o1] }));
 
     expect(loaded?.versionNumber).to.equal(1);
     expect(
@@ -49,26 +49,28 @@ describe('repository', () => {
       await uow.commit();
     });
 
-    const loaded = await uow.run(() => uow.products.get(sku, { orderid: 'o2' }));
+    const loaded = await uow.run(() => uow.products.get(sku, { orderids: ['o2'] }));
 
     expect(loaded?.batches[0].allocations.map((l) => l.orderid)).to.deep.equal(['o2']);
     expect(loaded?.batches[0].allocatedQuantity).to.equal(3);
   });
 
-  it('loads every line of a batch found by its ref', async () => {
+  it('loads only the newest lines a quantity change frees', async () => {
     const db = await testDb();
     const [sku, ref] = [randomSku(), randomBatchref()];
     const product = new Product(sku, [new Batch(ref, sku, 100, null)]);
-    for (const orderid of ['o1', 'o2']) product.allocate(new OrderLine(orderid, sku, 5));
+    for (const orderid of ['o1', 'o2', 'o3', 'o4'])
+      product.allocate(new OrderLine(orderid, sku, 5));
     const uow = newUow(db);
     await uow.run(async () => {
       uow.products.add(product);
       await uow.commit();
     });
 
-    const loaded = await uow.run(() => uow.products.getByBatchref(ref));
+    const loaded = await uow.run(() => uow.products.getForQuantityChange(ref, 12));
 
-    expect(loaded?.batches[0].allocations.map((l) => l.orderid)).to.deep.equal(['o1', 'o2']);
+    expect(loaded?.batches[0].allocations.map((l) => l.orderid)).to.deep.equal(['o3', 'o4']);
+    expect(loaded?.batches[0].allocatedQuantity).to.equal(20);
   });
 
   it('returns undefined for an unknown sku', async () => {

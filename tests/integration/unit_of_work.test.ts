@@ -67,7 +67,7 @@ describe('unit of work', () => {
     try {
       await uow.run(async () => {
         (await uow.products.get(sku))?.allocate(new OrderLine('o1', sku, 10));
-        await uow.products.getByBatchref(ref);
+        await uow.products.getForQuantityChange(ref, 0); // opens a transaction (row lock)
         throw new Error('boom');
       });
     } catch (error) {
@@ -87,7 +87,7 @@ describe('unit of work', () => {
     const tryToAllocate = async (orderid: string): Promise<void> => {
       const uow = newUow(db);
       await uow.run(async () => {
-        const product = await uow.products.get(sku, { orderid });
+        const product = await uow.products.get(sku, { orderids: [orderid] });
         product?.allocate(new OrderLine(orderid, sku, 10));
         await bothLoaded();
         await uow.commit();
@@ -119,9 +119,14 @@ describe('unit of work', () => {
       (await abandoning.products.get(sku))?.allocate(new OrderLine('o2', sku, 1));
     });
 
-    const rows = await db('outbox').where({ key: sku }).select('type', 'payload');
+    const rows = await db('outbox')
+      .where({ key: sku })
+      .orderBy('id')
+      .select('type', 'handler', 'payload');
+    const payload = { orderid: 'o1', sku, qty: 1, batchref: ref, version: 2 };
     expect(rows).to.deep.equal([
-      { type: 'Allocated', payload: { orderid: 'o1', sku, qty: 1, batchref: ref } },
+      { type: 'Allocated', handler: 'read_model', payload },
+      { type: 'Allocated', handler: 'line_allocated', payload },
     ]);
   });
 

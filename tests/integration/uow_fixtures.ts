@@ -1,16 +1,16 @@
 import type { Knex } from 'knex';
 import { KnexUnitOfWork } from '../../src/allocation/adapters/knex_unit_of_work';
 import { HotSkus, SkuLocks } from '../../src/allocation/adapters/sku_locks';
-import { CommitGroup } from '../../src/allocation/adapters/write_plan';
 import type { Event } from '../../src/allocation/domain/events';
+import { EVENT_HANDLERS } from '../../src/allocation/service_layer/handlers';
 
-export function newUow(db: Knex, outboxed: (e: Event) => boolean = () => true): KnexUnitOfWork {
+export function newUow(db: Knex): KnexUnitOfWork {
   // Locks of its own: two units of work built here race like two processes would.
   return new KnexUnitOfWork(db, {
-    outboxed,
+    handlersOf: (e: Event) => Object.keys(EVENT_HANDLERS.get(e.constructor as never) ?? {}),
     skuLocks: new SkuLocks(),
     hotSkus: new HotSkus(),
-    commitGroup: new CommitGroup(db),
+    onOutboxWritten: () => undefined,
   });
 }
 

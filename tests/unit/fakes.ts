@@ -8,10 +8,13 @@ import type {
   Outbox,
   PendingMessage,
 } from '../../src/allocation/service_layer/ports';
+import { DuplicateBatch } from '../../src/allocation/service_layer/errors';
+import { EVENT_HANDLERS } from '../../src/allocation/service_layer/handlers';
 import type {
   Inbox,
   ProductRepository,
   ReadModel,
+  ReadModelRow,
   UnitOfWork,
 } from '../../src/allocation/service_layer/unit_of_work';
 
@@ -29,10 +32,14 @@ export class FakeRepository implements ProductRepository {
     return Promise.resolve(this.track([...this.products].find((p) => p.sku === sku)));
   }
 
-  async getByBatchref(ref: string): Promise<Product | undefined> {
+  async getForQuantityChange(ref: string): Promise<Product | undefined> {
     return Promise.resolve(
       this.track([...this.products].find((p) => p.batches.some((b) => b.reference === ref))),
     );
+  }
+
+  all(): Product[] {
+    return [...this.products];
   }
 
   private track(product: Product | undefined): Product | undefined {
@@ -42,16 +49,16 @@ export class FakeRepository implements ProductRepository {
 }
 
 export class FakeReadModel implements ReadModel {
-  readonly rows = new Map<string, string>(); // `${orderid}/${sku}` -> batchref
+  readonly rows = new Map<string, string | null>(); // `${orderid}/${sku}` -> batchref
+  private readonly versions = new Map<string, number>();
 
-  async addAllocation(orderid: string, sku: string, batchref: string): Promise<void> {
-    this.rows.set(`${orderid}/${sku}`, batchref);
-    return Promise.resolve();
-  }
-
-  async removeAllocation(orderid: string, sku: string, batchref: string): Promise<void> {
-    if (this.rows.get(`${orderid}/${sku}`) === batchref) this.rows.delete(`${orderid}/${sku}`);
-    return Promise.resolve();
+  apply(rows: ReadModelRow[]): void {
+    for (const row of rows) {
+      const key = `${row.orderid}/${row.sku}`;
+      if ((this.versions.get(key) ?? -1) >= row.version) continue;
+      this.versions.set(key, row.version);
+      this.rows.set(key, row.batchref);
+    }
   }
 }
 
@@ -69,27 +76,34 @@ export class FakeOutbox implements Outbox {
   readonly messages: (PendingMessage & { delivered: boolean })[] = [];
   private nextId = 1;
 
-  append(key: string, event: Event): void {
-    const id = String(this.nextId++);
-    this.messages.push({
-      id,
-      key,
-      event,
-      attempts: 0,
-      due: true,
-      correlationId: null,
-      delivered: false,
-    });
+  /** One row per handler of the event, as the real unit of work writes them. */
+  append(key: string, event: Event, handlers = handlerNames(event)): void {
+    for (const handler of handlers) {
+      const id = String(this.nextId++);
+      this.messages.push({
+        id,
+        key,
+        event,
+        handler,
+        attempts: 0,
+        correlationId: null,
+        delivered: false,
+      });
+    }
+  }
+
+  pending(): PendingMessage[] {
+    return this.messages.filter((m) => !m.delivered);
   }
 
   async deliverPending(
     limit: number,
     deliver: (messages: PendingMessage[]) => Promise<DeliveryReport>,
   ): Promise<number> {
-    const pending = this.messages.filter((m) => !m.delivered).slice(0, limit);
+    const pending = this.pending().slice(0, limit);
     if (pending.length === 0) return 0;
     const report = await deliver(pending);
-    for (const m of pending) {
+    for (const m of this.messages) {
       if (report.delivered.includes(m.id)) m.delivered = true;
       if (report.failed.some((f) => f.id === m.id)) m.attempts += 1;
     }
@@ -101,11 +115,12 @@ export class FakeOutbox implements Outbox {
   }
 
   async backlog(): Promise<{ count: number; oldestAgeSeconds: number }> {
-    return Promise.resolve({
-      count: this.messages.filter((m) => !m.delivered).length,
-      oldestAgeSeconds: 0,
-    });
+    return Promise.resolve({ count: this.pending().length, oldestAgeSeconds: 0 });
   }
+}
+
+function handlerNames(event: Event): string[] {
+  return Object.keys(EVENT_HANDLERS.get(event.constructor as never) ?? {});
 }
 
 export class FakeUnitOfWork implements UnitOfWork {
@@ -120,9 +135,10 @@ export class FakeUnitOfWork implements UnitOfWork {
   }
 
   async commit(): Promise<void> {
+    this.refuseDuplicateRefs();
     this.committed = true;
     for (const product of this.products.seen) {
-      for (const event of product.events) this.outbox.append(product.sku, event);
+      for (const event of product.events.splice(0)) this.outbox.append(product.sku, event);
     }
     return Promise.resolve();
   }
@@ -131,8 +147,18 @@ export class FakeUnitOfWork implements UnitOfWork {
     return Promise.resolve();
   }
 
-  collectNewEvents(): Event[] {
-    return [...this.products.seen].flatMap((product) => product.events.splice(0));
+  /** As the database's unique constraint does: the second batch with a ref is not kept. */
+  private refuseDuplicateRefs(): void {
+    const refs = new Set<string>();
+    for (const product of this.products.all()) {
+      for (const batch of [...product.batches]) {
+        if (!refs.has(batch.reference)) refs.add(batch.reference);
+        else {
+          product.batches.splice(product.batches.indexOf(batch), 1);
+          throw new DuplicateBatch(`Batch ${batch.reference} already exists`);
+        }
+      }
+    }
   }
 }
 

@@ -28,6 +28,13 @@ function bootstrapTestApp(): {
   return { service, uow, notifications, publish };
 }
 
+/** Lets the relay run every event handler, and the handlers of the events those raise. */
+async function settle(service: Service, uow: FakeUnitOfWork): Promise<void> {
+  for (let round = 0; round < 10 && uow.outbox.pending().length > 0; round++) {
+    await service.relay.deliverPending();
+  }
+}
+
 async function expectRejection(promise: Promise<unknown>): Promise<Error> {
   try {
     await promise;
@@ -108,6 +115,7 @@ describe('handlers', () => {
       await service.bus.handle(new CreateBatch('b1', 'OMINOUS-MIRROR', 100, null));
 
       await service.bus.handle(new Allocate('o1', 'OMINOUS-MIRROR', 10));
+      await settle(service, uow);
 
       expect(uow.readModel.rows.get('o1/OMINOUS-MIRROR')).to.equal('b1');
     });
@@ -133,7 +141,7 @@ describe('handlers', () => {
       await service.relay.deliverPending();
 
       expect(publish.published.map((p) => [p.channel, p.event])).to.deep.equal([
-        ['line_allocated', new Allocated('o1', 'RED-CHAIR', 10, 'b1')],
+        ['line_allocated', new Allocated('o1', 'RED-CHAIR', 10, 'b1', 2)],
       ]);
     });
   });
@@ -159,7 +167,7 @@ describe('handlers', () => {
       expect([batch1.availableQuantity, batch2.availableQuantity]).to.deep.equal([10, 50]);
 
       await service.bus.handle(new ChangeBatchQuantity('batch1', 25));
-      await service.relay.deliverPending(); // Deallocated is handled durably, from the outbox
+      await settle(service, uow); // Deallocated is handled durably, from the outbox
 
       // order2 (the newest) is freed and reallocated to batch2
       expect([batch1.availableQuantity, batch2.availableQuantity]).to.deep.equal([5, 30]);
@@ -183,7 +191,7 @@ describe('handlers', () => {
 
       await service.bus.handle(new ChangeBatchQuantity('batch1', 5));
       await service.relay.deliverPending(); // the reallocation fails: the event stays pending
-      await service.relay.deliverPending(); // and is handled again
+      await settle(service, uow); // and is handled again
 
       expect(uow.readModel.rows.get('order1/LAMP')).to.equal('batch2');
     });
@@ -194,11 +202,23 @@ describe('handlers', () => {
       await service.bus.handle(new CreateBatch('batch2', 'LAMP', 10, '2026-12-01'));
       await service.bus.handle(new Allocate('order1', 'LAMP', 10));
       await service.bus.handle(new ChangeBatchQuantity('batch1', 5));
-      await service.relay.deliverPending();
+      await settle(service, uow);
+      const freed = uow.outbox.messages.find((m) => m.event instanceof Deallocated);
 
-      await service.bus.handleDelivered(new Deallocated('order1', 'LAMP', 10, 'batch1'));
+      uow.outbox.append('LAMP', freed?.event as Deallocated); // a redelivery
+      await settle(service, uow);
 
       expect(uow.readModel.rows.get('order1/LAMP')).to.equal('batch2');
+    });
+
+    it('a late allocation cannot bring back a line its removal came after', async () => {
+      const { service, uow } = bootstrapTestApp();
+
+      uow.outbox.append('LAMP', new Deallocated('order1', 'LAMP', 10, 'batch1', 5), ['read_model']);
+      uow.outbox.append('LAMP', new Allocated('order1', 'LAMP', 10, 'batch1', 4), ['read_model']);
+      await settle(service, uow);
+
+      expect(uow.readModel.rows.get('order1/LAMP')).to.equal(null);
     });
 
     it('errors for an unknown batch', async () => {
@@ -207,6 +227,21 @@ describe('handlers', () => {
       const error = await expectRejection(service.bus.handle(new ChangeBatchQuantity('nope', 5)));
 
       expect(error).to.be.instanceOf(UnknownBatch);
+    });
+
+    it('frees only as many lines as it must, newest first', async () => {
+      const { service, uow } = bootstrapTestApp();
+      await service.bus.handle(new CreateBatch('batch1', 'RUG', 10, null));
+      for (const order of ['o1', 'o2', 'o3', 'o4', 'o5']) {
+        await service.bus.handle(new Allocate(order, 'RUG', 2));
+      }
+
+      await service.bus.handle(new ChangeBatchQuantity('batch1', 5));
+
+      const freed = uow.outbox.messages.filter(
+        (m) => m.event instanceof Deallocated && m.handler === 'reallocate',
+      );
+      expect(freed.map((m) => (m.event as Deallocated).orderid)).to.deep.equal(['o5', 'o4', 'o3']);
     });
 
     it('applies a message id once', async () => {

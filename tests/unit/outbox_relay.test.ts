@@ -1,28 +1,34 @@
 import { expect } from 'chai';
-import { Allocated, type Event } from '../../src/allocation/domain/events';
-import { OutboxRelay } from '../../src/allocation/service_layer/outbox';
+import { Allocated } from '../../src/allocation/domain/events';
+import { OutboxRelay, type Deliver } from '../../src/allocation/service_layer/outbox';
 import { FakeOutbox, silentLogger } from './fakes';
 
-const allocated = (orderid: string, sku: string) => new Allocated(orderid, sku, 1, 'b1');
+const allocated = (orderid: string, sku: string) => new Allocated(orderid, sku, 1, 'b1', 1);
+
+/** A handler that records what it publishes, failing for the orders in `failing`. */
+function publisher(failing: Set<string>): Deliver & { sent: string[] } {
+  const sent: string[] = [];
+  const deliver = async (_handler: string, messages: { event: unknown }[]) => {
+    const orders = messages.map((m) => (m.event as Allocated).orderid);
+    if (orders.some((o) => failing.has(o))) throw new Error('Redis is down');
+    sent.push(...orders);
+    return Promise.resolve();
+  };
+  return Object.assign(deliver, { sent });
+}
 
 describe('outbox relay', () => {
   it('delivers in order per product, and a failure holds back only that product', async () => {
     const outbox = new FakeOutbox();
-    outbox.append('LAMP', allocated('o1', 'LAMP'));
-    outbox.append('LAMP', allocated('o2', 'LAMP'));
-    outbox.append('CHAIR', allocated('o3', 'CHAIR'));
-    const sent: string[] = [];
-    const publish = async (event: Event) => {
-      const { orderid } = event as Allocated;
-      if (orderid === 'o1') throw new Error('Redis is down');
-      sent.push(orderid);
-      return Promise.resolve();
-    };
-    const relay = new OutboxRelay(outbox, new Map([[Allocated, publish]]), silentLogger);
+    outbox.append('LAMP', allocated('o1', 'LAMP'), ['line_allocated']);
+    outbox.append('LAMP', allocated('o2', 'LAMP'), ['line_allocated']);
+    outbox.append('CHAIR', allocated('o3', 'CHAIR'), ['line_allocated']);
+    const deliver = publisher(new Set(['o1']));
+    const relay = new OutboxRelay(outbox, deliver, silentLogger);
 
     await relay.deliverPending();
 
-    expect(sent).to.deep.equal(['o3']);
+    expect(deliver.sent).to.deep.equal(['o3']);
     expect(outbox.messages.map((m) => [m.event, m.delivered, m.attempts])).to.deep.equal([
       [allocated('o1', 'LAMP'), false, 1],
       [allocated('o2', 'LAMP'), false, 0],
@@ -30,23 +36,38 @@ describe('outbox relay', () => {
     ]);
   });
 
+  it('a failure holds back only its own handler', async () => {
+    const outbox = new FakeOutbox();
+    outbox.append('LAMP', allocated('o1', 'LAMP'), ['line_allocated', 'read_model']);
+    const sent: string[] = [];
+    const relay = new OutboxRelay(
+      outbox,
+      async (handler) => {
+        if (handler === 'line_allocated') throw new Error('Redis is down');
+        sent.push(handler);
+        return Promise.resolve();
+      },
+      silentLogger,
+    );
+
+    await relay.deliverPending();
+
+    expect(sent).to.deep.equal(['read_model']);
+    expect(outbox.pending().map((m) => m.handler)).to.deep.equal(['line_allocated']);
+  });
+
   it('delivers what waited once the failure is over, in order', async () => {
     const outbox = new FakeOutbox();
-    outbox.append('LAMP', allocated('o1', 'LAMP'));
-    outbox.append('LAMP', allocated('o2', 'LAMP'));
-    let down = true;
-    const sent: string[] = [];
-    const publish = async (event: Event) => {
-      if (down) throw new Error('Redis is down');
-      sent.push((event as Allocated).orderid);
-      return Promise.resolve();
-    };
-    const relay = new OutboxRelay(outbox, new Map([[Allocated, publish]]), silentLogger);
+    outbox.append('LAMP', allocated('o1', 'LAMP'), ['line_allocated']);
+    outbox.append('LAMP', allocated('o2', 'LAMP'), ['line_allocated']);
+    const failing = new Set(['o1']);
+    const deliver = publisher(failing);
+    const relay = new OutboxRelay(outbox, deliver, silentLogger);
     await relay.deliverPending();
 
-    down = false;
+    failing.clear();
     await relay.deliverPending();
 
-    expect(sent).to.deep.equal(['o1', 'o2']);
+    expect(deliver.sent).to.deep.equal(['o1', 'o2']);
   });
 });

@@ -57,7 +57,7 @@ describe('product', () => {
 
     product.allocate(new OrderLine('o1', 'LAMP', 3));
 
-    expect(product.events).to.deep.equal([new Allocated('o1', 'LAMP', 3, 'b1')]);
+    expect(product.events).to.deep.equal([new Allocated('o1', 'LAMP', 3, 'b1', 1)]);
   });
 
   it('records OutOfStock if it cannot allocate', () => {
@@ -115,7 +115,7 @@ describe('product', () => {
     product.changeBatchQuantity('b1', 15);
 
     expect(batch.availableQuantity).to.equal(5);
-    expect(product.events).to.deep.equal([new Deallocated('o2', 'LAMP', 10, 'b1')]);
+    expect(product.events).to.deep.equal([new Deallocated('o2', 'LAMP', 10, 'b1', 3)]);
   });
 
   it('changing a batch quantity keeps lines that still fit', () => {

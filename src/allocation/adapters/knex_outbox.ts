@@ -20,17 +20,17 @@ interface PoolClient {
   releaseConnection(connection: Connection): Promise<void>;
 }
 
-// Due messages, oldest first, skipping any whose (key, type) has an earlier message still
-// backing off: those wait, to keep their order, without filling the batch.
+// Due messages, oldest first, skipping any whose (key, type, handler) has an earlier message
+// still backing off: those wait, to keep their order, without filling the batch.
 const PENDING = {
   name: 'outbox_pending',
-  text: `SELECT o.id, o.key, o.type, o.payload, o.attempts, o.correlation_id, true AS due
+  text: `SELECT o.id, o.key, o.type, o.handler, o.payload, o.attempts, o.correlation_id
          FROM outbox o
          WHERE o.delivered_at IS NULL AND o.next_attempt_at <= now()
            AND NOT EXISTS (
              SELECT 1 FROM outbox w
              WHERE w.delivered_at IS NULL AND w.key = o.key AND w.type = o.type
-               AND w.id < o.id AND w.next_attempt_at > now())
+               AND w.handler = o.handler AND w.id < o.id AND w.next_attempt_at > now())
          ORDER BY o.id LIMIT $1`,
 };
 const DELIVERED = {
@@ -170,8 +170,8 @@ function toPending(row: Record<string, unknown>): PendingMessage {
     id: String(row.id),
     key: String(row.key),
     event: eventFromStorage(String(row.type), row.payload as Record<string, unknown>),
+    handler: String(row.handler),
     attempts: Number(row.attempts),
-    due: row.due === true,
     correlationId: (row.correlation_id as string | null) ?? null,
   };
 }

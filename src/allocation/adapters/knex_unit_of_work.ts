@@ -1,28 +1,57 @@
+// The write path, in one read.
+//
+// 1. Reads. A handler loads a product with one statement on the pool, outside any transaction:
+//    its version, its batches with their allocated totals, and only the lines the command can
+//    touch (repository.ts). Cost stays flat as history grows.
+// 2. Commit. Every change to the product (batches, lines freed and allocated, one outbox row per
+//    handler of each event it raised, the inbound message id) goes to the database as ONE call,
+//    `apply_product_changes(sku, changes)` (migrations/*_create_apply_product_changes.ts). Its
+//    first statement is the version check: when another unit of work changed the product since
+//    it was loaded, it raises serialization_failure and nothing is written; the bus reloads and
+//    retries. Two round trips per allocation, one fixed prepared statement, and a gate that no
+//    write can forget.
+// 3. Contention. Within a process, units of work on one sku queue behind each other (SkuLocks),
+//    so they do not race for its version. Across processes, a sku that keeps losing races
+//    (HotSkus), and every quantity change (it may read thousands of lines), is loaded under
+//    its product's row lock in a transaction, and the same call commits it: racers queue on
+//    the row instead of retrying, and a long change cannot be starved.
+// Numbers for each piece are in BENCHMARKS.md ("What each mechanism buys").
 import type { Knex } from 'knex';
 import { currentCorrelationId } from '../correlation';
 import type { Event } from '../domain/events';
 import type { Product } from '../domain/model';
 import { ConcurrencyError, DuplicateBatch } from '../service_layer/errors';
-import { type Inbox, type ReadModel, type UnitOfWork } from '../service_layer/unit_of_work';
+import type { Inbox, ReadModel, ReadModelRow, UnitOfWork } from '../service_layer/unit_of_work';
 import { isUniqueViolation } from './db';
 import { translateDbError } from './pg_errors';
+import { preparedQuery, type Query } from './prepared';
+import { productChanges } from './product_changes';
 import { KnexRepository, type Session } from './repository';
 import { HotSkus, SkuLocks } from './sku_locks';
-import { CHECKS_PASSED, CommitGroup, WritePlan } from './write_plan';
 
 export interface KnexUnitOfWorkOptions {
-  /** Which events leave the service: those are written to the outbox on commit. */
-  outboxed: (event: Event) => boolean;
+  /** The names of an event's handlers: its outbox rows, one each (EVENT_HANDLERS). */
+  handlersOf: (event: Event) => readonly string[];
   /** Shared by the units of work of one process. */
   skuLocks: SkuLocks;
   hotSkus: HotSkus;
-  commitGroup: CommitGroup;
+  /** Told after a commit that wrote outbox rows (the relay delivers them). */
+  onOutboxWritten: () => void;
 }
 
-/** One run of a unit of work: its reads, its sku claims, and the writes it will commit. */
+const APPLY = 'SELECT apply_product_changes($1, $2::jsonb)';
+const UPSERT_VIEW = `
+  INSERT INTO allocations_view (orderid, sku, batchref, version)
+  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[])
+  ON CONFLICT (orderid, sku) DO UPDATE
+    SET batchref = EXCLUDED.batchref, version = EXCLUDED.version
+    WHERE allocations_view.version < EXCLUDED.version`;
+
+/** One run of a unit of work: its reads, its sku claims, and what it will write. */
 class Run implements Session {
-  readonly plan = new WritePlan();
   readonly repository = new KnexRepository(this);
+  readonly viewRows: ReadModelRow[] = [];
+  messageId: string | undefined;
   private trx: Knex.Transaction | undefined;
   private readonly releases = new Map<string, () => void>();
 
@@ -31,53 +60,58 @@ class Run implements Session {
     private readonly options: KnexUnitOfWorkOptions,
   ) {}
 
-  runner(): Knex | Knex.Transaction {
-    return this.trx ?? this.db;
-  }
+  query: Query = (sql, bindings) => preparedQuery(this.trx ?? this.db)(sql, bindings);
 
-  /**
-   * Queues behind this process's other units of work on the sku, and, when other processes
-   * contend for it too, takes its row lock in a transaction so they queue as well.
-   */
-  async claim(sku: string): Promise<void> {
-    if (this.releases.has(sku)) return;
-    this.releases.set(sku, await this.options.skuLocks.acquire(sku));
-    if (this.options.hotSkus.has(sku)) {
+  async claim(sku: string, { lock = false } = {}): Promise<void> {
+    if (!this.releases.has(sku)) this.releases.set(sku, await this.options.skuLocks.acquire(sku));
+    if (lock || this.options.hotSkus.has(sku)) {
       this.trx ??= await this.db.transaction();
-      await this.trx.raw('SELECT 1 FROM products WHERE sku = ? FOR UPDATE', [sku]);
+      await this.query('SELECT 1 FROM products WHERE sku = $1 FOR UPDATE', [sku]);
     }
   }
 
-  /** Writes the plan in one statement; throws ConcurrencyError when a version check failed. */
-  async commit(): Promise<void> {
-    let passed: boolean;
+  /** Writes everything in one statement per product (in a transaction when more than one). */
+  async commit(): Promise<number> {
+    const products = [...this.repository.seen];
+    const changes = products.map((product, i) =>
+      productChanges(product, this.repository.snapshots.get(product), {
+        handlersOf: this.options.handlersOf,
+        correlationId: currentCorrelationId() ?? null,
+        messageId: i === 0 ? this.messageId : undefined,
+      }),
+    );
+    const statements: [string, unknown[]][] = changes
+      .filter((c) => c !== undefined)
+      .map((c) => [APPLY, [c.sku, JSON.stringify(c.changes)]]);
+    if (this.viewRows.length > 0) statements.push([UPSERT_VIEW, viewColumns(this.viewRows)]);
+    if (statements.length > 1) this.trx ??= await this.db.transaction();
     try {
-      if (!this.trx && this.plan.isUnconditional) {
-        await this.options.commitGroup.submit(this.plan);
-        passed = true;
-      } else {
-        passed = await this.plan.execute(this.runner());
+      for (const [sql, bindings] of statements) await this.query(sql, bindings);
+      if (this.trx) {
+        // knex's commit() resolves even when COMMIT fails (knex#3847); its execution promise
+        // is what rejects then.
+        await this.trx.commit();
+        await this.trx.executionPromise;
       }
     } catch (error) {
-      if (isUniqueViolation(error, 'batches_reference_unique')) {
-        // Only a race gets here: handlers check for the ref first. Detail: Key (reference)=(REF)...
-        const ref = /=\((.*)\) already exists/.exec((error as { detail?: string }).detail ?? '');
-        throw new DuplicateBatch(`Batch ${ref?.[1] ?? ''} already exists`);
-      }
-      // Someone else wrote the same line, message id or sku at the same moment.
-      if (isUniqueViolation(error)) throw new ConcurrencyError((error as Error).message);
-      throw error;
+      throw this.translate(error, products);
     }
-    if (!passed) {
-      for (const product of this.repository.seen) this.options.hotSkus.mark(product.sku);
-      throw new ConcurrencyError('A product was changed by another transaction');
+    return changes.reduce((sum, c) => sum + (c?.changes.outbox.length ?? 0), 0);
+  }
+
+  private translate(error: unknown, products: Product[]): unknown {
+    const e = error as { code?: string; detail?: string };
+    if (e?.code === '40001') {
+      for (const product of products) this.options.hotSkus.mark(product.sku);
+      return new ConcurrencyError('A product was changed by another transaction');
     }
-    if (this.trx) {
-      // knex's commit() resolves even when COMMIT fails (knex#3847); its execution promise
-      // is what rejects then.
-      await this.trx.commit();
-      await this.trx.executionPromise;
+    if (isUniqueViolation(error, 'batches_reference_unique')) {
+      const ref = /=\((.*)\) already exists/.exec(e.detail ?? '');
+      return new DuplicateBatch(`Batch ${ref?.[1] ?? ''} already exists`);
     }
+    // Someone else wrote the same line or message id at the same moment.
+    if (isUniqueViolation(error)) return new ConcurrencyError((error as Error).message);
+    return error;
   }
 
   async end(): Promise<void> {
@@ -86,55 +120,24 @@ class Run implements Session {
   }
 }
 
-class PlannedReadModel implements ReadModel {
-  constructor(private readonly run: Run) {}
-
-  async addAllocation(orderid: string, sku: string, batchref: string): Promise<void> {
-    this.run.plan.write(
-      `INSERT INTO allocations_view (orderid, sku, batchref)
-       SELECT ?::text, ?::text, ?::text WHERE ${CHECKS_PASSED}
-       ON CONFLICT (orderid, sku) DO UPDATE SET batchref = EXCLUDED.batchref`,
-      [orderid, sku, batchref],
-    );
-    return Promise.resolve();
+/** Column arrays for UPSERT_VIEW, one row per line: the newest version of each wins. */
+function viewColumns(rows: ReadModelRow[]): unknown[] {
+  const newest = new Map<string, ReadModelRow>();
+  for (const row of rows) {
+    const key = JSON.stringify([row.orderid, row.sku]);
+    if ((newest.get(key)?.version ?? -1) < row.version) newest.set(key, row);
   }
-
-  async removeAllocation(orderid: string, sku: string, batchref: string): Promise<void> {
-    this.run.plan.write(
-      `DELETE FROM allocations_view
-       WHERE orderid = ? AND sku = ? AND batchref = ? AND ${CHECKS_PASSED}`,
-      [orderid, sku, batchref],
-    );
-    return Promise.resolve();
-  }
+  const kept = [...newest.values()];
+  return [
+    kept.map((r) => r.orderid),
+    kept.map((r) => r.sku),
+    kept.map((r) => r.batchref),
+    kept.map((r) => r.version),
+  ];
 }
 
-class PlannedInbox implements Inbox {
-  constructor(private readonly run: Run) {}
-
-  async markProcessed(messageId: string): Promise<boolean> {
-    const seen = await this.run
-      .runner()('processed_messages')
-      .first(1)
-      .where({ message_id: messageId });
-    if (seen) return false;
-    // A duplicate committing first makes this insert a unique violation: a conflict, retried.
-    this.run.plan.write(
-      `INSERT INTO processed_messages (message_id) SELECT ?::text WHERE ${CHECKS_PASSED}`,
-      [messageId],
-    );
-    return true;
-  }
-}
-
-/**
- * A unit of work reads outside any transaction and commits every write as one atomic,
- * version-checked statement (see WritePlan): nothing is saved unless the handler commits, and
- * two units of work that change one product can never both commit.
- */
 export class KnexUnitOfWork implements UnitOfWork {
   private current: Run | undefined;
-  private committedProducts: Product[] = [];
 
   constructor(
     private readonly db: Knex,
@@ -146,17 +149,27 @@ export class KnexUnitOfWork implements UnitOfWork {
   }
 
   get readModel(): ReadModel {
-    return new PlannedReadModel(this.started());
+    const run = this.started();
+    return { apply: (rows) => void run.viewRows.push(...rows) };
   }
 
   get inbox(): Inbox {
-    return new PlannedInbox(this.started());
+    const run = this.started();
+    return {
+      async markProcessed(messageId: string): Promise<boolean> {
+        const seen = await run.query('SELECT 1 FROM processed_messages WHERE message_id = $1', [
+          messageId,
+        ]);
+        if (seen.length > 0) return false;
+        run.messageId = messageId;
+        return true;
+      },
+    };
   }
 
   async run<T>(fn: () => Promise<T>): Promise<T> {
     const run = new Run(this.db, this.options);
     this.current = run;
-    this.committedProducts = [];
     try {
       return await fn();
     } catch (error) {
@@ -168,44 +181,12 @@ export class KnexUnitOfWork implements UnitOfWork {
   }
 
   async commit(): Promise<void> {
-    const run = this.started();
-    run.repository.planWrites(run.plan);
-    this.planOutbox(run);
-    await run.commit();
-    this.committedProducts = [...run.repository.seen];
+    const outboxRows = await this.started().commit();
+    if (outboxRows > 0) this.options.onOutboxWritten();
   }
 
   async rollback(): Promise<void> {
     await this.started().end();
-  }
-
-  collectNewEvents(): Event[] {
-    const products = this.committedProducts;
-    this.committedProducts = [];
-    return products.flatMap((product) => product.events.splice(0));
-  }
-
-  private planOutbox(run: Run): void {
-    const correlationId = currentCorrelationId() ?? null;
-    const rows = [...run.repository.seen].flatMap((product) =>
-      product.events
-        .filter(this.options.outboxed)
-        .map((event) => [
-          product.sku,
-          event.constructor.name,
-          JSON.stringify(event),
-          correlationId,
-        ]),
-    );
-    if (rows.length === 0) return;
-    run.plan.write(
-      `INSERT INTO outbox (key, type, payload, correlation_id)
-       SELECT key, type, payload::jsonb, correlation_id
-       FROM (VALUES ${rows.map(() => '(?::text, ?::text, ?::text, ?::text)').join(', ')})
-         AS v (key, type, payload, correlation_id)
-       WHERE ${CHECKS_PASSED}`,
-      rows.flat(),
-    );
   }
 
   private started(): Run {

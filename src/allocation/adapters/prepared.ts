@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { QueryResult } from 'pg';
 
-// Statement texts prepared so far (most are fixed; a write plan's text varies with its shape).
+// Statement texts prepared so far (all of ours are fixed texts; the cap is a safety net).
 // Past the cap, texts run unnamed, so a stream of unusual shapes cannot grow without bound.
 const MAX_PREPARED = 64;
 const prepared = new Map<string, { name: string; text: string }>();
@@ -48,4 +48,12 @@ export async function queryPrepared<R>(
   } finally {
     await client.releaseConnection(connection);
   }
+}
+
+/** A statement runner bound to the pool or to a transaction: rows back. */
+export type Query = <R>(sql: string, bindings: unknown[]) => Promise<R[]>;
+
+export function preparedQuery(runner: Knex | Knex.Transaction): Query {
+  return async <R>(sql: string, bindings: unknown[]) =>
+    (await queryPrepared<R>(runner, sql, bindings)).rows;
 }

@@ -1,10 +1,15 @@
+import { Unavailable } from '../service_layer/errors';
+
 /**
  * An in-process queue per sku: commands on one product run one after another in this process,
  * so they never race each other for its version (a hot sku would otherwise turn into failed
- * commits and retries). Other processes are kept honest by the version check.
+ * commits and retries). Other processes are kept honest by the version check. A wait is
+ * bounded: past `waitMs` the command fails as Unavailable (503, or a retried message).
  */
 export class SkuLocks {
   private readonly tails = new Map<string, Promise<void>>();
+
+  constructor(private readonly waitMs = 5_000) {}
 
   /** Waits for the sku's earlier holders; returns the function that releases it. */
   async acquire(sku: string): Promise<() => void> {
@@ -13,12 +18,22 @@ export class SkuLocks {
     const mine = new Promise<void>((resolve) => (release = resolve));
     const tail = previous.then(() => mine);
     this.tails.set(sku, tail);
-    await previous;
-    return () => {
+    const done = (): void => {
       release();
       // the last holder cleans up, so the map holds only skus in use
       if (this.tails.get(sku) === tail) this.tails.delete(sku);
     };
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(true), this.waitMs);
+    });
+    const late = await Promise.race([previous.then(() => false), timedOut]);
+    clearTimeout(timer);
+    if (late) {
+      void previous.then(done); // our turn passes straight on to whoever queued behind us
+      throw new Unavailable(`Timed out after ${this.waitMs} ms waiting for sku ${sku}`);
+    }
+    return done;
   }
 }
 

@@ -1,11 +1,16 @@
 // Events are facts in the past tense: any number of handlers, and one failing stops no other.
 
+// `version` is the product's version after the change that raised the event. Versions only
+// grow, so whoever applies events (a read model, say) can tell an old one from a newer one
+// whatever order they arrive in.
+
 export class Allocated {
   constructor(
     readonly orderid: string,
     readonly sku: string,
     readonly qty: number,
     readonly batchref: string,
+    readonly version: number,
   ) {}
 }
 
@@ -14,8 +19,9 @@ export class Deallocated {
     readonly orderid: string,
     readonly sku: string,
     readonly qty: number,
-    /** The batch that freed the line: a read model removes the row only if it still says so. */
+    /** The batch that freed the line. */
     readonly batchref: string,
+    readonly version: number,
   ) {}
 }
 
@@ -34,6 +40,7 @@ export function eventFromStorage(type: string, payload: Record<string, unknown>)
         String(payload.sku),
         Number(payload.qty),
         String(payload.batchref),
+        Number(payload.version ?? 0),
       );
     case 'Deallocated':
       return new Deallocated(
@@ -41,6 +48,7 @@ export function eventFromStorage(type: string, payload: Record<string, unknown>)
         String(payload.sku),
         Number(payload.qty),
         String(payload.batchref),
+        Number(payload.version ?? 0),
       );
     case 'OutOfStock':
       return new OutOfStock(String(payload.sku));

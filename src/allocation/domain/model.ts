@@ -14,6 +14,7 @@ export class OrderLine {
 }
 
 export class Batch {
+  // Insertion order is allocation order: the newest line is the last one, freed first.
   private readonly lines = new Map<string, OrderLine>();
   private allocated = 0;
   /** The source position of the last quantity change applied (see ChangeBatchQuantity). */
@@ -29,8 +30,9 @@ export class Batch {
 
   /**
    * Rebuilds a stored batch. A repository loads only the lines a command can touch (not every
-   * line ever allocated), so `allocatedQuantity` is the stored total, and `knownLines` may be a
-   * subset of the lines behind it. That keeps each allocation's cost flat as history grows.
+   * line ever allocated), so `allocatedQuantity` is the stored total and `knownLines` (oldest
+   * first) may be a subset of the lines behind it: the newest ones, when lines are to be freed.
+   * That keeps each command's cost flat as history grows.
    */
   static restore(
     reference: string,
@@ -82,13 +84,24 @@ export class Batch {
     this.allocated -= held.qty;
   }
 
-  /** Frees the most recently allocated line, so the oldest orders keep their stock. */
-  deallocateOne(): OrderLine {
-    const newest = [...this.lines.values()].pop();
-    // A repository that loads a batch for a quantity change must load all its lines.
-    if (!newest) throw new Error(`Batch ${this.reference} was loaded without its lines`);
-    this.deallocate(newest);
-    return newest;
+  /**
+   * Frees the newest lines until the batch is no longer over-allocated, so the oldest orders
+   * keep their stock. One pass from the newest end: freeing N lines costs O(N), not O(N^2).
+   */
+  freeExcess(): OrderLine[] {
+    if (this.availableQuantity >= 0) return [];
+    const newestFirst = [...this.lines.values()].reverse();
+    const freed: OrderLine[] = [];
+    for (const line of newestFirst) {
+      if (this.availableQuantity >= 0) break;
+      this.deallocate(line);
+      freed.push(line);
+    }
+    // A repository that loads a batch for a quantity change must load enough of its lines.
+    if (this.availableQuantity < 0) {
+      throw new Error(`Batch ${this.reference} was loaded without the lines it must free`);
+    }
+    return freed;
   }
 }
 
@@ -129,7 +142,9 @@ export class Product {
     }
     batch.allocate(line);
     this.versionNumber += 1;
-    this.events.push(new Allocated(line.orderid, line.sku, line.qty, batch.reference));
+    this.events.push(
+      new Allocated(line.orderid, line.sku, line.qty, batch.reference, this.versionNumber),
+    );
     return batch.reference;
   }
 
@@ -146,9 +161,10 @@ export class Product {
     }
     batch.purchasedQuantity = qty;
     this.versionNumber += 1;
-    while (batch.availableQuantity < 0) {
-      const line = batch.deallocateOne();
-      this.events.push(new Deallocated(line.orderid, line.sku, line.qty, batch.reference));
+    for (const line of batch.freeExcess()) {
+      this.events.push(
+        new Deallocated(line.orderid, line.sku, line.qty, batch.reference, this.versionNumber),
+      );
     }
   }
 }

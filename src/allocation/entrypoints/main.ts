@@ -1,16 +1,9 @@
 import 'reflect-metadata';
 import cluster from 'node:cluster';
 import type { Server, ServerResponse } from 'node:http';
-import { Redis } from 'ioredis';
 import { bootstrap, type Service } from '../bootstrap';
 import * as config from '../config';
 import { migrate } from '../adapters/db';
-import { DeadLetters } from '../adapters/dead_letters';
-import { addMissingAllocationsToReadModel } from '../adapters/read_model_repair';
-import { createApp } from './koa_app';
-import { readinessChecks } from './readiness';
-import { RedisEventConsumer } from './redis_eventconsumer';
-import { RedisStreamConsumer } from './redis_streamconsumer';
 import type { Logger } from '../service_layer/ports';
 
 type Role = 'all' | 'api' | 'consumer';
@@ -72,9 +65,6 @@ async function prepareDatabase(service: Service): Promise<void> {
       await new Promise((resolve) => setTimeout(resolve, 1_000 * attempt));
     }
   }
-  const repaired = await addMissingAllocationsToReadModel(service.db());
-  if (repaired > 0)
-    service.logger.warn({ repaired }, 'added allocations missing from the read model');
 }
 
 /** Forks API workers, replaces any that die, and on stop asks each to stop and waits. */
@@ -105,14 +95,7 @@ function forkApiWorkers(count: number, log: Logger): () => Promise<void> {
 }
 
 async function startApi(service: Service): Promise<() => Promise<void>> {
-  const app = createApp({
-    bus: service.bus,
-    db: service.db(),
-    log: service.logger,
-    readiness: readinessChecks(service.db(), service.redis()),
-    metrics: service.metrics,
-    deadLetters: new DeadLetters(service.db()),
-  });
+  const app = service.app();
   const [host, port] = [config.apiHost(), config.apiPort()];
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen(port, host, () => resolve(s)).on('error', reject);
@@ -141,30 +124,9 @@ async function startApi(service: Service): Promise<() => Promise<void>> {
 }
 
 async function startConsumer(service: Service): Promise<() => Promise<void>> {
-  // A subscribed (or blocked) connection can do nothing else, so the consumer has its own.
-  // Its commands time out too (above the stream consumer's 1 s blocking read): a read that
-  // gets no answer is retried, an acknowledgement that gets none leaves the entry to be claimed.
-  const connection = new Redis(config.redisUrl(), {
-    maxRetriesPerRequest: null,
-    commandTimeout: config.redisCommandTimeoutMs(),
-  });
-  connection.on('error', (error) => service.logger.warn({ err: error }, 'redis consumer error'));
-  const deadLetters = new DeadLetters(service.db());
-  const consumer =
-    config.inboundTransport() === 'stream'
-      ? new RedisStreamConsumer(
-          connection,
-          service.bus,
-          deadLetters,
-          service.logger,
-          config.streamConsumer(),
-        )
-      : new RedisEventConsumer(connection, service.bus, deadLetters, service.logger);
+  const consumer = service.consumer();
   await consumer.start();
-  return async () => {
-    await consumer.stop();
-    connection.disconnect();
-  };
+  return () => consumer.stop();
 }
 
 const role = (process.argv[2] ?? 'all') as Role;

@@ -1,17 +1,14 @@
 import { Allocate, ChangeBatchQuantity, CreateBatch } from '../domain/commands';
-import { Allocated, Deallocated, OutOfStock, type Event } from '../domain/events';
+import { Allocated, Deallocated, OutOfStock } from '../domain/events';
 import { Batch, OrderLine, Product } from '../domain/model';
-import type { CommandHandler, EventHandler } from './messagebus';
-import { DuplicateBatch, InvalidSku, UnknownBatch } from './errors';
-import type { OutboxHandler } from './outbox';
-import type { MessageMeta, Notifications, Publish } from './ports';
+import { InvalidSku, UnknownBatch } from './errors';
+import type { CommandHandler, Delivery, EventHandler, HandlerDeps } from './messagebus';
 import type { UnitOfWork } from './unit_of_work';
 
 export async function addBatch(cmd: CreateBatch, uow: UnitOfWork): Promise<void> {
+  // A duplicate ref (of this sku or another) is refused by the database's unique constraint
+  // at commit (DuplicateBatch), without loading any line.
   await uow.run(async () => {
-    if (await uow.products.getByBatchref(cmd.ref)) {
-      throw new DuplicateBatch(`Batch ${cmd.ref} already exists`);
-    }
     let product = await uow.products.get(cmd.sku);
     if (!product) {
       product = new Product(cmd.sku, []);
@@ -25,7 +22,7 @@ export async function addBatch(cmd: CreateBatch, uow: UnitOfWork): Promise<void>
 export async function allocate(cmd: Allocate, uow: UnitOfWork): Promise<string | undefined> {
   const line = new OrderLine(cmd.orderid, cmd.sku, cmd.qty);
   return uow.run(async () => {
-    const product = await uow.products.get(line.sku, { orderid: line.orderid });
+    const product = await uow.products.get(line.sku, { orderids: [line.orderid] });
     if (!product) throw new InvalidSku(`Invalid sku ${line.sku}`);
     const batchref = product.allocate(line);
     await uow.commit();
@@ -39,49 +36,81 @@ export async function changeBatchQuantity(
 ): Promise<void> {
   await uow.run(async () => {
     if (cmd.messageId !== undefined && !(await uow.inbox.markProcessed(cmd.messageId))) return;
-    const product = await uow.products.getByBatchref(cmd.ref);
+    const product = await uow.products.getForQuantityChange(cmd.ref, cmd.qty);
     if (!product) throw new UnknownBatch(`Unknown batch ${cmd.ref}`);
     product.changeBatchQuantity(cmd.ref, cmd.qty, cmd.position);
     await uow.commit();
   });
 }
 
-/** A freed line is allocated again from the product's other batches. */
-export async function reallocate(event: Deallocated, uow: UnitOfWork): Promise<void> {
-  await allocate(new Allocate(event.orderid, event.sku, event.qty), uow);
+/**
+ * Freed lines are allocated again by the same rule. The relay hands over the lines one product
+ * freed together, so a change that frees 20,000 lines costs 20,000 / batch-size loads and
+ * commits, not 20,000 of each.
+ */
+export async function reallocate(
+  deliveries: Delivery<Deallocated>[],
+  { uow }: HandlerDeps,
+): Promise<void> {
+  const lines = deliveries.map(({ event }) => new OrderLine(event.orderid, event.sku, event.qty));
+  await uow.run(async () => {
+    const product = await uow.products.get(lines[0].sku, {
+      orderids: lines.map((l) => l.orderid),
+    });
+    if (!product) throw new InvalidSku(`Invalid sku ${lines[0].sku}`);
+    for (const line of lines) product.allocate(line);
+    await uow.commit();
+  });
 }
 
-export async function addAllocationToReadModel(event: Allocated, uow: UnitOfWork): Promise<void> {
+export async function addAllocationToReadModel(
+  deliveries: Delivery<Allocated>[],
+  { uow }: HandlerDeps,
+): Promise<void> {
   await uow.run(async () => {
-    await uow.readModel.addAllocation(event.orderid, event.sku, event.batchref);
+    uow.readModel.apply(
+      deliveries.map(({ event: e }) => ({
+        ...rowKey(e),
+        batchref: e.batchref,
+        version: e.version,
+      })),
+    );
     await uow.commit();
   });
 }
 
 export async function removeAllocationFromReadModel(
-  event: Deallocated,
-  uow: UnitOfWork,
+  deliveries: Delivery<Deallocated>[],
+  { uow }: HandlerDeps,
 ): Promise<void> {
   await uow.run(async () => {
-    await uow.readModel.removeAllocation(event.orderid, event.sku, event.batchref);
+    // a removal is a row too (batchref null), so an older allocation cannot come back over it
+    uow.readModel.apply(
+      deliveries.map(({ event: e }) => ({ ...rowKey(e), batchref: null, version: e.version })),
+    );
     await uow.commit();
   });
 }
 
+function rowKey(event: Allocated | Deallocated): { orderid: string; sku: string } {
+  return { orderid: event.orderid, sku: event.sku };
+}
+
 export async function publishAllocatedEvent(
-  event: Allocated,
-  publish: Publish,
-  meta: MessageMeta,
+  deliveries: Delivery<Allocated>[],
+  { publish }: HandlerDeps,
 ): Promise<void> {
-  await publish('line_allocated', event, meta);
+  // issued together, so the client pipelines them; they leave in order
+  await Promise.all(deliveries.map(({ event, meta }) => publish('line_allocated', event, meta)));
 }
 
 export async function sendOutOfStockNotification(
-  event: OutOfStock,
-  notifications: Notifications,
-  stockEmail: string,
+  deliveries: Delivery<OutOfStock>[],
+  { notifications, stockEmail }: HandlerDeps,
 ): Promise<void> {
-  await notifications.send(stockEmail, `Out of stock for ${event.sku}`);
+  for (const { event } of deliveries) {
+    await notifications.send(stockEmail, `Out of stock for ${event.sku}`);
+  }
 }
 
 export const COMMAND_HANDLERS = new Map<
@@ -93,38 +122,17 @@ export const COMMAND_HANDLERS = new Map<
   [ChangeBatchQuantity, changeBatchQuantity],
 ]);
 
-/** Handlers run in-process by the bus, right after the commit that raised the event. */
+/**
+ * Every handler of every event runs durably: the commit that raises an event writes one outbox
+ * row per handler named here, and the relay runs it after the commit, in commit order per
+ * product, retrying it alone until it succeeds (so Redis being down delays line_allocated but
+ * not the read model). The names are stored on those rows: rename one only with a migration.
+ */
 export const EVENT_HANDLERS = new Map<
   typeof Allocated | typeof Deallocated | typeof OutOfStock,
-  EventHandler[]
+  Record<string, EventHandler>
 >([
-  [Allocated, [addAllocationToReadModel]],
-  [Deallocated, [removeAllocationFromReadModel, reallocate]],
-  [OutOfStock, []],
+  [Allocated, { read_model: addAllocationToReadModel, line_allocated: publishAllocatedEvent }],
+  [Deallocated, { read_model: removeAllocationFromReadModel, reallocate }],
+  [OutOfStock, { email: sendOutOfStockNotification }],
 ]);
-
-/**
- * Events whose handlers must not be lost to a crash between the commit that raised them and the
- * handlers' own commits: a freed line must be allocated again. They are written to the outbox
- * with the change, and the relay hands them back to the bus (handleDelivered) until all their
- * handlers succeeded; removeAllocationFromReadModel and reallocate are idempotent for that.
- */
-export const DURABLE_EVENTS = new Set([Deallocated]);
-
-/**
- * Handlers that touch the outside world. Their events are written to the outbox in the
- * transaction that raised them, and the relay runs these after commit, retrying until they succeed.
- */
-export function outboxHandlers(deps: {
-  publish: Publish;
-  notifications: Notifications;
-  stockEmail: string;
-  /** Runs a durable event's in-process handlers (MessageBus.handleDelivered). */
-  handleDelivered: (event: Event) => Promise<void>;
-}): Map<typeof Allocated | typeof Deallocated | typeof OutOfStock, OutboxHandler> {
-  return new Map<typeof Allocated | typeof Deallocated | typeof OutOfStock, OutboxHandler>([
-    [Deallocated, (e) => deps.handleDelivered(e)],
-    [Allocated, (e, meta) => publishAllocatedEvent(e as Allocated, deps.publish, meta)],
-    [OutOfStock, (e) => sendOutOfStockNotification(e, deps.notifications, deps.stockEmail)],
-  ]);
-}

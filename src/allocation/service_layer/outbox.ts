@@ -1,11 +1,9 @@
 // The relay for messages that leave the service (its port, Outbox, is in ports.ts). The unit of work writes them to the
 // outbox in the transaction that raised them; the relay delivers them after commit, so nothing
 // is sent for a rolled-back change and nothing committed is lost when Redis or SMTP is down.
-import type { Event } from '../domain/events';
 import {
   NO_METRICS,
   type Logger,
-  type MessageMeta,
   type Metrics,
   type Outbox,
   type PendingMessage,
@@ -13,8 +11,8 @@ import {
 } from './ports';
 import { backoffMs } from './backoff';
 
-export type OutboxHandler = (event: Event, meta: MessageMeta) => Promise<void>;
-type EventClass = abstract new (...args: never[]) => Event;
+/** Runs one handler on messages of one product, in commit order (MessageBus.handleEvents). */
+export type Deliver = (handler: string, messages: PendingMessage[]) => Promise<void>;
 
 export interface RelayOptions {
   batchSize: number;
@@ -31,7 +29,7 @@ export interface RelayOptions {
 }
 
 export const DEFAULT_RELAY_OPTIONS: RelayOptions = {
-  batchSize: 100,
+  batchSize: 500,
   baseDelayMs: 200,
   maxDelayMs: 30_000,
   keepDeliveredMs: 24 * 3600_000,
@@ -50,7 +48,7 @@ export class OutboxRelay {
 
   constructor(
     private readonly outbox: Outbox,
-    private readonly handlers: ReadonlyMap<EventClass, OutboxHandler>,
+    private readonly deliverTo: Deliver,
     private readonly log: Logger,
     options: Partial<RelayOptions> & {
       metrics?: Metrics;
@@ -133,52 +131,48 @@ export class OutboxRelay {
   }
 
   /**
-   * Products are delivered concurrently, so a drain's publishes can share a round trip; within
-   * a product and kind of message, messages go one after another, and the first failure holds
-   * back the rest.
+   * Products and handlers are delivered concurrently, so a drain's publishes share a round
+   * trip; the messages of one product and handler go to it together, in commit order. If they
+   * fail together, they are tried one by one, so one bad message holds back only those after it.
    */
   private async deliver(messages: PendingMessage[]): Promise<DeliveryReport> {
     const report: DeliveryReport = { delivered: [], failed: [] };
-    const byKey = new Map<string, PendingMessage[]>();
+    const groups = new Map<string, PendingMessage[]>();
     for (const message of messages) {
-      // order is kept per product and kind of message: a failing email does not hold back
-      // the product's line_allocated messages
-      const key = `${message.key}/${message.event.constructor.name}`;
-      const inOrder = byKey.get(key);
-      if (inOrder) inOrder.push(message);
-      else byKey.set(key, [message]);
+      const key = JSON.stringify([message.key, message.event.constructor.name, message.handler]);
+      groups.set(key, [...(groups.get(key) ?? []), message]);
     }
     await Promise.all(
-      [...byKey.values()].map(async (inOrder) => {
-        for (const message of inOrder) {
-          if (!message.due || !(await this.deliverOne(message, report))) return;
+      [...groups.values()].map(async (group) => {
+        if (group.length > 1 && (await this.deliverGroup(group, report))) return;
+        for (const message of group) {
+          if (!(await this.deliverGroup([message], report))) return;
         }
       }),
     );
     return report;
   }
 
-  /** True when delivered; a failure is recorded in the report with its backoff. */
-  private async deliverOne(message: PendingMessage, report: DeliveryReport): Promise<boolean> {
-    const handler = this.handlers.get(message.event.constructor as EventClass);
-    const type = message.event.constructor.name;
+  /** True when delivered; a single message's failure is recorded with its backoff. */
+  private async deliverGroup(group: PendingMessage[], report: DeliveryReport): Promise<boolean> {
+    const [{ handler, correlationId }] = group;
+    const type = group[0].event.constructor.name;
     try {
-      if (handler) {
-        const meta = { messageId: message.id, correlationId: message.correlationId };
-        await this.withCorrelation(message.correlationId, () => handler(message.event, meta));
-      }
-      report.delivered.push(message.id);
-      this.metrics.delivered(type, 'ok');
+      await this.withCorrelation(correlationId, () => this.deliverTo(handler, group));
+      report.delivered.push(...group.map((m) => m.id));
+      this.metrics.delivered(`${type}.${handler}`, 'ok');
       return true;
     } catch (error) {
-      this.metrics.delivered(type, 'error');
+      this.metrics.delivered(`${type}.${handler}`, 'error');
+      if (group.length > 1) return false; // tried again one by one
+      const [message] = group;
       const retryInMs = backoffMs(
         message.attempts,
         this.options.baseDelayMs,
         this.options.maxDelayMs,
       );
       this.log.warn(
-        { err: error, messageId: message.id, attempts: message.attempts + 1, retryInMs },
+        { err: error, messageId: message.id, handler, attempts: message.attempts + 1, retryInMs },
         'outbox delivery failed; will retry',
       );
       report.failed.push({ id: message.id, error: String(error), retryInMs });

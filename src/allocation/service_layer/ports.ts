@@ -30,14 +30,15 @@ export interface Notifications {
 /** Sends an event to a channel of the outside world (Redis in production). */
 export type Publish = (channel: string, event: Event, meta: MessageMeta) => Promise<void>;
 
+/** An outbox row: one event for one of its handlers. */
 export interface PendingMessage {
   id: string;
   /** The aggregate (sku) the event belongs to: delivery keeps commit order per key. */
   key: string;
   event: Event;
+  /** The name of the handler this row is for (EVENT_HANDLERS). */
+  handler: string;
   attempts: number;
-  /** False while an earlier failure's backoff has not elapsed. */
-  due: boolean;
   correlationId: string | null;
 }
 
@@ -50,7 +51,7 @@ export interface Outbox {
   /**
    * Hands up to `limit` due messages, oldest first, to `deliver` and records its report, while
    * holding a lock that keeps other relays from delivering at the same time. A message whose
-   * product has an earlier one of its kind still backing off is not handed over yet.
+   * product has an earlier one for the same handler still backing off is not handed over yet.
    * Returns how many messages were handed over (0 when another relay holds the lock).
    */
   deliverPending(

@@ -1,31 +1,41 @@
-// The ports the service layer needs. Adapters implement them with knex (adapters/) or in memory
-// (tests/unit/fakes.ts); handlers see only these types.
+// The unit-of-work port and what it holds. Adapters implement it with knex
+// (adapters/knex_unit_of_work.ts) or in memory (tests/unit/fakes.ts); handlers see only these.
 import type { Product } from '../domain/model';
-import type { Event } from '../domain/events';
 
 export interface ProductRepository {
   /** Products loaded or added in this unit of work: the ones `commit()` writes back. */
   readonly seen: ReadonlySet<Product>;
   add(product: Product): void;
   /**
-   * Loads a product with its batches. Lines are loaded only for `orderid`, since that is all an
-   * allocation needs to stay idempotent; loading every line ever allocated would not scale.
+   * Loads a product with its batches. Lines are loaded only for `orderids`, since that is all
+   * allocations need to stay idempotent; loading every line ever allocated would not scale.
    */
-  get(sku: string, opts?: { orderid?: string }): Promise<Product | undefined>;
-  /** Loads the product owning batch `ref`, with every line of that batch (it may free some). */
-  getByBatchref(ref: string): Promise<Product | undefined>;
+  get(sku: string, opts?: { orderids?: string[] }): Promise<Product | undefined>;
+  /**
+   * Loads the product owning batch `ref`, with the newest lines of that batch that setting its
+   * quantity to `qty` would free (and no others): the cost grows with the lines freed.
+   */
+  getForQuantityChange(ref: string, qty: number): Promise<Product | undefined>;
+}
+
+/** A row of `allocations_view`; `batchref` null when the line is no longer allocated. */
+export interface ReadModelRow {
+  orderid: string;
+  sku: string;
+  batchref: string | null;
+  /** The product version that produced the row: a row never replaces a newer one. */
+  version: number;
 }
 
 /** The `allocations_view` read model, written only by event handlers. */
 export interface ReadModel {
-  addAllocation(orderid: string, sku: string, batchref: string): Promise<void>;
-  /** Removes the row only while it still names `batchref`, so a repeat cannot undo a newer row. */
-  removeAllocation(orderid: string, sku: string, batchref: string): Promise<void>;
+  /** Writes the rows on commit, each only over an older version of itself. */
+  apply(rows: ReadModelRow[]): void;
 }
 
 /** Inbound message ids already processed, so a redelivered message has one effect. */
 export interface Inbox {
-  /** Records the id; false when it was recorded before (by this or an earlier transaction). */
+  /** Records the id on commit; false when it was recorded before. */
   markProcessed(messageId: string): Promise<boolean>;
 }
 
@@ -33,10 +43,12 @@ export interface UnitOfWork {
   readonly products: ProductRepository;
   readonly readModel: ReadModel;
   readonly inbox: Inbox;
-  /** Runs `fn` in one transaction, rolled back unless `fn` called `commit()`. */
+  /** Runs `fn`; nothing is written unless `fn` calls `commit()`. */
   run<T>(fn: () => Promise<T>): Promise<T>;
+  /**
+   * Writes every change, and one outbox row per handler of every event the products raised,
+   * atomically. Throws ConcurrencyError when another unit of work changed a product first.
+   */
   commit(): Promise<void>;
   rollback(): Promise<void>;
-  /** Drains the events of the products the last committed run saw. */
-  collectNewEvents(): Event[];
 }
