@@ -1,7 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { constants as fsConstants, promises as fs } from 'node:fs';
 import net from 'node:net';
-import path from 'node:path';
+import { findOrInstall } from './debian_packages';
 import {
   captureOutput,
   exitDescription,
@@ -14,8 +13,6 @@ import {
 
 const READY_TIMEOUT_MS = 10_000;
 const STOP_TIMEOUT_MS = 10_000;
-const NOT_FOUND =
-  'redis-server not found: install Redis (e.g. apt-get install redis-server) or set REDIS_URL';
 
 export interface LocalRedisHandle {
   url: string;
@@ -29,7 +26,7 @@ export async function startLocalRedis(opts: {
   port?: number;
   log: (msg: string) => void;
 }): Promise<LocalRedisHandle> {
-  const binary = await findOrInstallRedis(opts.log);
+  const binary = await findOrInstall('redis-server', 'redis-server', opts.log, ' or set REDIS_URL');
   const port = opts.port ?? (await findFreePort());
   let child: ChildProcess | undefined = await spawnRedis(binary, port, opts.log);
   return {
@@ -44,51 +41,6 @@ export async function startLocalRedis(opts: {
       child ??= await spawnRedis(binary, port, opts.log);
     },
   };
-}
-
-async function findOrInstallRedis(log: (msg: string) => void): Promise<string> {
-  const found = await findOnPath('redis-server');
-  if (found) return found;
-  const canInstall = process.getuid?.() === 0 && (await findOnPath('apt-get')) !== undefined;
-  if (!canInstall) throw new Error(NOT_FOUND);
-  log('redis-server not found: installing Debian package redis-server with apt-get');
-  const startedAt = Date.now();
-  await run('apt-get', ['update']);
-  await run('apt-get', ['install', '-y', '--no-install-recommends', 'redis-server']);
-  log(`installed redis-server in ${((Date.now() - startedAt) / 1000).toFixed(1)} s`);
-  const installed = await findOnPath('redis-server');
-  if (!installed) throw new Error(NOT_FOUND);
-  return installed;
-}
-
-async function findOnPath(command: string): Promise<string | undefined> {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter).filter(Boolean)) {
-    const candidate = path.join(dir, command);
-    const executable = await fs.access(candidate, fsConstants.X_OK).then(
-      () => true,
-      () => false,
-    );
-    if (executable) return candidate;
-  }
-  return undefined;
-}
-
-/** Runs a command quietly; its output is only worth showing when it fails. */
-function run(command: string, args: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-    });
-    let output = '';
-    child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code === 0) return resolve();
-      reject(new Error(`\`${command} ${args.join(' ')}\` failed (exit ${code}):\n${output}`));
-    });
-  });
 }
 
 /**
