@@ -1,5 +1,12 @@
 import { Unavailable } from '../service_layer/errors';
 
+// What the two mechanisms below buy, measured on 2026-11-27 (two API processes, one hot sku,
+// 16 connections each for 8 s, two rounds; a loaded machine, so counts matter more than rates):
+//   both (as shipped)      24 conflict retries per run,          0 failed requests
+//   no in-process queue    71-90 retries,                        0 failed
+//   no hot-sku row lock    413-588 retries,                      0 failed
+//   neither                1,949-2,443 retries, 75-80 requests failed (409 after 12 attempts)
+
 /**
  * An in-process queue per sku: commands on one product run one after another in this process,
  * so they never race each other for its version (a hot sku would otherwise turn into failed
