@@ -1,45 +1,20 @@
-// `make bench`: the service under load beside the pgbench yardstick, in one run, on one server.
+// `make bench`: the service under load beside its yardsticks (pgbench, minimal Koa servers), in
+// one run, on one PostgreSQL.
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { Pool } from 'pg';
 import { findRepoRoot } from '../tools/services';
-import { chartSvg } from './chart';
-import { CpuMeter, postmasterOf } from './cpu';
 import { type Options, parseArgs, SCENARIOS, USAGE, UsageError } from './cli';
-import { runAllocatedLatency, runConsumerThroughput } from './consumer';
+import { CpuMeter, postmasterOf } from './cpu';
 import { describeMachine } from './machine';
-import type { PgbenchResult } from './pgbench';
 import { profilesIn, summarizeProfile } from './profile';
-import {
-  cpuTable,
-  httpRows,
-  httpTable,
-  markdown,
-  profileTable,
-  redisTable,
-  type Results,
-  type Row,
-  serviceLogSummary,
-  targetsTable,
-  workersNote,
-  workersTable,
-} from './report';
+import { printed, markdown, measuredRows, type Results } from './report';
+import { runScenarios } from './run';
+import { seedSpread } from './scenarios';
+import { type ServerProcess, startService } from './service_process';
 import { evaluateTargets } from './targets';
-import {
-  type BenchContext,
-  type Measurement,
-  runGeneratorCheck,
-  runHistory,
-  runHot,
-  runRead,
-  runSellout,
-  runSpread,
-  seedSpread,
-} from './scenarios';
-import { nextXid } from './seed';
-import { type ServiceProcess, startService } from './service_process';
 import { runWorkers } from './workers';
-import { locateYardstick, Yardstick, type YardstickScript } from './yardstick';
+import { locateYardstick, Yardstick } from './yardstick';
 
 const started = Date.now();
 
@@ -73,16 +48,15 @@ async function main(argv: string[]): Promise<number> {
   const onMain = [...options.only].some((s) => s !== 'workers');
   let yardstick: Yardstick | undefined;
   if (options.yardstick && onMain) {
-    const dir = locateYardstick(repoRoot, options.yardstickDir);
-    log(`loading the yardstick (${path.relative(repoRoot, dir)}) into database yardstick`);
-    yardstick = await Yardstick.prepare(dir, databaseUrl, log);
+    log('loading the yardstick (bench/yardstick) into database yardstick');
+    yardstick = await Yardstick.prepare(locateYardstick(repoRoot), databaseUrl, log);
   }
 
   const pool = new Pool({ connectionString: databaseUrl, max: 4 });
   const profileDir = path.join(repoRoot, '.data', 'bench-profile', `${Date.now()}`);
   if (options.profile) await fs.mkdir(profileDir, { recursive: true });
   // The service running now, if any: stopped on a signal.
-  let current: ServiceProcess | undefined;
+  let current: ServerProcess | undefined;
   const stopOnSignal = () => {
     void (current?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
   };
@@ -102,11 +76,14 @@ async function main(argv: string[]): Promise<number> {
       machine,
       warmupSeconds: options.warmupSeconds,
       durationSeconds: options.durationSeconds,
-      client: options.client,
       spread: [],
       hot: [],
+      minimal: [],
       serviceLog: [],
     };
+    const { rows } = await pool.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    const postgresPid = postmasterOf(rows[0].pid);
+    if (!postgresPid) log('PostgreSQL does not run on this machine: its CPU is not counted apart');
     let spreadSkus: string[] | undefined;
     if (onMain) {
       log('starting the service: node dist/src/allocation/entrypoints/main.js all');
@@ -119,24 +96,29 @@ async function main(argv: string[]): Promise<number> {
       current = service;
       log(`service pid ${service.pid} listening on ${service.host}:${service.port}`);
       try {
-        const ctx: BenchContext = {
-          origin: { host: service.host, port: service.port },
-          pool,
-          servicePid: service.pid,
-          runId,
-          warmupMs: options.warmupSeconds * 1000,
-          durationMs: options.durationSeconds * 1000,
-          client: options.client,
-          cpu: await cpuMeter(pool, service.pid),
-          log,
-        };
-        spreadSkus = await runScenarios(options, ctx, redisUrl, yardstick, results);
+        spreadSkus = await runScenarios(
+          options,
+          {
+            origin: { host: service.host, port: service.port },
+            pool,
+            servicePid: service.pid,
+            runId,
+            warmupMs: options.warmupSeconds * 1000,
+            durationMs: options.durationSeconds * 1000,
+            cpu: new CpuMeter(service.pid, postgresPid),
+            log,
+          },
+          redisUrl,
+          yardstick,
+          postgresPid,
+          results,
+        );
       } finally {
         log('stopping the service');
         await service.stop();
         current = undefined;
       }
-      results.serviceLog = service.warnings();
+      results.serviceLog = service.output();
     }
     // After the main service stopped: its relay and idle CPU must not weigh on these runs.
     if (options.only.has('workers')) {
@@ -146,7 +128,6 @@ async function main(argv: string[]): Promise<number> {
         redisUrl,
         pool,
         runId,
-        client: options.client,
         skus: spreadSkus ?? (await seedSpread({ pool, runId })),
         apiWorkers: options.apiWorkers,
         concurrencies: options.workers,
@@ -164,153 +145,29 @@ async function main(argv: string[]): Promise<number> {
   } finally {
     await pool.end();
   }
-  if (options.profile) results.profile = await readProfile(profileDir, repoRoot, results);
+  if (options.profile) results.profile = await readProfile(profileDir, results);
   return finish(options, results, repoRoot);
 }
 
-async function runScenarios(
-  options: Options,
-  ctx: BenchContext,
-  redisUrl: string,
-  yardstick: Yardstick | undefined,
-  results: Results,
-): Promise<string[] | undefined> {
-  const only = options.only;
-  // Each of ours is followed at once by the yardstick at the same concurrency, so both meet
-  // about the same background load on this shared machine.
-  const cache = new Map<string, PgbenchResult>();
-  const beside = async (ours: Measurement, script: YardstickScript): Promise<Row> => {
-    if (!yardstick) return { ours };
-    const key = `${script}:${ours.concurrency}`;
-    let result = cache.get(key);
-    if (!result) {
-      log(`yardstick ${script} c=${ours.concurrency}`);
-      result = await yardstick.run(
-        script,
-        ours.concurrency,
-        options.warmupSeconds,
-        options.durationSeconds,
-        { cpu: ctx.cpu, nextXid: () => nextXid(ctx.pool) },
-      );
-      log(
-        `yardstick ${script} c=${ours.concurrency}: ${result.tps.toFixed(0)} tps, ` +
-          `p50 ${result.latency?.p50.toFixed(2)} ms, p99 ${result.latency?.p99.toFixed(2)} ms`,
-      );
-      cache.set(key, result);
-    }
-    return { ours, yardstick: { script, result } };
-  };
-
-  if (only.has('generator')) results.generator = await runGeneratorCheck(ctx, 16);
-  let skus: string[] | undefined;
-  if (only.has('spread')) {
-    skus = await seedSpread(ctx);
-    for (const c of options.spread) {
-      results.spread.push(await beside(await runSpread(ctx, c, skus), 'allocate'));
-    }
-  }
-  if (only.has('hot')) {
-    for (const c of options.hot) {
-      const checks = await runHot(ctx, c);
-      results.hot.push({ ...(await beside(checks.measurement, 'allocate_hot')), checks });
-    }
-    results.sellout = await runSellout(ctx, Math.max(...options.hot));
-  }
-  if (only.has('history')) {
-    const result = await runHistory(ctx, options.historyConcurrency, options.historyEarlier);
-    results.history = {
-      result,
-      none: await beside(result.none, 'allocate_hot'),
-      after: await beside(result.after, 'allocate_hot'),
-    };
-  }
-  if (only.has('read')) {
-    results.read = await beside(await runRead(ctx, options.readConcurrency), 'read_view');
-  }
-  if (only.has('consumer')) {
-    results.consumer = await runConsumerThroughput(ctx, redisUrl);
-    const latency = await runAllocatedLatency(ctx, redisUrl, options.latencyConcurrency);
-    results.allocated = { ...latency, row: await beside(latency.measurement, 'allocate') };
-  }
-  return skus;
-}
-
-/** Counts CPU of the service's processes and, when it runs on this machine, PostgreSQL's. */
-async function cpuMeter(pool: Pool, servicePid: number): Promise<CpuMeter> {
-  const { rows } = await pool.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
-  const postmaster = postmasterOf(rows[0].pid);
-  if (!postmaster) log('PostgreSQL does not run on this machine: its CPU is not counted apart');
-  return new CpuMeter(servicePid, postmaster);
-}
-
-async function readProfile(
-  dir: string,
-  repoRoot: string,
-  results: Results,
-): Promise<Results['profile']> {
+async function readProfile(dir: string, results: Results): Promise<Results['profile']> {
   const files = await profilesIn(dir);
   if (files.length === 0) {
     log(`no .cpuprofile was written to ${dir}`);
     return undefined;
   }
   const windows = measuredRows(results).flatMap((row) => row.ours.load.windows);
-  return summarizeProfile(files, repoRoot, windows);
-}
-
-/** The HTTP measurements whose windows a profile covers. */
-function measuredRows(results: Results): Row[] {
-  return [
-    ...results.spread,
-    ...results.hot,
-    ...(results.history ? [results.history.none, results.history.after] : []),
-    ...(results.read ? [results.read] : []),
-    ...(results.allocated ? [results.allocated.row] : []),
-  ];
+  return summarizeProfile(files, findRepoRoot(__dirname), windows);
 }
 
 async function finish(options: Options, results: Results, repoRoot: string): Promise<number> {
   const targets = evaluateTargets(results);
-  const out: string[] = [''];
-  if (httpRows(results).length > 0) out.push(httpTable(results), '');
-  const redis = redisTable(results);
-  if (redis) out.push(redis, '');
-  const workers = workersTable(results);
-  if (workers) out.push(`Scale-out: API workers (${workersNote(results)})`, '', workers, '');
-  if (httpRows(results).length > 0) out.push(cpuTable(results), '');
-  out.push(targetsTable(targets), '');
-  const serviceLog = serviceLogSummary(results.serviceLog);
-  if (serviceLog.length > 0) {
-    out.push('Service log (warn and above):', ...serviceLog.slice(0, 10).map((l) => `  ${l}`), '');
-  }
-  if (results.profile) {
-    const p = results.profile;
-    // V8 samples wall time: a sample that is not idle may be a process waiting for a core.
-    const serviceCpuMs = measuredRows(results).reduce(
-      (sum, r) => sum + (r.ours.cpu?.serviceMs ?? 0),
-      0,
-    );
-    out.push(
-      `CPU profile of the service (${p.files.length} processes, in ` +
-        `${path.relative(repoRoot, path.dirname(p.files[0]))}): ${(p.totalMs / 1000).toFixed(1)} s ` +
-        `of samples in the measured windows, ${p.idlePercent.toFixed(0)}% idle; /proc counts ` +
-        `${((100 * serviceCpuMs) / p.totalMs).toFixed(0)}% on a CPU (V8 samples wall time, so ` +
-        'the difference is time spent runnable but waiting for a core). Top self time:',
-      '',
-      profileTable(p),
-      '',
-    );
-  }
-  process.stdout.write(out.join('\n'));
-
+  process.stdout.write(printed(results, targets, repoRoot));
   const full = options.only.size === SCENARIOS.length && !options.profile;
   if (full || options.write) {
-    const chart = 'docs/bench.svg';
-    await fs.mkdir(path.join(repoRoot, 'docs'), { recursive: true });
-    await fs.writeFile(path.join(repoRoot, chart), chartSvg(results));
-    await fs.writeFile(path.join(repoRoot, 'BENCHMARKS.md'), markdown(results, targets, chart));
-    log(`wrote BENCHMARKS.md and ${chart}`);
+    await fs.writeFile(path.join(repoRoot, 'BENCHMARKS.md'), markdown(results, targets));
+    log('wrote BENCHMARKS.md');
   } else {
-    log('partial run: BENCHMARKS.md and the chart left as they were (--write to write them)');
+    log('partial run: BENCHMARKS.md left as it was (--write to write it)');
   }
   const missed = targets.filter((t) => t.met === false);
   const met = targets.filter((t) => t.met === true).length;

@@ -1,114 +1,119 @@
-// The service under test: a process of its own, started the way `make run` starts it
-// (main.js all), on a free port, with the benchmark's DATABASE_URL and REDIS_URL.
-import { type ChildProcess, spawn } from 'node:child_process';
+// The servers under test, each a process of its own on a free port: the service, started the
+// way `make run` starts it (main.js all), and the minimal yardstick servers.
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { connect } from './http_client';
+
+export interface ServerProcess {
+  host: string;
+  port: number;
+  pid: number;
+  /** What it printed (the service logs at warn and above), for the report. */
+  output(): string[];
+  stop(): Promise<void>;
+}
+
+export interface ProcessOptions {
+  script: string;
+  args?: string[];
+  /** Extra node flags, e.g. --cpu-prof. */
+  nodeArgs?: string[];
+  env: Record<string, string>;
+  /** Answered 200 once the server is ready; without it, any HTTP answer will do. */
+  readyPath?: string;
+  cwd?: string;
+}
 
 export interface ServiceOptions {
   repoRoot: string;
   databaseUrl: string;
   redisUrl: string;
-  /** Extra node flags, e.g. --cpu-prof. */
   nodeArgs?: string[];
   /** API_WORKERS for the service (default 1). */
   apiWorkers?: number;
 }
 
-export interface ServiceProcess {
-  host: string;
-  port: number;
-  pid: number;
-  /** Lines the service logged at warn or above (LOG_LEVEL=warn), for the report. */
-  warnings(): string[];
-  stop(): Promise<void>;
-}
-
-const READY_TIMEOUT_MS = 60_000;
-
-export async function startService(options: ServiceOptions): Promise<ServiceProcess> {
-  const main = path.join(options.repoRoot, 'dist/src/allocation/entrypoints/main.js');
-  const port = await freePort();
-  const host = '127.0.0.1';
-  // the same node flags as `make run` (package.json's start script): a small young generation and
-  // a heap ceiling keep RSS near 100 MB instead of letting V8 grow the heap lazily to ~170 MB
-  const flags = [
-    '--max-semi-space-size=4',
-    '--max-old-space-size=128',
-    ...(options.nodeArgs ?? []),
-  ];
-  const child = spawn(process.execPath, [...flags, main, 'all'], {
+/** The service as `make run` starts it: main.js all, ready once GET /readyz answers 200. */
+export function startService(options: ServiceOptions): Promise<ServerProcess> {
+  return startProcess({
+    script: path.join(options.repoRoot, 'dist/src/allocation/entrypoints/main.js'),
+    args: ['all'],
+    nodeArgs: options.nodeArgs,
     cwd: options.repoRoot,
+    readyPath: '/readyz',
     env: {
-      ...process.env,
       DATABASE_URL: options.databaseUrl,
       REDIS_URL: options.redisUrl,
-      API_HOST: host,
-      API_PORT: String(port),
       LOG_LEVEL: 'warn',
       // One process unless asked: the targets (RSS included) are per process; scale-out is
       // measured separately.
       API_WORKERS: String(options.apiWorkers ?? 1),
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
+}
+
+const READY_TIMEOUT_MS = 60_000;
+// the same node flags as `make run` (package.json's start script): a small young generation and
+// a heap ceiling keep RSS near 100 MB instead of letting V8 grow the heap lazily to ~170 MB
+const HEAP_FLAGS = ['--max-semi-space-size=4', '--max-old-space-size=128'];
+
+export async function startProcess(options: ProcessOptions): Promise<ServerProcess> {
+  const port = await freePort();
+  const host = '127.0.0.1';
+  const child = spawn(
+    process.execPath,
+    [...HEAP_FLAGS, ...(options.nodeArgs ?? []), options.script, ...(options.args ?? [])],
+    {
+      cwd: options.cwd,
+      // PORT for the minimal servers, API_* for the service
+      env: { ...process.env, ...options.env, PORT: `${port}`, API_HOST: host, API_PORT: `${port}` },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const lines: string[] = [];
   let partial = '';
   const collect = (chunk: Buffer): void => {
-    const text = partial + chunk.toString();
-    const parts = text.split('\n');
+    const parts = (partial + chunk.toString()).split('\n');
     partial = parts.pop() ?? '';
     for (const line of parts) if (line.trim() !== '' && lines.length < 10_000) lines.push(line);
   };
   child.stdout?.on('data', collect);
   child.stderr?.on('data', collect);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const running = () => child.exitCode === null && child.signalCode === null;
 
-  await waitUntilReady(child, host, port, () => lines.slice(-20).join('\n'));
+  const url = `http://${host}:${port}${options.readyPath ?? '/'}`;
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  for (;;) {
+    if (!running())
+      throw new Error(`${options.script} exited early:\n${lines.slice(-20).join('\n')}`);
+    const status = await fetch(url).then(
+      (response) => response.status,
+      () => 0,
+    );
+    if (options.readyPath ? status === 200 : status > 0) break;
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(
+        `${options.script} was not ready in ${READY_TIMEOUT_MS} ms:\n${lines.join('\n')}`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
   return {
     host,
     port,
     pid: child.pid as number,
-    warnings: () => [...lines],
+    output: () => [...lines],
     async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
+      if (!running()) return;
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
       await exited;
       clearTimeout(timer);
     },
   };
-}
-
-async function waitUntilReady(
-  child: ChildProcess,
-  host: string,
-  port: number,
-  output: () => string,
-): Promise<void> {
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`the service exited before it was ready:\n${output()}`);
-    }
-    const status = await connect('raw', { host, port }).then(
-      async (connection) => {
-        try {
-          return (await connection.request('GET', '/readyz')).status;
-        } finally {
-          connection.close();
-        }
-      },
-      () => 0,
-    );
-    if (status === 200) return;
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`the service was not ready within ${READY_TIMEOUT_MS} ms:\n${output()}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 function freePort(): Promise<number> {
@@ -155,7 +160,7 @@ export function sampleRss(pid: number, everyMs = 100): { stop(): RssPeak } {
 }
 
 /** VmRSS (kB) of `pid` and of each of its descendants. */
-export function treeRssKb(pid: number): number[] {
+function treeRssKb(pid: number): number[] {
   const found: number[] = [];
   const pending = [pid];
   while (pending.length > 0) {

@@ -1,7 +1,9 @@
-// The issue's targets (issue 5), met or not, from one run's results.
+// The issues' targets (5, 9 and 11), met or not, from one run's results.
+import { MINIMAL_SERVERS, type MinimalServer } from './minimal_servers';
 import type { Measurement } from './scenarios';
 import type { RssPeak } from './service_process';
-import { int, ms, ratio, type Results, type Row } from './report';
+import type { Results, Row } from './report';
+import { int, ms, ratio } from './tables';
 
 export interface Target {
   name: string;
@@ -18,6 +20,8 @@ const HISTORY_RATIO = 1.2;
 const READ_FLOOR = 15_000;
 const READ_RATIO = 0.2;
 const RSS_LIMIT_MB = 150;
+const PROBE_LIMIT_MS = 1000;
+const OVERLOAD_P99_MS = 1000;
 
 export function evaluateTargets(results: Results): Target[] {
   const targets: Target[] = [];
@@ -96,7 +100,73 @@ export function evaluateTargets(results: Results): Target[] {
     measured: rss ? `${rss.rss.largestMb.toFixed(0)} MB max (${rss.scenario})` : 'not run',
     met: rss ? rss.rss.largestMb <= RSS_LIMIT_MB : undefined,
   });
+  targets.push(
+    ...minimalTargets(results),
+    ...bigChangeTargets(results),
+    ...overloadTargets(results),
+  );
   return targets;
+}
+
+/** Issue 11: ours beside the minimal Koa server doing the same work. */
+function minimalTargets(results: Results): Target[] {
+  return (Object.keys(MINIMAL_SERVERS) as MinimalServer[]).map((server) => {
+    const { label, ours, target } = MINIMAL_SERVERS[server];
+    const row = results.minimal.find((m) => m.server === server);
+    return {
+      name: `${ours} vs ${label}`,
+      requirement: `>= ${target} x`,
+      measured: row
+        ? `${int(row.ours.load.throughput)} vs ${int(row.theirs.load.throughput)} req/s = ` +
+          `${row.ratio.toFixed(2)} x`
+        : 'not run',
+      met: row ? row.ratio >= target : undefined,
+    };
+  });
+}
+
+/** Issue 9: one message frees 20,000 lines, and the service keeps answering meanwhile. */
+function bigChangeTargets(results: Results): Target[] {
+  const b = results.bigChange;
+  return [
+    {
+      name: 'free many lines',
+      requirement: `every line re-allocated, none dead-lettered, /healthz < ${PROBE_LIMIT_MS} ms`,
+      measured: b
+        ? `${b.reallocated} of ${b.lines} in ${ms(b.seconds)} s, ${b.deadLetters} dead letters, ` +
+          `worst /healthz ${int(b.healthzMaxMs)} ms, event loop ${int(b.eventLoopMaxMs)} ms`
+        : 'not run',
+      met: b
+        ? b.reallocated === b.lines && b.deadLetters === 0 && b.healthzMaxMs < PROBE_LIMIT_MS
+        : undefined,
+    },
+  ];
+}
+
+/** Issue 9: under overload the admitted requests stay fast, the rest are refused at once. */
+function overloadTargets(results: Results): Target[] {
+  const o = results.overload;
+  const load = o?.measurement.load;
+  const failed = load ? load.non2xx - (load.statuses['503'] ?? 0) + load.errors : NaN;
+  return [
+    {
+      name: 'overload admitted p99',
+      requirement: `< ${OVERLOAD_P99_MS} ms`,
+      measured: load ? `${ms(load.latency2xx.p99)} ms` : 'not run',
+      met: load ? load.latency2xx.p99 < OVERLOAD_P99_MS : undefined,
+    },
+    {
+      name: 'overload errors',
+      requirement: '0 (answers other than 202 or 503 + Retry-After, no answer, 202 not stored)',
+      measured: o
+        ? `${failed} failed, ${o.refusedWithoutRetryAfter} 503 without Retry-After, ` +
+          `${o.accepted} 202s / ${o.stored} stored`
+        : 'not run',
+      met: o
+        ? failed === 0 && o.refusedWithoutRetryAfter === 0 && o.stored >= o.accepted
+        : undefined,
+    },
+  ];
 }
 
 function throughputVersus(row: Row): string {
@@ -131,7 +201,7 @@ function oversoldSummary(results: Results): { measured: string; met: boolean | u
 
 function allMeasurements(results: Results): Measurement[] {
   return [
-    ...(results.generator ? [results.generator] : []),
+    ...(results.healthz ? [results.healthz] : []),
     ...results.spread.map((r) => r.ours),
     ...results.hot.map((r) => r.ours),
     ...(results.history ? [results.history.none.ours, results.history.after.ours] : []),

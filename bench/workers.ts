@@ -3,9 +3,8 @@
 // the same PostgreSQL. Each service is the only one running while it is measured.
 import type { Pool } from 'pg';
 import { CpuMeter, postmasterOf } from './cpu';
-import type { ClientKind } from './http_client';
 import { type BenchContext, type Measurement, runSpread } from './scenarios';
-import { type ServiceProcess, startService } from './service_process';
+import { type ServerProcess, startService } from './service_process';
 
 export interface WorkersRun {
   apiWorkers: number;
@@ -27,7 +26,6 @@ export interface WorkersOptions {
   redisUrl: string;
   pool: Pool;
   runId: string;
-  client: ClientKind;
   /** The spread scenario's skus (seeded once per run). */
   skus: string[];
   apiWorkers: number[];
@@ -36,7 +34,7 @@ export interface WorkersOptions {
   durationSeconds: number;
   log: (msg: string) => void;
   /** Called with each service as it starts and with undefined once it stopped (for signals). */
-  onService?: (service: ServiceProcess | undefined) => void;
+  onService?: (service: ServerProcess | undefined) => void;
 }
 
 export async function runWorkers(options: WorkersOptions): Promise<WorkersResult> {
@@ -60,7 +58,6 @@ export async function runWorkers(options: WorkersOptions): Promise<WorkersResult
       runId: options.runId,
       warmupMs: options.warmupSeconds * 1000,
       durationMs: options.durationSeconds * 1000,
-      client: options.client,
       // A meter of its own: the load generator's share must leave this service out.
       cpu: new CpuMeter(service.pid, postmaster),
       log: options.log,
@@ -74,7 +71,7 @@ export async function runWorkers(options: WorkersOptions): Promise<WorkersResult
       await service.stop();
       options.onService?.(undefined);
     }
-    runs.push({ apiWorkers, measurements, warnings: service.warnings() });
+    runs.push({ apiWorkers, measurements, warnings: service.output() });
   }
   return {
     warmupSeconds: options.warmupSeconds,

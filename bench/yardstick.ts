@@ -24,13 +24,13 @@ const FILES = [
 export type YardstickScript = 'allocate' | 'allocate_hot' | 'read_view';
 
 /** `<repo>/bench/yardstick` (the repository's own copy), checked to hold the yardstick's files. */
-export function locateYardstick(repoRoot: string, given?: string): string {
-  const dir = path.resolve(given ?? path.join(repoRoot, 'bench', 'yardstick'));
+export function locateYardstick(repoRoot: string): string {
+  const dir = path.join(repoRoot, 'bench', 'yardstick');
   const missing = FILES.filter((file) => !existsSync(path.join(dir, file)));
   if (missing.length > 0) {
     throw new Error(
       `The yardstick is missing: ${dir} should hold ${missing.join(', ')} ` +
-        '(the repository ships them in bench/yardstick/; --yardstick-dir points elsewhere).',
+        '(the repository ships them in bench/yardstick/).',
     );
   }
   return dir;
@@ -43,6 +43,11 @@ export class Yardstick {
     private readonly databaseUrl: string,
     readonly version: string,
   ) {}
+
+  /** The yardstick's own database, which the minimal Koa servers use too. */
+  get url(): string {
+    return databaseUrlFor(this.databaseUrl);
+  }
 
   /** Finds (or installs) pgbench, creates the yardstick database and loads its schema and seed. */
   static async prepare(

@@ -1,0 +1,123 @@
+// The numbers from before issues 9 and 11, beside the same measures of this run. Two sources:
+// BENCHMARKS.md of 2026-11-21 (commit ee83370, the old hand-written load generator), and the
+// measurements quoted in issues 9 and 11 (wrk, 16 connections, 2026-11-27). Absolute figures
+// move with the load generator and the machine's background load; ratios far less.
+import type { Results, Row } from './report';
+import { int, ms, ratio } from './tables';
+
+interface Measure {
+  name: string;
+  before: string;
+  source: 'BENCHMARKS.md ee83370' | 'issue 11' | 'issue 9';
+  now: (results: Results) => string | undefined;
+}
+
+const perSecond = (row: Row | undefined) => row && `${int(row.ours.load.throughput)}/s`;
+const versus = (row: Row | undefined) =>
+  row?.yardstick && `${int(row.ours.load.throughput)}/s = ${ratio(row).toFixed(2)} x`;
+const minimal = (results: Results, server: string) => {
+  const row = results.minimal.find((m) => m.server === server);
+  return (
+    row &&
+    `${int(row.ours.load.throughput)}/s vs ${int(row.theirs.load.throughput)}/s = ` +
+      `${row.ratio.toFixed(2)} x`
+  );
+};
+const c16 = (results: Results) => results.spread.find((r) => r.ours.concurrency === 16);
+const c32 = (results: Results) => results.hot.find((r) => r.ours.concurrency === 32);
+
+const MEASURES: Measure[] = [
+  {
+    name: 'POST /allocate, spread c16, vs pgbench allocate',
+    before: '1691/s = 0.44 x',
+    source: 'BENCHMARKS.md ee83370',
+    now: (r) => versus(c16(r)),
+  },
+  {
+    name: 'spread c16 p99',
+    before: '20.28 ms',
+    source: 'BENCHMARKS.md ee83370',
+    now: (r) => {
+      const row = c16(r);
+      return row && `${ms(row.ours.load.latency.p99)} ms`;
+    },
+  },
+  {
+    name: 'POST /allocate, hot c32, vs pgbench allocate_hot',
+    before: '862/s = 0.76 x',
+    source: 'BENCHMARKS.md ee83370',
+    now: (r) => versus(c32(r)),
+  },
+  {
+    name: 'GET /allocations/:orderid c16, vs pgbench read_view',
+    before: '5879/s = 0.11 x',
+    source: 'BENCHMARKS.md ee83370',
+    now: (r) => versus(r.read),
+  },
+  {
+    name: 'GET /healthz c16',
+    before: '15836/s',
+    source: 'BENCHMARKS.md ee83370',
+    now: (r) => r.healthz && perSecond({ ours: r.healthz }),
+  },
+  {
+    name: 'change_batch_quantity applied',
+    before: '724 msg/s',
+    source: 'BENCHMARKS.md ee83370',
+    now: (r) => r.consumer && `${int(r.consumer.perSecond)} msg/s`,
+  },
+  {
+    name: 'allocation vs minimal Koa + pg allocation (c16)',
+    before: '1630-1700/s vs 1910-1950/s = 0.84-0.89 x',
+    source: 'issue 11',
+    now: (r) => minimal(r, 'koa_allocate'),
+  },
+  {
+    name: 'GET /allocations/:orderid vs Koa + pg SELECT 1 (c16)',
+    before: '6300-6400/s vs 14300/s = 0.44-0.45 x',
+    source: 'issue 11',
+    now: (r) => minimal(r, 'koa_select1'),
+  },
+  {
+    name: 'GET /healthz vs Koa hello world (c16)',
+    before: '13000/s vs 29000/s = 0.45 x',
+    source: 'issue 11',
+    now: (r) => minimal(r, 'koa_hello'),
+  },
+  {
+    name: 'overload: admitted p50 / p99, refused',
+    before: '1000 clients: p50 2 s, p99 7.7 s, max 11 s, none refused',
+    source: 'issue 9',
+    now: (r) => {
+      const o = r.overload;
+      if (!o) return undefined;
+      const latency = o.measurement.load.latency2xx;
+      return (
+        `${o.measurement.concurrency} clients: p50 ${ms(latency.p50)} ms, ` +
+        `p99 ${ms(latency.p99)} ms, max ${ms(latency.max)} ms, ` +
+        `${(100 * o.refusedShare).toFixed(1)}% refused`
+      );
+    },
+  },
+  {
+    name: 'one message freeing 20,000 lines',
+    before: 'fails on every try (one statement of > 65,535 parameters), dead-lettered',
+    source: 'issue 9',
+    now: (r) => {
+      const b = r.bigChange;
+      return (
+        b &&
+        `${b.lines} lines: ${b.reallocated} re-allocated in ${ms(b.seconds)} s, ` +
+          `${b.deadLetters} dead letters`
+      );
+    },
+  },
+];
+
+/** [measure, before, source, this run] for each measure this run took. */
+export function beforeAfterRows(results: Results): string[][] {
+  return MEASURES.flatMap((m) => {
+    const now = m.now(results);
+    return now === undefined ? [] : [[m.name, m.before, m.source, now]];
+  });
+}

@@ -1,0 +1,62 @@
+// Issue 9: more clients than the service can serve. 2,000 connections allocate at once; with
+// admission control (MAX_INFLIGHT) the service answers what it admits in bounded time and
+// refuses the rest at once with 503 + Retry-After. Reported: the admitted throughput and
+// latency, the share refused, and that every 202 is in the database.
+import {
+  allocateRequest,
+  type BenchContext,
+  measure,
+  type Measurement,
+  newOrderId,
+} from './scenarios';
+import { seedSkus } from './seed';
+
+export interface OverloadResult {
+  measurement: Measurement;
+  /** 202s per second in the measured window. */
+  admittedPerSecond: number;
+  /** 503s over all answers in the measured window. */
+  refusedShare: number;
+  /** 503s that came without a Retry-After header (warm-up included). */
+  refusedWithoutRetryAfter: number;
+  /** 202s answered (warm-up included) and order lines the database holds for this run. */
+  accepted: number;
+  stored: number;
+}
+
+export async function runOverload(ctx: BenchContext, connections: number): Promise<OverloadResult> {
+  const prefix = `${ctx.runId}-ovl`;
+  const skus = (await seedSkus(ctx.pool, prefix, 100)).map((s) => s.sku);
+  let accepted = 0;
+  let refusedWithoutRetryAfter = 0;
+  const measurement = await measure(ctx, 'overload', {
+    concurrency: connections,
+    // Queued requests may wait long without admission control: count them, do not cut them off.
+    timeoutSeconds: 60,
+    next: () => allocateRequest(newOrderId(ctx), skus[Math.floor(Math.random() * skus.length)], 1),
+    onResponse: (_spec, status, _body, _doneAt, headers) => {
+      if (status === 202) accepted++;
+      if (status === 503 && headers['retry-after'] === undefined) refusedWithoutRetryAfter++;
+    },
+  });
+  const { rows } = await ctx.pool.query(
+    'SELECT count(*)::int AS n FROM order_lines WHERE sku = ANY($1)',
+    [skus],
+  );
+  const load = measurement.load;
+  const result: OverloadResult = {
+    measurement,
+    admittedPerSecond: (load.statuses['202'] ?? 0) / load.seconds,
+    refusedShare: (load.statuses['503'] ?? 0) / Math.max(1, load.requests),
+    refusedWithoutRetryAfter,
+    accepted,
+    stored: rows[0].n,
+  };
+  ctx.log(
+    `overload c=${connections}: ${result.admittedPerSecond.toFixed(0)} admitted/s, admitted p50 ` +
+      `${load.latency2xx.p50.toFixed(1)} ms p99 ${load.latency2xx.p99.toFixed(1)} ms, ` +
+      `${(100 * result.refusedShare).toFixed(1)}% refused, ${accepted} accepted, ` +
+      `${result.stored} stored`,
+  );
+  return result;
+}
