@@ -2,6 +2,7 @@
 // admission control (MAX_INFLIGHT) the service answers what it admits in bounded time and
 // refuses the rest at once with 503 + Retry-After. Reported: the admitted throughput and
 // latency, the share refused, and that every 202 is in the database.
+import { readFileSync } from 'node:fs';
 import {
   allocateRequest,
   type BenchContext,
@@ -22,11 +23,14 @@ export interface OverloadResult {
   /** 202s answered (warm-up included) and order lines the database holds for this run. */
   accepted: number;
   stored: number;
+  /** Connections the kernel dropped because a listen queue was full (machine-wide, whole run). */
+  listenOverflows: number;
 }
 
 export async function runOverload(ctx: BenchContext, connections: number): Promise<OverloadResult> {
   const prefix = `${ctx.runId}-ovl`;
   const skus = (await seedSkus(ctx.pool, prefix, 100)).map((s) => s.sku);
+  const overflowsBefore = listenOverflows();
   let accepted = 0;
   let refusedWithoutRetryAfter = 0;
   const measurement = await measure(ctx, 'overload', {
@@ -51,12 +55,28 @@ export async function runOverload(ctx: BenchContext, connections: number): Promi
     refusedWithoutRetryAfter,
     accepted,
     stored: rows[0].n,
+    listenOverflows: listenOverflows() - overflowsBefore,
   };
   ctx.log(
     `overload c=${connections}: ${result.admittedPerSecond.toFixed(0)} admitted/s, admitted p50 ` +
       `${load.latency2xx.p50.toFixed(1)} ms p99 ${load.latency2xx.p99.toFixed(1)} ms, ` +
       `${(100 * result.refusedShare).toFixed(1)}% refused, ${accepted} accepted, ` +
-      `${result.stored} stored`,
+      `${result.stored} stored, ${result.listenOverflows} listen queue overflows`,
   );
   return result;
+}
+
+/**
+ * TcpExt ListenOverflows from /proc/net/netstat: connections dropped because a listen queue
+ * was full (the client retries after 1 s, then 3 s...), which shows up as latency.
+ */
+function listenOverflows(): number {
+  try {
+    const lines = readFileSync('/proc/net/netstat', 'utf8').split('\n');
+    const names = lines.find((l) => l.startsWith('TcpExt:'))?.split(' ') ?? [];
+    const values = lines.filter((l) => l.startsWith('TcpExt:'))[1]?.split(' ') ?? [];
+    return Number(values[names.indexOf('ListenOverflows')] ?? NaN);
+  } catch {
+    return NaN;
+  }
 }

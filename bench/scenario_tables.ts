@@ -178,6 +178,7 @@ export function overloadTable(results: Results): string | undefined {
       'no answer',
       '503 without Retry-After',
       '202s / stored',
+      'listen queue overflows',
     ]),
     [
       [
@@ -191,8 +192,9 @@ export function overloadTable(results: Results): string | undefined {
         String(load.errors),
         String(o.refusedWithoutRetryAfter),
         `${o.accepted} / ${o.stored}`,
+        String(o.listenOverflows),
       ],
     ],
-    [true, true, true, true, true, true, true, true, true, false],
+    [true, true, true, true, true, true, true, true, true, false, true],
   );
 }

@@ -67,9 +67,11 @@ export async function seedHistory(pool: Pool, seeded: SeededSku, n: number): Pro
       n,
       seeded.sku,
     ]);
+    // at the product's version after these allocations, as the relay would have written them
     await client.query(
-      `INSERT INTO allocations_view (orderid, sku, batchref)
-       SELECT $1 || n, $2, $3 FROM generate_series(1, $4::int) AS n`,
+      `INSERT INTO allocations_view (orderid, sku, batchref, version)
+       SELECT $1 || n, $2::text, $3, p.version_number
+       FROM generate_series(1, $4::int) AS n, products p WHERE p.sku = $2::text`,
       [orderPrefix, seeded.sku, batchref, n],
     );
     await client.query('COMMIT');
