@@ -17,7 +17,7 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 const Text = z
   .string()
   .min(1)
-  .max(255)
+  .max(255) // the ids' limit, MAX_ID_LENGTH, too
   .refine((s) => !s.includes('\u0000'), 'must not contain NUL characters')
   .refine((s) => !LONE_SURROGATE.test(s), 'must be valid Unicode');
 
@@ -54,12 +54,18 @@ export const AllocateBody = z
   .object({ orderid: Name('order-123'), sku: Name('SMALL-TABLE'), qty: Quantity })
   .openapi('Allocate');
 
+/** The longest inbound message id, stored whole (inbox, outbox correlation, dead letters). */
+export const MAX_ID_LENGTH = 255;
+
+/** An inbound message id: a string of 1-255 characters, or a number (SPEC section 4). */
+const MessageId = z.union([Text, z.number()]);
+
 /** The inbound `change_batch_quantity` Redis message (SPEC section 4). */
 export const ChangeBatchQuantityMessage = z.object({
   batchref: Text,
   qty: z.number().int().nonnegative().max(MAX_INT),
-  message_id: Text.optional(),
-  id: Text.optional(),
+  message_id: MessageId.optional(),
+  id: MessageId.optional(),
 });
 
 export const OrderId = Name('order-123');

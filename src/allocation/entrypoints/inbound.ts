@@ -1,3 +1,5 @@
+import { StringDecoder } from 'node:string_decoder';
+import { isSafeNumber, parse as parseLossless } from 'lossless-json';
 import { translateDbError } from '../adapters/pg_errors';
 import { withCorrelationId } from '../correlation';
 import { ChangeBatchQuantity } from '../domain/commands';
@@ -5,14 +7,18 @@ import type { MessageBus } from '../service_layer/messagebus';
 import type { Logger } from '../service_layer/ports';
 import { backoffMs } from '../service_layer/backoff';
 import { ConcurrencyError, Unavailable } from '../service_layer/errors';
-import { ChangeBatchQuantityMessage, describeIssues } from './api_schemas';
+import { ChangeBatchQuantityMessage, describeIssues, MAX_ID_LENGTH } from './api_schemas';
+
+/** SPEC section 4: a message over this is not parsed, only set aside with its size and start. */
+export const MAX_MESSAGE_BYTES = 64 * 1024;
+const KEPT_BYTES = 1024;
 
 export type Outcome =
   | { kind: 'handled' }
-  /** Can never succeed (not JSON, wrong shape): set it aside now. */
-  | { kind: 'invalid'; reason: string }
+  /** Can never succeed (too big, not JSON, wrong shape): set `payload` aside now. */
+  | { kind: 'invalid'; reason: string; payload: string }
   /** Its handler failed (after the bus's own retries): the transport decides what next. */
-  | { kind: 'failed'; reason: string };
+  | { kind: 'failed'; reason: string; payload: string };
 
 /**
  * Turns one raw `change_batch_quantity` payload into a command on the bus, whichever transport
@@ -30,9 +36,11 @@ export class ChangeBatchQuantityInbound {
    * `delivery` describes a stream entry: its id (the message id when the message carries none)
    * and its position in the stream, which orders changes applied by competing consumers.
    */
-  async process(payload: string, delivery?: { id: string; position: string }): Promise<Outcome> {
+  async process(raw: Buffer, delivery?: { id: string; position: string }): Promise<Outcome> {
+    if (raw.length > MAX_MESSAGE_BYTES) return oversized(raw);
+    const payload = raw.toString('utf8');
     const parsed = parse(payload, delivery);
-    if (typeof parsed === 'string') return { kind: 'invalid', reason: parsed };
+    if (typeof parsed === 'string') return { kind: 'invalid', reason: parsed, payload };
     return withCorrelationId(parsed.messageId, async () => {
       for (let attempt = 1; ; attempt++) {
         try {
@@ -48,7 +56,7 @@ export class ChangeBatchQuantityInbound {
             continue;
           }
           const e = error as Error;
-          return { kind: 'failed', reason: `${e.name}: ${e.message}` };
+          return { kind: 'failed', reason: `${e.name}: ${e.message}`, payload };
         }
       }
     });
@@ -63,6 +71,31 @@ function isTransient(error: unknown): boolean {
   return error instanceof Unavailable || error instanceof ConcurrencyError;
 }
 
+/** What is kept of a message too big to parse: its size, and its start as whole characters. */
+function oversized(raw: Buffer): Outcome {
+  return {
+    kind: 'invalid',
+    reason:
+      `${raw.length} bytes, over the ${MAX_MESSAGE_BYTES}-byte limit: not parsed ` +
+      `(the payload kept is its first ${KEPT_BYTES} bytes)`,
+    payload: new StringDecoder('utf8').write(raw.subarray(0, KEPT_BYTES)),
+  };
+}
+
+/**
+ * JSON.parse, except that a number a double cannot hold exactly (a 20-digit id, say) stays the
+ * text it was sent as, so two different numeric ids can never become one.
+ */
+function parseJson(payload: string): unknown {
+  return parseLossless(payload, undefined, (text) => (isSafeNumber(text) ? Number(text) : text));
+}
+
+/** A numeric message id as its decimal string (SPEC section 4); a string id as it is. */
+function idText(id: string | number | undefined): string | undefined {
+  if (typeof id !== 'number') return id;
+  return Number.isInteger(id) ? BigInt(id).toString() : String(id);
+}
+
 /** The command, or why the payload can never become one. */
 function parse(
   payload: string,
@@ -70,17 +103,16 @@ function parse(
 ): ChangeBatchQuantity | string {
   let json: unknown;
   try {
-    json = JSON.parse(payload);
+    json = parseJson(payload);
   } catch {
-    return 'not JSON';
+    return 'not JSON'; // a duplicate key included: which value was meant?
   }
   const result = ChangeBatchQuantityMessage.safeParse(json);
   if (!result.success) return describeIssues(result.error);
-  const { batchref, qty, message_id, id } = result.data;
-  return new ChangeBatchQuantity(
-    batchref,
-    qty,
-    message_id ?? id ?? delivery?.id,
-    delivery?.position,
-  );
+  const { batchref, qty } = result.data;
+  const messageId = idText(result.data.message_id ?? result.data.id);
+  if (messageId !== undefined && messageId.length > MAX_ID_LENGTH) {
+    return `message_id: a numeric id must have at most ${MAX_ID_LENGTH} digits`;
+  }
+  return new ChangeBatchQuantity(batchref, qty, messageId ?? delivery?.id, delivery?.position);
 }

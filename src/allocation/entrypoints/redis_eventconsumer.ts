@@ -28,8 +28,10 @@ export class RedisEventConsumer {
   }
 
   async start(): Promise<void> {
-    this.subscriber.on('message', (channel: string, payload: string) => {
-      if (channel !== CHANGE_BATCH_QUANTITY || this.stopping) return;
+    // As bytes: a message over the size limit is never decoded into a string (only 'message'
+    // listeners make ioredis decode).
+    this.subscriber.on('messageBuffer', (channel: Buffer, payload: Buffer) => {
+      if (channel.toString() !== CHANGE_BATCH_QUANTITY || this.stopping) return;
       this.queue = this.queue.then(() => this.handle(payload));
     });
     await this.subscriber.subscribe(CHANGE_BATCH_QUANTITY);
@@ -44,27 +46,33 @@ export class RedisEventConsumer {
   }
 
   /** Handles one raw message; never throws, so one message cannot stop the consumer. */
-  async handle(payload: string): Promise<void> {
+  async handle(payload: Buffer): Promise<void> {
     const outcome = await this.inbound.process(payload);
     if (outcome.kind !== 'handled') {
-      await setAside(this.deadLetters, this.log, CHANGE_BATCH_QUANTITY, payload, outcome.reason);
+      const { payload: kept, reason } = outcome;
+      await setAside(this.deadLetters, this.log, CHANGE_BATCH_QUANTITY, kept, reason);
     }
   }
 }
 
-/** Stores a message that cannot be processed, with the reason, for an operator to see. */
+/**
+ * Stores a message that cannot be processed, with the reason, for an operator to see. False
+ * when it could not be stored: a transport that can redeliver must then not acknowledge it.
+ */
 export async function setAside(
   deadLetters: DeadLetters,
   log: Logger,
   source: string,
   payload: string,
   reason: string,
-): Promise<void> {
+): Promise<boolean> {
   log.warn({ source, payload, reason }, 'message set aside');
   try {
     await deadLetters.add(source, payload, reason);
+    return true;
   } catch (error) {
     // The log line above still holds the payload and the reason.
     log.error({ err: error, payload }, 'could not store the dead letter');
+    return false;
   }
 }

@@ -14,7 +14,8 @@ export interface StreamConsumerOptions {
   maxDeliveries: number;
 }
 
-type Entry = [id: string, fields: string[]];
+/** Fields come as bytes, so a payload over the size limit is never decoded into a string. */
+type Entry = [id: Buffer, fields: Buffer[]];
 
 const BLOCK_MS = 1_000;
 
@@ -82,7 +83,7 @@ export class RedisStreamConsumer {
   }
 
   private async readNew(): Promise<Entry[]> {
-    const reply = (await this.redis.xreadgroup(
+    const reply = (await this.redis.xreadgroupBuffer(
       'GROUP',
       this.options.group,
       this.options.name,
@@ -93,7 +94,7 @@ export class RedisStreamConsumer {
       'STREAMS',
       this.stream,
       '>',
-    )) as [string, Entry[]][] | null;
+    )) as [Buffer, Entry[]][] | null;
     return reply?.[0]?.[1] ?? [];
   }
 
@@ -102,7 +103,8 @@ export class RedisStreamConsumer {
     const now = Date.now();
     if (now - this.lastClaim < Math.min(this.options.claimIdleMs, 5_000)) return;
     this.lastClaim = now;
-    const [, entries] = (await this.redis.xautoclaim(
+    // ioredis has no typing of xautoclaimBuffer: the same command through callBuffer.
+    const [, entries] = (await this.redis.callBuffer('XAUTOCLAIM', [
       this.stream,
       this.options.group,
       this.options.name,
@@ -110,10 +112,12 @@ export class RedisStreamConsumer {
       '0-0',
       'COUNT',
       50,
-    )) as [string, Entry[], string[]];
+    ])) as [Buffer, Entry[], Buffer[]];
     if (entries.length === 0) return;
-    const deliveries = await this.deliveryCounts(entries.map(([id]) => id));
-    for (const entry of entries) await this.handle(entry, deliveries.get(entry[0]) ?? 1);
+    const deliveries = await this.deliveryCounts(entries.map(([id]) => id.toString()));
+    for (const entry of entries) {
+      await this.handle(entry, deliveries.get(entry[0].toString()) ?? 1);
+    }
   }
 
   /** How many times each entry was delivered, asked entry by entry (one round trip). */
@@ -129,10 +133,11 @@ export class RedisStreamConsumer {
     return counts;
   }
 
-  private async handle([id, fields]: Entry, deliveries: number): Promise<void> {
+  private async handle([rawId, fields]: Entry, deliveries: number): Promise<void> {
+    const id = rawId.toString();
     const payload = field(fields, 'payload');
     if (payload === undefined) {
-      return this.setAsideAndAck(id, JSON.stringify(fields), 'no payload field');
+      return this.setAsideAndAck(id, fieldNames(fields), 'no payload field');
     }
     const outcome = await this.inbound.process(payload, {
       id: `${this.stream}:${id}`,
@@ -145,26 +150,45 @@ export class RedisStreamConsumer {
         outcome.kind === 'invalid'
           ? outcome.reason
           : `${outcome.reason} (after ${deliveries} deliveries)`;
-      await this.setAsideAndAck(id, payload, reason);
+      await this.setAsideAndAck(id, outcome.payload, reason);
     } else {
       // Left pending: claimed again once idle for claimIdleMs, up to maxDeliveries times.
       this.log.warn({ id, deliveries, reason: outcome.reason }, 'stream entry failed; will retry');
     }
   }
 
+  /** Acknowledged only once stored: else it stays pending, to be claimed and tried again. */
   private async setAsideAndAck(id: string, payload: string, reason: string): Promise<void> {
-    await setAside(this.deadLetters, this.log, `stream:${this.stream}`, payload, reason);
-    await this.redis.xack(this.stream, this.options.group, id);
+    if (await setAside(this.deadLetters, this.log, `stream:${this.stream}`, payload, reason)) {
+      await this.redis.xack(this.stream, this.options.group, id);
+    }
   }
 }
 
-/** A stream entry id `ms-seq` as a string that sorts like the ids do (fixed-width numbers). */
+/** Digits of each part of a stream entry id: both are unsigned 64-bit numbers in Redis. */
+const ID_PART_DIGITS = 20;
+
+/**
+ * A stream entry id `ms-seq` as a string that sorts like the ids do, for every id Redis
+ * accepts: both parts zero-padded to 20 digits (41 characters; batches.quantity_position).
+ */
 export function sortablePosition(entryId: string): string {
   const [ms, seq = '0'] = entryId.split('-');
-  return `${ms.padStart(15, '0')}-${seq.padStart(10, '0')}`;
+  return `${ms.padStart(ID_PART_DIGITS, '0')}-${seq.padStart(ID_PART_DIGITS, '0')}`;
 }
 
-function field(fields: string[], name: string): string | undefined {
-  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
+function field(fields: Buffer[], name: string): Buffer | undefined {
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    if (fields[i].toString() === name) return fields[i + 1];
+  }
   return undefined;
+}
+
+/** What an entry without a payload holds, without its values (any of which may be huge). */
+function fieldNames(fields: Buffer[]): string {
+  const names: string[] = [];
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    names.push(`${fields[i].toString().slice(0, 100)} (${fields[i + 1].length} bytes)`);
+  }
+  return `fields: ${names.slice(0, 20).join(', ')}`;
 }
