@@ -61,12 +61,3 @@ export function translateDbError(error: unknown): unknown {
       return error;
   }
 }
-
-/** Runs a database call, rethrowing its failure as translateDbError classifies it. */
-export async function translatingDbErrors<T>(call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (error) {
-    throw translateDbError(error);
-  }
-}
