@@ -210,7 +210,7 @@ function registerAdapters(
     redisPublisher(r.resolve<Redis>(TOKENS.Redis), config.outboundStream()),
   );
   single(TOKENS.Outbox, (r) => {
-    const outbox = new KnexOutbox(r.resolve<Knex>(TOKENS.Db));
+    const outbox = new KnexOutbox(r.resolve<Knex>(TOKENS.Db), config.outboxLeaseMs());
     closers.push(() => outbox.close());
     return outbox;
   });

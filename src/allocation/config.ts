@@ -152,3 +152,8 @@ export function maxInflight(): { commands: number; reads: number } {
 export function skuQueueTimeoutMs(): number {
   return intEnv('SKU_QUEUE_TIMEOUT_MS', 5_000);
 }
+
+/** How long the outbox relay's leadership lease lasts unless renewed (a dead leader's lapses). */
+export function outboxLeaseMs(): number {
+  return Math.max(300, intEnv('OUTBOX_LEASE_MS', 5_000));
+}

@@ -1,15 +1,12 @@
 import type { Knex } from 'knex';
 import { eventFromStorage } from '../domain/events';
 import type { DeliveryReport, Outbox, PendingMessage } from '../service_layer/ports';
+import { RelayLease } from './relay_lease';
 
-// Any fixed number: the advisory lock held by the one relay that delivers, which keeps
-// per-product order and avoids double sends however many processes run a relay.
-const RELAY_LOCK = 7_413_901;
-// How long a process that is not the leader waits before asking for the lock again.
+// How long a process that is not the leader waits before asking for the lease again.
 const FOLLOWER_RETRY_MS = 1_000;
 
 interface Connection {
-  end?(): Promise<void>;
   query(config: string | { text: string; values?: unknown[]; name?: string }): Promise<{
     rows: Record<string, unknown>[];
   }>;
@@ -46,31 +43,45 @@ const FAILED = {
 };
 
 /**
- * The outbox table. One relay at a time delivers: the leader, which holds a session advisory
- * lock on a connection it keeps while there is work. Under load a drain is then one select and
- * one update, with no transaction around them; if the leader dies, its connection closes, the
- * lock goes with it, and another process's relay takes over.
+ * The outbox table. One relay at a time delivers: the leader, which holds the relay lease
+ * (adapters/relay_lease.ts), so per-product order holds and nothing is sent twice in the normal
+ * course, however many processes run a relay. Under load a drain is one select and one update,
+ * with no transaction around them. The lease is renewed while a drain delivers and given up
+ * when one finds nothing to do; if the leader dies, its lease expires and another process's
+ * relay takes over.
  */
 export class KnexOutbox implements Outbox {
-  private leader: Connection | undefined;
+  private readonly lease: RelayLease;
   private retryLeadAt = 0;
 
-  constructor(private readonly db: Knex) {}
+  constructor(
+    private readonly db: Knex,
+    leaseMs = 5_000,
+  ) {
+    this.lease = new RelayLease(db, leaseMs);
+  }
 
   async deliverPending(
     limit: number,
     deliver: (messages: PendingMessage[]) => Promise<DeliveryReport>,
   ): Promise<number> {
-    const connection = await this.leadership();
-    if (!connection) return 0;
+    if (!(await this.leadership())) return 0;
+    const handed = await this.renewingWhile(() => this.drain(limit, deliver));
+    // Lead only while there is work: an idle leader steps down, so whichever process has
+    // messages next (another replica, a restarted one) can deliver them at once.
+    if (handed === 0) await this.lease.release();
+    return handed;
+  }
+
+  private async drain(
+    limit: number,
+    deliver: (messages: PendingMessage[]) => Promise<DeliveryReport>,
+  ): Promise<number> {
+    const client = this.db.client as PoolClient;
+    const connection = await client.acquireConnection();
     try {
       const { rows } = await connection.query({ ...PENDING, values: [limit] });
-      if (rows.length === 0) {
-        // Lead only while there is work: an idle leader steps down, so whichever process has
-        // messages next (another replica, a restarted one) can deliver them at once.
-        await this.resign();
-        return 0;
-      }
+      if (rows.length === 0) return 0;
       const readable = rows.flatMap((row) => {
         try {
           return [toPending(row)];
@@ -94,10 +105,8 @@ export class KnexOutbox implements Outbox {
         });
       }
       return rows.length;
-    } catch (error) {
-      // Most likely the connection broke: give up the lead (and the lock with the connection).
-      await this.resign();
-      throw error;
+    } finally {
+      await client.releaseConnection(connection);
     }
   }
 
@@ -121,47 +130,38 @@ export class KnexOutbox implements Outbox {
     return { count: row?.count ?? 0, oldestAgeSeconds: row?.age ?? 0 };
   }
 
-  /** Releases the lead, so another process's relay can take over at once. */
+  /** Gives up the lease, so another process's relay can take over at once. */
   async close(): Promise<void> {
-    await this.resign();
-  }
-
-  private async leadership(): Promise<Connection | undefined> {
-    if (this.leader) return this.leader;
-    if (Date.now() < this.retryLeadAt) return undefined;
-    const client = this.db.client as PoolClient;
-    const connection = await client.acquireConnection();
-    let locked = false;
-    try {
-      const { rows } = await connection.query(
-        `SELECT pg_try_advisory_lock(${RELAY_LOCK}) AS locked`,
-      );
-      locked = rows[0].locked === true;
-    } finally {
-      if (!locked) await client.releaseConnection(connection);
-    }
-    if (!locked) {
-      this.retryLeadAt = Date.now() + FOLLOWER_RETRY_MS;
-      return undefined;
-    }
-    this.leader = connection;
-    return connection;
+    await this.lease.release().catch(() => undefined);
   }
 
   /**
-   * Unlocks before the connection goes back to the pool. If the unlock fails, the connection is
-   * closed instead, so the lock can never stay behind on a pooled connection.
+   * True when this process may deliver now. A fresh lease costs no round trip; one that has
+   * run a third of its time is renewed; a follower asks at most once per FOLLOWER_RETRY_MS.
    */
-  private async resign(): Promise<void> {
-    const connection = this.leader;
-    this.leader = undefined;
-    if (!connection) return;
-    const unlocked = await connection
-      .query(`SELECT pg_advisory_unlock(${RELAY_LOCK}) AS unlocked`)
-      .then(({ rows }) => rows[0]?.unlocked === true)
-      .catch(() => false);
-    if (!unlocked) await connection.end?.().catch(() => undefined);
-    await (this.db.client as PoolClient).releaseConnection(connection);
+  private async leadership(): Promise<boolean> {
+    if (this.lease.heldFor((this.lease.ttlMs * 2) / 3)) return true;
+    if (!this.lease.heldFor(0) && Date.now() < this.retryLeadAt) return false;
+    if (await this.lease.acquire()) return true;
+    this.retryLeadAt = Date.now() + FOLLOWER_RETRY_MS;
+    return false;
+  }
+
+  /**
+   * Keeps the lease while a drain runs (a slow SMTP server, say), renewing it every third of
+   * its time; waits for a renewal in flight, so none can land after a release.
+   */
+  private async renewingWhile<T>(work: () => Promise<T>): Promise<T> {
+    let renewal: Promise<unknown> = Promise.resolve();
+    const timer = setInterval(() => {
+      renewal = this.lease.renew().catch(() => false);
+    }, this.lease.ttlMs / 3);
+    try {
+      return await work();
+    } finally {
+      clearInterval(timer);
+      await renewal;
+    }
   }
 }
 

@@ -26,7 +26,7 @@ async function main(role: Role): Promise<void> {
     );
   }
   if (role === 'all' || role === 'consumer') stops.push(await startConsumer(service));
-  // Every process runs a relay: an advisory lock lets one deliver at a time.
+  // Every process runs a relay: a lease (relay_leases) lets one deliver at a time.
   service.relay.start(config.outboxPollMs());
   service.relay.kick();
 

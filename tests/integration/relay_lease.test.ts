@@ -1,0 +1,158 @@
+// Two outbox relays (two processes' worth: each its own connection pool, KnexOutbox and lease
+// holder) race for the relay lease on the real database while messages keep arriving. Midway
+// the leader is cut off from the database while it is delivering (its pool is destroyed, as in
+// a network partition): its lease lapses, and the other must take over. Assertions are on what was published: every
+// message, and per product in commit order; every wait is bounded.
+import { expect } from 'chai';
+import knex, { type Knex } from 'knex';
+import { KnexOutbox } from '../../src/allocation/adapters/knex_outbox';
+import type { Allocated } from '../../src/allocation/domain/events';
+import { OutboxRelay } from '../../src/allocation/service_layer/outbox';
+import type { PendingMessage } from '../../src/allocation/service_layer/ports';
+import { testDb } from '../db';
+import { eventually } from '../eventually';
+import { randomOrderid, randomSku } from '../random_refs';
+import { silentLogger } from '../unit/fakes';
+
+const LEASE_MS = 2_000;
+const BATCH = 50;
+const quiet = { warn: () => undefined, error: () => undefined, debug: () => undefined };
+
+interface Publication {
+  relay: string;
+  messageId: string;
+  sku: string;
+}
+
+async function appendMessages(db: Knex, skus: string[], perSku: number): Promise<void> {
+  const rows = Array.from({ length: perSku }, (_, i) =>
+    skus.map((sku) => ({
+      key: sku,
+      type: 'Allocated',
+      handler: 'line_allocated',
+      payload: JSON.stringify({ orderid: randomOrderid(String(i)), sku, qty: 1, batchref: 'b' }),
+    })),
+  ).flat();
+  await db('outbox').insert(rows);
+}
+
+describe('relay lease', () => {
+  it('two relays racing for the lease deliver every message, in order per product', async function () {
+    this.timeout(30_000);
+    const db = await testDb();
+    const skus = Array.from({ length: 8 }, (_, i) => randomSku(`lease-${i}`));
+    const mine = new Set(skus);
+    const published: Publication[] = [];
+    // The first publication of one message, well into the run, waits until the test opens the
+    // gate: its relay is the leader that gets cut off.
+    let gated: string | undefined;
+    let frozen: string | undefined;
+    let openGate: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (openGate = resolve));
+    let gateReached: () => void = () => undefined;
+    const reached = new Promise<void>((resolve) => (gateReached = resolve));
+
+    const relays = ['a', 'b'].map((name) => {
+      const pool = knex({
+        client: 'pg',
+        connection: process.env.DATABASE_URL,
+        pool: { min: 0, max: 3 },
+        acquireConnectionTimeout: 1_000, // the cut-off pool fails fast
+        log: quiet, // the cut-off pool's failures are expected
+      });
+      const outbox = new KnexOutbox(pool, LEASE_MS);
+      const publish = async ({ event, id: messageId }: PendingMessage) => {
+        const { sku } = event as Allocated;
+        if (!mine.has(sku)) return; // another test's leftover: not counted
+        if (gated === undefined && published.length >= 100) gated = messageId;
+        if (messageId === gated && frozen === undefined) {
+          frozen = name;
+          gateReached();
+          await gate;
+        }
+        // a little latency, so drains overlap the other relay's polls
+        await new Promise((resolve) => setTimeout(resolve, Math.random() < 0.05 ? 2 : 0));
+        published.push({ relay: name, messageId, sku });
+      };
+      // the messages of one product come together, in commit order
+      const deliverTo = async (_handler: string, messages: PendingMessage[]) => {
+        for (const message of messages) await publish(message);
+      };
+      const relay = new OutboxRelay(outbox, deliverTo, silentLogger, {
+        batchSize: BATCH,
+      });
+      relay.start(20);
+      return { name, pool, outbox, relay };
+    });
+    try {
+      for (let wave = 0; wave < 5; wave++) {
+        await appendMessages(db, skus, 10);
+        relays.forEach((r) => r.relay.kick());
+        await new Promise((resolve) => setTimeout(resolve, 30));
+      }
+      // The leader is stuck on the gated message: cut it off, so its renewals fail.
+      await reached;
+      // (not awaited: destroy waits for the connection held by the stuck delivery)
+      void relays.find((r) => r.name === frozen)?.pool.destroy();
+      for (let wave = 0; wave < 5; wave++) {
+        await appendMessages(db, skus, 10);
+        relays.forEach((r) => r.relay.kick());
+      }
+      // The other relay took over: it delivers the gated message while its old leader waits.
+      await eventually(async () => {
+        expect(published.some((p) => p.messageId === gated)).to.equal(true);
+      }, 10_000);
+      openGate();
+
+      const ids = await eventually(async () => {
+        const rows: { id: string; key: string; delivered_at: Date | null }[] = await db('outbox')
+          .whereIn('key', skus)
+          .orderBy('id')
+          .select('id', 'key', 'delivered_at');
+        expect(rows.filter((r) => r.delivered_at === null)).to.deep.equal([]);
+        return rows;
+      }, 10_000);
+      await Promise.all(relays.map((r) => r.relay.stop()));
+
+      const firstPublications = new Map<string, Publication>();
+      for (const p of published)
+        if (!firstPublications.has(p.messageId)) firstPublications.set(p.messageId, p);
+      const byRelay = (name: string) => published.filter((p) => p.relay === name).length;
+      console.log(
+        `      lease race: messages ${ids.length}, publications ${published.length} ` +
+          `(a ${byRelay('a')}, b ${byRelay('b')}), duplicates ${published.length - firstPublications.size}`,
+      );
+      expect(firstPublications.size, 'messages published').to.equal(ids.length);
+      expect([...firstPublications.keys()].sort()).to.deep.equal(
+        ids.map((r) => String(r.id)).sort(),
+      );
+      for (const sku of skus) {
+        const committed = ids.filter((r) => r.key === sku).map((r) => String(r.id));
+        const firstSeen = [...firstPublications.values()]
+          .filter((p) => p.sku === sku)
+          .map((p) => p.messageId);
+        expect(firstSeen, `order of ${sku}`).to.deep.equal(committed);
+      }
+      // The one cut off had published before; the other took over.
+      expect(byRelay('a'), 'relay a published nothing').to.be.above(0);
+      expect(byRelay('b'), 'relay b published nothing').to.be.above(0);
+      expect(firstPublications.get(gated as string)?.relay).to.not.equal(frozen);
+      // At least once, but only the batch in the hands of the leader that was cut off can go
+      // out twice: the lease never lets two relays deliver at once otherwise.
+      const repeated = new Set(
+        published
+          .filter((p, i) => published.findIndex((q) => q.messageId === p.messageId) < i)
+          .map((p) => p.messageId),
+      );
+      expect(repeated.size, 'messages published twice').to.be.at.most(BATCH);
+    } finally {
+      openGate();
+      await Promise.all(relays.map((r) => r.relay.stop()));
+      await Promise.all(relays.map((r) => r.outbox.close()));
+      await Promise.all(relays.map((r) => r.pool.destroy().catch(() => undefined)));
+    }
+    // Both idle and closed: the lease is free for the next relay at once.
+    const lease = await db('relay_leases').first('holder').where({ name: 'outbox_relay' });
+    expect(lease?.holder).to.equal(null);
+  });
+});
