@@ -18,16 +18,20 @@ interface PoolClient {
 }
 
 // Due messages, oldest first, skipping any whose (key, type, handler) has an earlier message
-// still backing off: those wait, to keep their order, without filling the batch.
+// still backing off: those wait, to keep their order, without filling the batch. The backing-off
+// ones are found first (few, and at most one scan of the undelivered rows): a per-row NOT EXISTS
+// probe was quadratic in a product's backlog and timed out at 40,000 rows (a 20,000-line change).
 const PENDING = {
   name: 'outbox_pending',
-  text: `SELECT o.id, o.key, o.type, o.handler, o.payload, o.attempts, o.correlation_id
+  text: `WITH blocked AS (
+           SELECT key, type, handler, min(id) AS first_id FROM outbox
+           WHERE delivered_at IS NULL AND next_attempt_at > now()
+           GROUP BY key, type, handler)
+         SELECT o.id, o.key, o.type, o.handler, o.payload, o.attempts, o.correlation_id
          FROM outbox o
+         LEFT JOIN blocked b ON b.key = o.key AND b.type = o.type AND b.handler = o.handler
          WHERE o.delivered_at IS NULL AND o.next_attempt_at <= now()
-           AND NOT EXISTS (
-             SELECT 1 FROM outbox w
-             WHERE w.delivered_at IS NULL AND w.key = o.key AND w.type = o.type
-               AND w.handler = o.handler AND w.id < o.id AND w.next_attempt_at > now())
+           AND (b.first_id IS NULL OR o.id < b.first_id)
          ORDER BY o.id LIMIT $1`,
 };
 const DELIVERED = {
