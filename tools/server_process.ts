@@ -1,6 +1,7 @@
 // What the two local servers (PostgreSQL, Redis) share: we spawn them detached, so Ctrl-C in a
 // terminal reaches our app first, which means we must also stop them ourselves.
 import type { ChildProcess } from 'node:child_process';
+import { promises as fs } from 'node:fs';
 import net from 'node:net';
 
 /** Asks the kernel for a port nobody listens on; there is a small race until we bind it. */
@@ -84,4 +85,50 @@ export function exitDescription(child: ChildProcess): string {
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** True while `pid` exists (EPERM: it exists but belongs to someone we cannot signal). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Stops a process that is not our child (so there is no 'exit' event to wait for): asks with
+ * `signal`, polls until it is gone, and kills it after `timeoutMs`. False when we may not
+ * signal it (another user's process).
+ */
+export async function stopPid(
+  pid: number,
+  signal: NodeJS.Signals,
+  timeoutMs: number,
+): Promise<boolean> {
+  for (const sig of [signal, 'SIGKILL'] as const) {
+    try {
+      process.kill(pid, sig);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ESRCH') return true;
+      return false;
+    }
+    for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; await sleep(50)) {
+      if (!isAlive(pid)) return true;
+    }
+  }
+  return !isAlive(pid);
+}
+
+/** /proc/<pid>/exe or cwd, resolved; undefined when the process is gone or there is no /proc. */
+export async function procLink(pid: number, link: 'exe' | 'cwd'): Promise<string | undefined> {
+  return fs.readlink(`/proc/${pid}/${link}`).catch(() => undefined);
+}
+
+/** The first number in a pid file, or undefined when there is no such file. */
+export async function readPid(file: string): Promise<number | undefined> {
+  const text = await fs.readFile(file, 'utf8').catch(() => undefined);
+  const pid = Number.parseInt(text?.split('\n')[0] ?? '', 10);
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
 }

@@ -18,10 +18,18 @@ type Log = (msg: string) => void;
 
 export async function ensureServices(log: Log): Promise<Services> {
   const repoRoot = findRepoRoot(__dirname);
+  const dataRoot = process.env.DEVENV_DATA_DIR
+    ? path.resolve(process.env.DEVENV_DATA_DIR)
+    : path.join(repoRoot, '.data');
+  // Tests wipe and reseed their database, and benchmarks fill theirs: each profile gets data
+  // folders of its own, apart from `make run`'s.
+  const given = process.env.DEVENV_PROFILE;
+  const suffix = given === 'test' || given === 'bench' ? `-${given}` : '';
+  const folder = (server: string) => path.join(dataRoot, `${server}${suffix}`);
   // In parallel: a first run may spend a minute installing redis-server while initdb runs.
   const [database, redis] = await Promise.allSettled([
-    provideDatabase(repoRoot, log),
-    provideRedis(log),
+    provideDatabase(folder('postgres'), log),
+    provideRedis(folder('redis'), log),
   ]);
   if (database.status === 'rejected' || redis.status === 'rejected') {
     await Promise.all([stopIfStarted(database), stopIfStarted(redis)]);
@@ -56,34 +64,29 @@ interface Provided<T> {
 }
 
 async function provideDatabase(
-  repoRoot: string,
+  dataDir: string,
   log: Log,
 ): Promise<Provided<EmbeddedPostgresHandle>> {
   if (process.env.DATABASE_URL) {
     log('using DATABASE_URL from the environment (not starting PostgreSQL)');
     return { url: process.env.DATABASE_URL };
   }
-  // Tests wipe and reseed their database; keep that away from the data `make run` shows.
-  // Tests and benchmarks get data of their own, apart from `make run`'s.
-  const given = process.env.DEVENV_PROFILE;
-  const profile = given === 'test' || given === 'bench' ? `postgres-${given}` : 'postgres';
-  const dataDir = path.join(repoRoot, '.data', profile);
   const startedAt = Date.now();
   const handle = await startEmbeddedPostgres({ dataDir, log });
   log(
     `started embedded PostgreSQL ${handle.version} on 127.0.0.1:${handle.port} ` +
-      `(data in ${path.relative(repoRoot, dataDir)}) in ${seconds(startedAt)}`,
+      `(data in ${shortPath(dataDir)}) in ${seconds(startedAt)}`,
   );
   return { url: handle.url, handle };
 }
 
-async function provideRedis(log: Log): Promise<Provided<LocalRedisHandle>> {
+async function provideRedis(dir: string, log: Log): Promise<Provided<LocalRedisHandle>> {
   if (process.env.REDIS_URL) {
     log('using REDIS_URL from the environment (not starting Redis)');
     return { url: process.env.REDIS_URL };
   }
   const startedAt = Date.now();
-  const handle = await startLocalRedis({ log });
+  const handle = await startLocalRedis({ dir, log });
   log(`started redis-server on 127.0.0.1:${handle.port} (no persistence) in ${seconds(startedAt)}`);
   return { url: handle.url, handle };
 }
@@ -92,6 +95,12 @@ async function stopIfStarted(
   result: PromiseSettledResult<Provided<{ stop(): Promise<void> }>>,
 ): Promise<void> {
   if (result.status === 'fulfilled') await result.value.handle?.stop();
+}
+
+/** Relative to where we run when inside it (the usual .data/...), else absolute. */
+function shortPath(dir: string): string {
+  const relative = path.relative(process.cwd(), dir);
+  return relative.startsWith('..') || path.isAbsolute(relative) ? dir : relative;
 }
 
 function seconds(since: number): string {

@@ -6,7 +6,9 @@ const USAGE = `usage: node dist/tools/with_services.js <command> [args...]
 
 Runs <command> with DATABASE_URL and REDIS_URL set, starting embedded PostgreSQL and a local
 redis-server for those not already set, and stops them when the command exits.
-DEVENV_PROFILE=test keeps a separate database; DEVENV_VERBOSE=1 shows the servers' own logs.`;
+DEVENV_PROFILE=test (or bench) keeps separate data folders; DEVENV_DATA_DIR moves them all
+(default .data); DEVENV_VERBOSE=1 shows the servers' own logs. Each server has a watchdog that
+stops it within seconds if this process dies, however it dies.`;
 
 // SIGHUP too: closing the terminal must not kill us before we stop the (detached) servers.
 const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
