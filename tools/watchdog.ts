@@ -36,6 +36,9 @@ export function watch(server: ChildProcess, options: WatchOptions): void {
     detached: true,
     stdio: ['pipe', 'ignore', 'ignore'],
   });
+  // A watchdog that failed to start must not take the run down: the next start still finds the
+  // server and stops it (leftover.ts).
+  watchdog.on('error', () => undefined);
   // Neither the watchdog nor its pipe may keep our event loop alive: they exist for our death.
   watchdog.unref();
   const pipe = watchdog.stdin as Socket | null;
