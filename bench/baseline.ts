@@ -2,6 +2,7 @@
 // BENCHMARKS.md of 2026-11-21 (commit ee83370, the old hand-written load generator), and the
 // measurements quoted in issues 9 and 11 (wrk, 16 connections, 2026-11-27). Absolute figures
 // move with the load generator and the machine's background load; ratios far less.
+import { WAIT_LIMIT_MS } from './big_change';
 import type { Results, Row } from './report';
 import { int, ms, ratio } from './tables';
 
@@ -23,6 +24,9 @@ const minimal = (results: Results, server: string) => {
       `${row.ratio.toFixed(2)} x`
   );
 };
+/** "in N s", or that the wait ran out. */
+export const within = (seconds: number) =>
+  Number.isFinite(seconds) ? `in ${ms(seconds)} s` : `not all within ${WAIT_LIMIT_MS / 1000} s`;
 const c16 = (results: Results) => results.spread.find((r) => r.ours.concurrency === 16);
 const c32 = (results: Results) => results.hot.find((r) => r.ours.concurrency === 32);
 
@@ -107,7 +111,7 @@ const MEASURES: Measure[] = [
       const b = r.bigChange;
       return (
         b &&
-        `${b.lines} lines: ${b.reallocated} re-allocated in ${ms(b.seconds)} s, ` +
+        `${b.lines} lines: ${b.reallocated} re-allocated ${within(b.seconds)}, ` +
           `${b.deadLetters} dead letters`
       );
     },

@@ -35,6 +35,8 @@ export interface Options {
   workersDurationSeconds: number;
   /** pgbench and the minimal Koa servers beside ours. */
   yardstick: boolean;
+  /** Another checkout whose built service to measure (default: this one). */
+  serviceRoot?: string;
   profile: boolean;
   /** Write BENCHMARKS.md (default: only after a full run). */
   write: boolean;
@@ -62,6 +64,9 @@ servers) on the same server, prints the results and, after a full run, writes BE
   --workers-warmup S    its warm-up (default 3, or --warmup when given)
   --workers-duration S  its measured seconds (default 6, or --duration when given)
   --no-yardstick        skip pgbench and the minimal Koa servers (no ratios)
+  --service DIR         measure the service built in another checkout (DIR/dist/src/...), e.g.
+                        an older commit, with this benchmark; give it a database of its own
+                        (DATABASE_URL), as it migrates to its own schema
   --profile             CPU-profile the service (node --cpu-prof) and print its top functions;
                         alone it runs spread at c16 only
   --write               write BENCHMARKS.md after a partial run too
@@ -82,6 +87,7 @@ const FLAGS = {
   'workers-warmup': { type: 'string' },
   'workers-duration': { type: 'string' },
   yardstick: { type: 'boolean', default: true },
+  service: { type: 'string' },
   profile: { type: 'boolean', default: false },
   write: { type: 'boolean', default: false },
   check: { type: 'boolean', default: false },
@@ -125,6 +131,7 @@ export function parseArgs(argv: string[]): Options {
       values.duration ? durationSeconds : 6,
     ),
     yardstick: values.yardstick,
+    serviceRoot: values.service,
     profile: values.profile,
     write: values.write,
     check: values.check,

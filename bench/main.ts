@@ -40,8 +40,9 @@ async function main(argv: string[]): Promise<number> {
         'PostgreSQL and Redis), or set both to servers of your own.',
     );
   }
-  if (!existsSync(path.join(repoRoot, 'dist/src/allocation/entrypoints/main.js'))) {
-    throw new Error('the service is not built: run make bench (or npm run build first)');
+  const serviceRoot = path.resolve(options.serviceRoot ?? repoRoot);
+  if (!existsSync(path.join(serviceRoot, 'dist/src/allocation/entrypoints/main.js'))) {
+    throw new Error(`the service is not built in ${serviceRoot}: run make build there`);
   }
 
   // The workers scenario starts services of its own and needs no yardstick.
@@ -70,7 +71,7 @@ async function main(argv: string[]): Promise<number> {
       pool,
       redisUrl,
       yardstick?.version ?? 'pgbench not run',
-      repoRoot,
+      serviceRoot,
     );
     results = {
       machine,
@@ -88,7 +89,7 @@ async function main(argv: string[]): Promise<number> {
     if (onMain) {
       log('starting the service: node dist/src/allocation/entrypoints/main.js all');
       const service = await startService({
-        repoRoot,
+        repoRoot: serviceRoot,
         databaseUrl,
         redisUrl,
         nodeArgs: options.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
@@ -123,7 +124,7 @@ async function main(argv: string[]): Promise<number> {
     // After the main service stopped: its relay and idle CPU must not weigh on these runs.
     if (options.only.has('workers')) {
       results.workers = await runWorkers({
-        repoRoot,
+        repoRoot: serviceRoot,
         databaseUrl,
         redisUrl,
         pool,

@@ -123,7 +123,7 @@ export function markdown(results: Results, targets: Target[]): string {
   const throughput = throughputChart(results);
   const minimalChart = minimalServersChart(
     results.minimal.map((row) => ({
-      label: `${row.server} c${row.ours.concurrency}`,
+      label: `${MINIMAL_SERVERS[row.server].ours} c${row.ours.concurrency}`,
       ratio: row.ratio,
       target: MINIMAL_SERVERS[row.server].target,
     })),
