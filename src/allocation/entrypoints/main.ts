@@ -20,16 +20,7 @@ async function main(role: Role): Promise<void> {
   if (cluster.isPrimary) await prepareDatabase(service);
 
   const stops: (() => Promise<void>)[] = [];
-  if (role !== 'consumer') {
-    stops.push(
-      workers > 1 && cluster.isPrimary ? forkApiWorkers(workers, log) : await startApi(service),
-    );
-  }
-  if (role === 'all' || role === 'consumer') stops.push(await startConsumer(service));
-  // Every process runs a relay: a lease (relay_leases) lets one deliver at a time.
-  service.relay.start(config.outboxPollMs());
-  service.relay.kick();
-
+  let started: Promise<void> = Promise.resolve();
   let stopping = false;
   const shutdown = async (signal: string): Promise<void> => {
     if (stopping) return;
@@ -40,16 +31,31 @@ async function main(role: Role): Promise<void> {
       process.exit(1);
     }, config.shutdownTimeoutMs());
     timer.unref();
+    await started.catch(() => undefined); // a signal during start-up stops what it started
     for (const stop of stops) await stop();
     await service.relay.deliverPending().catch(() => undefined); // flush what we can
     await service.close();
     log.info({}, 'stopped');
     process.exit(0);
   };
+  // Before anything starts: the API may answer (and be told to stop) while the rest starts.
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   // A worker whose primary died (even by SIGKILL) stops too, rather than linger orphaned.
   if (cluster.isWorker) process.on('disconnect', () => void shutdown('disconnect'));
+
+  started = (async () => {
+    if (role !== 'consumer') {
+      stops.push(
+        workers > 1 && cluster.isPrimary ? forkApiWorkers(workers, log) : await startApi(service),
+      );
+    }
+    if (role === 'all' || role === 'consumer') stops.push(await startConsumer(service));
+    // Every process runs a relay: a lease (relay_leases) lets one deliver at a time.
+    service.relay.start(config.outboxPollMs());
+    service.relay.kick();
+  })();
+  await started;
 }
 
 async function prepareDatabase(service: Service): Promise<void> {
