@@ -1,6 +1,8 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Metrics } from '../service_layer/ports';
 
+const HTTP_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+
 /** Prometheus metrics, one registry per process, served at GET /metrics. */
 export class PrometheusMetrics implements Metrics {
   readonly registry = new Registry();
@@ -8,6 +10,7 @@ export class PrometheusMetrics implements Metrics {
   private readonly retriesTotal: Counter;
   private readonly deliveredTotal: Counter;
   private readonly httpDuration: Histogram;
+  private readonly httpChildren = new Map<string, Histogram.Internal<string>>();
 
   constructor(outboxBacklog: () => Promise<{ count: number; oldestAgeSeconds: number }>) {
     const registers = [this.registry];
@@ -70,7 +73,19 @@ export class PrometheusMetrics implements Metrics {
     this.deliveredTotal.inc({ type, outcome });
   }
 
+  /**
+   * Labelled children are looked up once per (method, route, status) and kept: prom-client's
+   * observe(labels) hashes the label object on every call. A method outside the usual set counts
+   * as OTHER, so a client inventing methods cannot grow the series without bound.
+   */
   observeHttp(method: string, route: string, status: number, seconds: number): void {
-    this.httpDuration.observe({ method, route, status: String(status) }, seconds);
+    const known = HTTP_METHODS.has(method) ? method : 'OTHER';
+    const key = `${known} ${route} ${status}`;
+    let child = this.httpChildren.get(key);
+    if (!child) {
+      child = this.httpDuration.labels(known, route, String(status));
+      this.httpChildren.set(key, child);
+    }
+    child.observe(seconds);
   }
 }

@@ -1,14 +1,11 @@
-import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { readFile } from 'node:fs/promises';
-import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
 import Koa from 'koa';
 import type { Knex } from 'knex';
 import type { DeadLetters } from '../adapters/dead_letters';
 import type { PrometheusMetrics } from '../adapters/metrics';
 import * as config from '../config';
-import { withCorrelationId } from '../correlation';
 import { Allocate, CreateBatch } from '../domain/commands';
 import type { MessageBus } from '../service_layer/messagebus';
 import type { Logger } from '../service_layer/ports';
@@ -25,6 +22,7 @@ import { sendWithETag } from './etag';
 import { admissionControl, type AdmissionLimits } from './admission';
 import { errorMiddleware } from './http_errors';
 import { methodNotAllowed } from './method_not_allowed';
+import { HEALTHY, liveness, parseJsonBody, requestContext } from './middleware';
 
 export interface AppDeps {
   bus: MessageBus;
@@ -38,13 +36,11 @@ export interface AppDeps {
   maxInflight?: AdmissionLimits;
 }
 
-const MAX_BODY = '16kb';
-const REQUEST_ID = /^[\w.-]{1,64}$/;
-
 /** Builds the Koa app without listening, so tests can drive it with supertest. */
 export function createApp(deps: AppDeps): Koa {
   const app = new Koa();
-  app.use(requestContext(deps));
+  app.use(liveness());
+  app.use(requestContext(deps.metrics, deps.log));
   app.use(errorMiddleware(deps.log));
   app.use(admissionControl(deps.maxInflight ?? config.maxInflight()));
   app.use(parseJsonBody());
@@ -55,44 +51,6 @@ export function createApp(deps: AppDeps): Koa {
   app.use(methodNotAllowed());
   app.use(router.routes());
   return app;
-}
-
-/**
- * JSON bodies up to MAX_BODY. Any failure to read one is the client's: a corrupt compressed
- * body, say, fails inside zlib with no HTTP status, and must still be a 400, not a 500.
- */
-function parseJsonBody() {
-  const parse = bodyParser({ enableTypes: ['json'], jsonLimit: MAX_BODY, encoding: 'utf-8' });
-  return async (ctx: Koa.Context, next: Koa.Next): Promise<void> => {
-    try {
-      await parse(ctx, () => Promise.resolve());
-    } catch (error) {
-      const status = (error as { status?: number }).status;
-      if (status !== undefined && status >= 400 && status < 500) throw error;
-      ctx.throw(400, `Body could not be read: ${(error as Error).message}`);
-    }
-    await next();
-  };
-}
-
-/** A request id (the caller's X-Request-Id, or a new one) that every log line of it carries. */
-function requestContext(deps: AppDeps) {
-  return async (ctx: Koa.Context, next: Koa.Next): Promise<void> => {
-    const given = ctx.get('X-Request-Id');
-    const id = REQUEST_ID.test(given) ? given : randomUUID();
-    ctx.set('X-Request-Id', id);
-    const started = process.hrtime.bigint();
-    await withCorrelationId(id, async () => {
-      await next();
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const route = (ctx as { _matchedRoute?: string })._matchedRoute ?? 'unmatched';
-      deps.metrics.observeHttp(ctx.method, String(route), ctx.status, seconds);
-      deps.log.debug(
-        { method: ctx.method, path: ctx.path, status: ctx.status, ms: seconds * 1000 },
-        'request',
-      );
-    });
-  };
 }
 
 function addCommandRoutes(router: Router, { bus }: AppDeps): void {
@@ -137,7 +95,7 @@ function addQueryRoutes(router: Router, { db }: AppDeps): void {
 
 function addOperationsRoutes(router: Router, deps: AppDeps): void {
   router.get('/healthz', (ctx) => {
-    ctx.body = { status: 'ok' };
+    ctx.body = HEALTHY;
   });
 
   router.get('/readyz', async (ctx) => {

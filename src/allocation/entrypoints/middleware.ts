@@ -1,0 +1,69 @@
+// The middleware every request passes through, in the order koa_app.ts installs it.
+import { randomUUID } from 'node:crypto';
+import { bodyParser } from '@koa/bodyparser';
+import type Koa from 'koa';
+import type { PrometheusMetrics } from '../adapters/metrics';
+import { withCorrelationId } from '../correlation';
+import type { Logger } from '../service_layer/ports';
+
+const MAX_BODY = '16kb';
+const REQUEST_ID = /^[\w.-]{1,64}$/;
+
+/**
+ * GET /healthz is answered before the rest of the stack: liveness must not depend on admission,
+ * parsing or metrics, and a probe should cost what a bare Koa route costs. Measured per request
+ * (service CPU, 2026-11-27): 54 us through the whole stack, 32 us through the router alone,
+ * 16 us for Koa's hello world. HEAD and the OpenAPI entry still go through the router.
+ */
+export function liveness() {
+  return (ctx: Koa.Context, next: Koa.Next): Promise<void> | void => {
+    if (ctx.method !== 'GET' || ctx.path !== '/healthz') return next();
+    ctx.set('X-Request-Id', requestIdOf(ctx));
+    ctx.body = HEALTHY;
+  };
+}
+
+export const HEALTHY = { status: 'ok' };
+
+/**
+ * JSON bodies up to MAX_BODY. Any failure to read one is the client's: a corrupt compressed
+ * body, say, fails inside zlib with no HTTP status, and must still be a 400, not a 500.
+ */
+export function parseJsonBody() {
+  const parse = bodyParser({ enableTypes: ['json'], jsonLimit: MAX_BODY, encoding: 'utf-8' });
+  return async (ctx: Koa.Context, next: Koa.Next): Promise<void> => {
+    try {
+      await parse(ctx, () => Promise.resolve());
+    } catch (error) {
+      const status = (error as { status?: number }).status;
+      if (status !== undefined && status >= 400 && status < 500) throw error;
+      ctx.throw(400, `Body could not be read: ${(error as Error).message}`);
+    }
+    await next();
+  };
+}
+
+/** The caller's X-Request-Id when it is a sane one, or a new id. */
+function requestIdOf(ctx: Koa.Context): string {
+  const given = ctx.get('X-Request-Id');
+  return REQUEST_ID.test(given) ? given : randomUUID();
+}
+
+/** A request id (the caller's X-Request-Id, or a new one) that every log line of it carries. */
+export function requestContext(metrics: PrometheusMetrics, log: Logger) {
+  return async (ctx: Koa.Context, next: Koa.Next): Promise<void> => {
+    const id = requestIdOf(ctx);
+    ctx.set('X-Request-Id', id);
+    const started = process.hrtime.bigint();
+    await withCorrelationId(id, async () => {
+      await next();
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const route = (ctx as { _matchedRoute?: string })._matchedRoute ?? 'unmatched';
+      metrics.observeHttp(ctx.method, String(route), ctx.status, seconds);
+      log.debug(
+        { method: ctx.method, path: ctx.path, status: ctx.status, ms: seconds * 1000 },
+        'request',
+      );
+    });
+  };
+}
