@@ -25,6 +25,7 @@ import { RedisStreamConsumer } from './entrypoints/redis_streamconsumer';
 import { COMMAND_HANDLERS, EVENT_HANDLERS } from './service_layer/handlers';
 import { MessageBus } from './service_layer/messagebus';
 import { OutboxRelay } from './service_layer/outbox';
+import { currentTraceparent } from './service_layer/tracing';
 import type { Logger, Notifications, Outbox, Publish } from './service_layer/ports';
 import type { UnitOfWork } from './service_layer/unit_of_work';
 import type { Event } from './domain/events';
@@ -99,9 +100,10 @@ export function bootstrap(overrides: Overrides = {}): Service {
     (handler, messages) =>
       bus.handleEvents(
         handler,
-        messages.map(({ event, id, correlationId }) => ({
+        messages.map(({ event, id, correlationId, occurredAt }) => ({
           event,
-          meta: { messageId: id, correlationId },
+          // the relay runs this in the delivery's span: what it publishes names that span
+          meta: { messageId: id, correlationId, occurredAt, traceparent: currentTraceparent() },
         })),
       ),
     logger,

@@ -87,6 +87,8 @@ export class FakeOutbox implements Outbox {
         handler,
         attempts: 0,
         correlationId: null,
+        occurredAt: new Date(),
+        traceparent: null,
         delivered: false,
       });
     }

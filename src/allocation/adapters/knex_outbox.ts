@@ -27,7 +27,8 @@ const PENDING = {
            SELECT key, type, handler, min(id) AS first_id FROM outbox
            WHERE delivered_at IS NULL AND next_attempt_at > now()
            GROUP BY key, type, handler)
-         SELECT o.id, o.key, o.type, o.handler, o.payload, o.attempts, o.correlation_id
+         SELECT o.id, o.key, o.type, o.handler, o.payload, o.attempts, o.correlation_id,
+                o.created_at, o.traceparent
          FROM outbox o
          LEFT JOIN blocked b ON b.key = o.key AND b.type = o.type AND b.handler = o.handler
          WHERE o.delivered_at IS NULL AND o.next_attempt_at <= now()
@@ -177,5 +178,7 @@ function toPending(row: Record<string, unknown>): PendingMessage {
     handler: String(row.handler),
     attempts: Number(row.attempts),
     correlationId: (row.correlation_id as string | null) ?? null,
+    occurredAt: row.created_at as Date,
+    traceparent: (row.traceparent as string | null) ?? null,
   };
 }

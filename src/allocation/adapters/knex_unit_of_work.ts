@@ -21,6 +21,7 @@ import { currentCorrelationId } from '../correlation';
 import type { Event } from '../domain/events';
 import type { Product } from '../domain/model';
 import { ConcurrencyError, DuplicateBatch } from '../service_layer/errors';
+import { currentTraceparent } from '../service_layer/tracing';
 import type { Inbox, ReadModel, ReadModelRow, UnitOfWork } from '../service_layer/unit_of_work';
 import { isUniqueViolation } from './db';
 import { translateDbError } from './pg_errors';
@@ -77,6 +78,7 @@ class Run implements Session {
       productChanges(product, this.repository.snapshots.get(product), {
         handlersOf: this.options.handlersOf,
         correlationId: currentCorrelationId() ?? null,
+        traceparent: currentTraceparent() ?? null,
         messageId: i === 0 ? this.messageId : undefined,
       }),
     );

@@ -12,7 +12,13 @@ export interface ProductChanges {
   changed_batches: { ref: string; purchased: number; allocated: number; position: string | null }[];
   freed_lines: { ref: string; orderid: string }[];
   allocated_lines: { ref: string; orderid: string; qty: number }[];
-  outbox: { type: string; handler: string; payload: Event; correlation_id: string | null }[];
+  outbox: {
+    type: string;
+    handler: string;
+    payload: Event;
+    correlation_id: string | null;
+    traceparent: string | null;
+  }[];
   message_id?: string;
 }
 
@@ -23,6 +29,8 @@ export function productChanges(
   context: {
     handlersOf: (event: Event) => readonly string[];
     correlationId: string | null;
+    /** The trace context of the handler that commits: each outbox row's delivery continues it. */
+    traceparent: string | null;
     messageId?: string;
   },
 ): { sku: string; changes: ProductChanges } | undefined {
@@ -40,6 +48,7 @@ export function productChanges(
         handler,
         payload: event,
         correlation_id: context.correlationId,
+        traceparent: context.traceparent,
       })),
     ),
     message_id: context.messageId,

@@ -1,22 +1,29 @@
 import type { Redis } from 'ioredis';
 import { Allocated, type Event } from '../domain/events';
+import { LineAllocatedMessage } from '../message_schemas';
 import type { MessageMeta, Publish } from '../service_layer/ports';
 
 /**
  * The public shape of each outbound message, in one place: SPEC section 4 is a contract, while
- * the internal event's names may change. Extra fields: the stable message id (duplicates from an
- * at-least-once redelivery share it) and the correlation id of the chain that caused it.
+ * the internal event's names may change. Built through the schema the AsyncAPI document shows,
+ * so what is sent is what is documented. The envelope: a stable message id (duplicates from an
+ * at-least-once redelivery share it), the commit time, the correlation id of the chain that
+ * caused it (a message that starts a chain is its own), and the delivery's trace context.
  */
-export function toPublicMessage(event: Event, meta: MessageMeta): Record<string, unknown> {
+export function toPublicMessage(event: Event, meta: MessageMeta): LineAllocatedMessage {
   if (event instanceof Allocated) {
-    return {
+    return LineAllocatedMessage.parse({
       orderid: event.orderid,
       sku: event.sku,
       qty: event.qty,
       batchref: event.batchref,
+      type: 'line_allocated',
+      version: 1,
+      occurred_at: meta.occurredAt.toISOString(),
       message_id: meta.messageId,
-      correlation_id: meta.correlationId,
-    };
+      correlation_id: meta.correlationId ?? meta.messageId,
+      traceparent: meta.traceparent,
+    });
   }
   throw new Error(`No public message for ${event.constructor.name}`);
 }

@@ -6,22 +6,12 @@ import {
   OpenAPIRegistry,
 } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
+import { MAX_INT, Text } from '../message_schemas';
 
 extendZodWithOpenApi(z);
 
-const MAX_INT = 2 ** 31 - 1;
-
-// PostgreSQL text cannot hold NUL, and a lone UTF-16 surrogate is not valid Unicode (it would
-// fail as JSON in the outbox): both are input errors, caught here rather than as a 500 there.
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-const Text = z
-  .string()
-  .min(1)
-  .max(255) // the ids' limit, MAX_ID_LENGTH, too
-  .refine((s) => !s.includes('\u0000'), 'must not contain NUL characters')
-  .refine((s) => !LONE_SURROGATE.test(s), 'must be valid Unicode');
-
-const Name = (example: string) => Text.openapi({ example });
+// `.meta`, not `.openapi`: Text is made in message_schemas, before zod is extended here.
+const Name = (example: string) => Text.meta({ example });
 
 const Quantity = z.number().int().positive().max(MAX_INT).openapi({ example: 10 });
 
@@ -53,20 +43,6 @@ export const AddBatchBody = z
 export const AllocateBody = z
   .object({ orderid: Name('order-123'), sku: Name('SMALL-TABLE'), qty: Quantity })
   .openapi('Allocate');
-
-/** The longest inbound message id, stored whole (inbox, outbox correlation, dead letters). */
-export const MAX_ID_LENGTH = 255;
-
-/** An inbound message id: a string of 1-255 characters, or a number (SPEC section 4). */
-const MessageId = z.union([Text, z.number()]);
-
-/** The inbound `change_batch_quantity` Redis message (SPEC section 4). */
-export const ChangeBatchQuantityMessage = z.object({
-  batchref: Text,
-  qty: z.number().int().nonnegative().max(MAX_INT),
-  message_id: MessageId.optional(),
-  id: MessageId.optional(),
-});
 
 export const OrderId = Name('order-123');
 export const Sku = Name('SMALL-TABLE');

@@ -7,7 +7,9 @@ import type { MessageBus } from '../service_layer/messagebus';
 import type { Logger } from '../service_layer/ports';
 import { backoffMs } from '../service_layer/backoff';
 import { ConcurrencyError, Unavailable } from '../service_layer/errors';
-import { ChangeBatchQuantityMessage, describeIssues, MAX_ID_LENGTH } from './api_schemas';
+import { continuingTrace, inSpan, SpanKind } from '../service_layer/tracing';
+import { ChangeBatchQuantityMessage, MAX_ID_LENGTH } from '../message_schemas';
+import { describeIssues } from './api_schemas';
 
 /** SPEC section 4: a message over this is not parsed, only set aside with its size and start. */
 export const MAX_MESSAGE_BYTES = 64 * 1024;
@@ -39,8 +41,17 @@ export class ChangeBatchQuantityInbound {
   async process(raw: Buffer, delivery?: { id: string; position: string }): Promise<Outcome> {
     if (raw.length > MAX_MESSAGE_BYTES) return oversized(raw);
     const payload = raw.toString('utf8');
-    const parsed = parse(payload, delivery);
-    if (typeof parsed === 'string') return { kind: 'invalid', reason: parsed, payload };
+    const message = parse(payload, delivery);
+    if (typeof message === 'string') return { kind: 'invalid', reason: message, payload };
+    // The handling continues the sender's trace, when the message names one.
+    return continuingTrace(message.traceparent, () =>
+      inSpan('receive change_batch_quantity', { kind: SpanKind.CONSUMER }, () =>
+        this.handle(message.command, payload),
+      ),
+    );
+  }
+
+  private async handle(parsed: ChangeBatchQuantity, payload: string): Promise<Outcome> {
     return withCorrelationId(parsed.messageId, async () => {
       for (let attempt = 1; ; attempt++) {
         try {
@@ -96,11 +107,11 @@ function idText(id: string | number | undefined): string | undefined {
   return Number.isInteger(id) ? BigInt(id).toString() : String(id);
 }
 
-/** The command, or why the payload can never become one. */
+/** The command and the sender's trace context, or why the payload can never become one. */
 function parse(
   payload: string,
   delivery: { id: string; position: string } | undefined,
-): ChangeBatchQuantity | string {
+): { command: ChangeBatchQuantity; traceparent: string | undefined } | string {
   let json: unknown;
   try {
     json = parseJson(payload);
@@ -109,10 +120,16 @@ function parse(
   }
   const result = ChangeBatchQuantityMessage.safeParse(json);
   if (!result.success) return describeIssues(result.error);
-  const { batchref, qty } = result.data;
+  const { batchref, qty, traceparent } = result.data;
   const messageId = idText(result.data.message_id ?? result.data.id);
   if (messageId !== undefined && messageId.length > MAX_ID_LENGTH) {
     return `message_id: a numeric id must have at most ${MAX_ID_LENGTH} digits`;
   }
-  return new ChangeBatchQuantity(batchref, qty, messageId ?? delivery?.id, delivery?.position);
+  const command = new ChangeBatchQuantity(
+    batchref,
+    qty,
+    messageId ?? delivery?.id,
+    delivery?.position,
+  );
+  return { command, traceparent };
 }

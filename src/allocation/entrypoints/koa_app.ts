@@ -20,6 +20,7 @@ import {
 } from './api_schemas';
 import { sendWithETag } from './etag';
 import { admissionControl, type AdmissionLimits } from './admission';
+import { asyncApiDocument } from './asyncapi';
 import { errorMiddleware } from './http_errors';
 import { methodNotAllowed } from './method_not_allowed';
 import { HEALTHY, liveness, parseJsonBody, requestContext } from './middleware';
@@ -126,6 +127,10 @@ function addOperationsRoutes(router: Router, deps: AppDeps): void {
   router.get('/openapi.json', (ctx) => {
     ctx.body = document;
   });
+  const messages = asyncApiDocument();
+  router.get('/asyncapi.json', (ctx) => {
+    ctx.body = messages;
+  });
   router.get('/docs', (ctx) => {
     ctx.type = 'html';
     ctx.body = DOCS_PAGE;
@@ -148,7 +153,10 @@ const DOCS_PAGE = `<!doctype html>
 <html lang="en">
 <head><meta charset="utf-8"><title>allocation API</title>
 <link rel="stylesheet" href="/docs/assets/swagger-ui.css"></head>
-<body><div id="swagger-ui"></div>
+<body><p style="font-family: sans-serif; margin: 1em 20px">Redis messages (channels
+<code>change_batch_quantity</code> and <code>line_allocated</code>):
+<a href="/asyncapi.json">AsyncAPI document</a></p>
+<div id="swagger-ui"></div>
 <script src="/docs/assets/swagger-ui-bundle.js"></script>
 <script>window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#swagger-ui' });</script>
 </body></html>`;

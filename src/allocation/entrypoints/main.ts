@@ -1,3 +1,5 @@
+// First: tracing must patch http, koa, pg and ioredis before anything loads them.
+import { stopTracing } from '../tracing';
 import 'reflect-metadata';
 import cluster from 'node:cluster';
 import type { Server, ServerResponse } from 'node:http';
@@ -35,6 +37,7 @@ async function main(role: Role): Promise<void> {
     for (const stop of stops) await stop();
     await service.relay.deliverPending().catch(() => undefined); // flush what we can
     await service.close();
+    await stopTracing().catch(() => undefined); // export the last spans
     log.info({}, 'stopped');
     process.exit(0);
   };

@@ -15,6 +15,7 @@ import {
   type Notifications,
   type Publish,
 } from './ports';
+import { inHandlerSpan } from './tracing';
 import type { UnitOfWork } from './unit_of_work';
 
 /** What event handlers may use; each takes what it needs. */
@@ -97,7 +98,7 @@ export class MessageBus {
   private async withRetry<T>(name: string, fn: (uow: UnitOfWork) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
-        const result = await fn(this.options.startUow());
+        const result = await inHandlerSpan(name, () => fn(this.options.startUow()));
         this.metrics.handled(name, 'ok');
         return result;
       } catch (error) {

@@ -10,6 +10,7 @@ import {
   type DeliveryReport,
 } from './ports';
 import { backoffMs } from './backoff';
+import { continuingTrace, inDeliverySpan } from './tracing';
 
 /** Runs one handler on messages of one product, in commit order (MessageBus.handleEvents). */
 export type Deliver = (handler: string, messages: PendingMessage[]) => Promise<void>;
@@ -66,7 +67,8 @@ export class OutboxRelay {
       this.again = true;
       return this.draining;
     }
-    this.draining = this.drain().finally(() => {
+    // A drain serves every waiting message, not the trace of whichever commit asked for it.
+    this.draining = continuingTrace(null, () => this.drain()).finally(() => {
       this.draining = undefined;
     });
     return this.draining;
@@ -158,7 +160,9 @@ export class OutboxRelay {
     const [{ handler, correlationId }] = group;
     const type = group[0].event.constructor.name;
     try {
-      await this.withCorrelation(correlationId, () => this.deliverTo(handler, group));
+      await inDeliverySpan(`${type}.${handler}`, group, () =>
+        this.withCorrelation(correlationId, () => this.deliverTo(handler, group)),
+      );
       report.delivered.push(...group.map((m) => m.id));
       this.metrics.delivered(`${type}.${handler}`, 'ok');
       return true;

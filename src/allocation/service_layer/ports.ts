@@ -40,6 +40,10 @@ export interface PendingMessage {
   handler: string;
   attempts: number;
   correlationId: string | null;
+  /** When the change that wrote it committed. */
+  occurredAt: Date;
+  /** W3C trace context of the span that wrote it (null when tracing was off). */
+  traceparent: string | null;
 }
 
 export interface DeliveryReport {
@@ -67,4 +71,7 @@ export interface Outbox {
 export interface MessageMeta {
   messageId: string;
   correlationId: string | null;
+  occurredAt: Date;
+  /** W3C trace context of the delivery, when tracing is on. */
+  traceparent?: string;
 }
