@@ -1,10 +1,11 @@
 // SPEC section 10: a process admits at most MAX_INFLIGHT commands; the next ones get 503 with
 // Retry-After at once, and every admitted one is applied. Counts, never timings.
 import { expect } from 'chai';
-import { testDb } from '../db';
-import { eventually } from '../eventually';
-import { randomBatchref, randomOrderid, randomSku } from '../random_refs';
-import { addBatch, countBy, startServiceProcess, type ServiceProcess } from './processes';
+import { testDb } from '../support/db';
+import { eventually } from '../support/eventually';
+import { randomBatchref, randomOrderid, randomSku } from '../support/random_refs';
+import { startServiceProcess, type ServiceProcess } from '../support/processes';
+import { addBatch, countBy } from '../support/requests';
 
 const MAX_INFLIGHT = 4;
 
@@ -41,8 +42,7 @@ describe(`admission control (MAX_INFLIGHT=${MAX_INFLIGHT})`, () => {
     );
   });
   after(async () => {
-    service.child.kill('SIGTERM');
-    await service.exited;
+    await service.stop();
   });
 
   it('refuses what is over the limit with 503 + Retry-After, and applies every 202', async () => {

@@ -2,15 +2,13 @@
 // fires (never a hang), and the sku serves requests again once the lock is gone.
 import { expect } from 'chai';
 import type { Knex } from 'knex';
+import type Koa from 'koa';
 import request from 'supertest';
 import { createKnex } from '../../src/allocation/adapters/db';
-import { DeadLetters } from '../../src/allocation/adapters/dead_letters';
 import { bootstrap, type Service } from '../../src/allocation/bootstrap';
 import { dbLimits, type DbLimits } from '../../src/allocation/config';
-import { createApp } from '../../src/allocation/entrypoints/koa_app';
-import { readinessChecks } from '../../src/allocation/entrypoints/readiness';
-import { testDb } from '../db';
-import { randomBatchref, randomOrderid, randomSku } from '../random_refs';
+import { testDb } from '../support/db';
+import { randomBatchref, randomOrderid, randomSku } from '../support/random_refs';
 
 const cases: [string, Partial<DbLimits>][] = [
   // the lock wait outlasts the whole statement's budget: 57014
@@ -23,19 +21,12 @@ for (const [name, limits] of cases) {
   describe(`a statement stuck behind a lock (${name})`, () => {
     let db: Knex;
     let service: Service;
-    let app: ReturnType<typeof createApp>;
+    let app: Koa;
     before(async () => {
       await testDb(); // migrated
       db = createKnex(process.env.DATABASE_URL as string, 4, { ...dbLimits(), ...limits });
       service = bootstrap({ db });
-      app = createApp({
-        bus: service.bus,
-        db,
-        log: service.logger,
-        readiness: readinessChecks(db, service.redis()),
-        metrics: service.metrics,
-        deadLetters: new DeadLetters(db),
-      });
+      app = service.app();
     });
     after(async () => {
       await service.close();

@@ -5,10 +5,10 @@
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import { gzipSync } from 'node:zlib';
-import { testDb } from '../db';
-import { eventually } from '../eventually';
-import { randomBatchref, randomSku } from '../random_refs';
-import { startServiceProcess, type ServiceProcess } from './processes';
+import { testDb } from '../support/db';
+import { eventually } from '../support/eventually';
+import { randomBatchref, randomSku } from '../support/random_refs';
+import { startServiceProcess, type ServiceProcess } from '../support/processes';
 
 const SEED = 20_261_121;
 const MALFORMED_PER_ROUTE = 600;
@@ -451,10 +451,6 @@ function poisonMessage(gen: Gen, i: number): { kind: string; payload: string | B
   return { kind: 'unknown batch', payload: JSON.stringify({ batchref, qty: gen.int(0, 1000) }) };
 }
 
-function isRunning(service: ServiceProcess): boolean {
-  return service.child.exitCode === null && service.child.signalCode === null;
-}
-
 async function postJson(url: string, body: unknown): Promise<number> {
   const response = await fetch(url, {
     method: 'POST',
@@ -472,9 +468,7 @@ describe('fuzz', () => {
     service = await startServiceProcess({ LOG_LEVEL: 'error' });
   });
   after(async () => {
-    if (!isRunning(service)) return;
-    service.child.kill('SIGTERM');
-    await service.exited;
+    await service.stop();
   });
 
   it('malformed HTTP bodies get a 4xx with a message, never a 5xx', async function () {
@@ -550,7 +544,7 @@ describe('fuzz', () => {
     );
     expect(malformed.length).to.be.at.least(1000);
     expect(report, 'answers that break the contract').to.deep.equal([]);
-    expect(isRunning(service), service.output()).to.equal(true);
+    expect(service.isRunning(), service.output()).to.equal(true);
     expect([added, allocated]).to.deep.equal([201, 202]);
   });
 
@@ -616,7 +610,7 @@ describe('fuzz', () => {
     expect(new Set([...setAside.values()].map((l) => l.source))).to.deep.equal(
       new Set(['change_batch_quantity']),
     );
-    expect(isRunning(service), service.output()).to.equal(true);
+    expect(service.isRunning(), service.output()).to.equal(true);
     const listed = await fetch(`${service.url}/dead_letters?limit=5`, {
       signal: AbortSignal.timeout(ANSWER_TIMEOUT_MS),
     });

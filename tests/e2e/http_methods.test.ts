@@ -2,7 +2,7 @@
 // body, whatever the method; an unknown path is a JSON 404.
 import { expect } from 'chai';
 import request from 'supertest';
-import { startTestService, type TestService } from './service';
+import { startTestService, type TestService } from '../support/in_process';
 
 describe('HTTP methods and paths', () => {
   let t: TestService;

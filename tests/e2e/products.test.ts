@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import request from 'supertest';
-import { randomBatchref, randomOrderid, randomSku } from '../random_refs';
-import { eventually } from '../eventually';
-import { startTestService, type TestService } from './service';
+import { randomBatchref, randomOrderid, randomSku } from '../support/random_refs';
+import { eventually } from '../support/eventually';
+import { startTestService, type TestService } from '../support/in_process';
 
 describe('GET /products/:sku and ETags', () => {
   let t: TestService;

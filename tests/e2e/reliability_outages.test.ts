@@ -6,55 +6,21 @@ import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import net from 'node:net';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type EmbeddedPostgresHandle, startEmbeddedPostgres } from '../../tools/embedded_postgres';
 import { type LocalRedisHandle, startLocalRedis } from '../../tools/local_redis';
-import { testDb } from '../db';
-import { eventually } from '../eventually';
-import { randomBatchref, randomOrderid, randomSku } from '../random_refs';
-import { countBy, sendAll, startServiceProcess, type ServiceProcess } from './processes';
+import { testDb } from '../support/db';
+import { eventually } from '../support/eventually';
+import { randomBatchref, randomOrderid, randomSku } from '../support/random_refs';
+import { startServiceProcess, type ServiceProcess } from '../support/processes';
+import { allocateRequests, countBy, send, sendAll, type Outcome } from '../support/requests';
 
 // From dist/tests/e2e back to the repository.
 const REPO_ROOT = path.resolve(__dirname, '../../..');
-// Long enough for a slow answer on a noisy machine, short enough that a hang fails the test.
-const ANSWER_TIMEOUT_MS = 15_000;
+const call = (url: string, method: 'GET' | 'POST', body?: unknown) => send({ url, method, body });
 
-interface Answer {
-  status: number;
-  body: unknown;
-}
-
-/** One request with a deadline: a hung request becomes a failure, not a stuck test. */
-async function call(url: string, method: 'GET' | 'POST', body?: unknown): Promise<Answer> {
-  const response = await fetch(url, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(ANSWER_TIMEOUT_MS),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text ? (JSON.parse(text) as unknown) : null };
-}
-
-function messageOf(answer: Answer): unknown {
-  return (answer.body as { message?: unknown } | null)?.message;
-}
-
-function isRunning(service: ServiceProcess): boolean {
-  return service.child.exitCode === null && service.child.signalCode === null;
-}
-
-async function stopService(service: ServiceProcess | undefined): Promise<void> {
-  if (!service || !isRunning(service)) return;
-  service.child.kill('SIGTERM');
-  await service.exited;
-}
-
-function allocateRequests(url: string, sku: string, orderids: string[]) {
-  return orderids.map((orderid) => ({
-    method: 'POST' as const,
-    url: `${url}/allocate`,
-    body: { orderid, sku, qty: 1 },
-  }));
+function messageOf(outcome: Outcome): unknown {
+  return (outcome.body as { message?: unknown } | null)?.message;
 }
 
 async function purchasedQuantity(ref: string): Promise<number | undefined> {
@@ -117,7 +83,7 @@ describe('outages', () => {
 
     after(async () => {
       clients.forEach((client) => client.disconnect());
-      await stopService(service);
+      await service?.stop();
       await gate?.close();
       await redis?.stop();
     });
@@ -210,11 +176,11 @@ describe('outages', () => {
       await eventually(async () => {
         const message = JSON.stringify({ batchref: otherRef, qty: 7 });
         await publisher.publish('change_batch_quantity', message);
-        await new Promise((resolve) => setTimeout(resolve, 200));
+        await sleep(200);
         expect(await purchasedQuantity(otherRef)).to.equal(7);
       }, 20_000);
 
-      expect(isRunning(service), service.output()).to.equal(true);
+      expect(service.isRunning(), service.output()).to.equal(true);
     });
   });
 
@@ -223,7 +189,7 @@ describe('outages', () => {
     let service: ServiceProcess | undefined;
 
     after(async () => {
-      await stopService(service);
+      await service?.stop();
       await postgres?.stop();
     });
 
@@ -261,7 +227,7 @@ describe('outages', () => {
       expect(allocate.status, JSON.stringify(allocate.body)).to.equal(503);
       expect(messageOf(allocate)).to.be.a('string').and.not.empty;
       expect(health.status).to.equal(200);
-      expect(isRunning(service), service.output()).to.equal(true);
+      expect(service.isRunning(), service.output()).to.equal(true);
 
       await postgres.start();
       await eventually(async () => {
@@ -274,7 +240,7 @@ describe('outages', () => {
       });
 
       expect(again).to.deep.equal({ status: 202, body: { batchref: ref } });
-      expect(isRunning(service), service.output()).to.equal(true);
+      expect(service.isRunning(), service.output()).to.equal(true);
       expect(service.child.pid).to.equal(pid);
       console.log(
         `      postgres outage: readyz ${ready.status}, allocate ${allocate.status}, healthz ${health.status}; after restart: allocate ${again.status}, same pid ${pid}`,

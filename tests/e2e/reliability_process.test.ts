@@ -5,18 +5,12 @@
 import { expect } from 'chai';
 import type { Knex } from 'knex';
 import http from 'node:http';
-import { testDb } from '../db';
-import { eventually } from '../eventually';
-import { randomBatchref, randomOrderid, randomSku } from '../random_refs';
-import {
-  countBy,
-  sendAll,
-  startServiceProcess,
-  type Outcome,
-  type ServiceProcess,
-  addBatch,
-} from './processes';
-import { listen } from './service';
+import { testDb } from '../support/db';
+import { eventually } from '../support/eventually';
+import { randomBatchref, randomOrderid, randomSku } from '../support/random_refs';
+import { startServiceProcess, type ServiceProcess } from '../support/processes';
+import { listen } from '../support/redis';
+import { addBatch, allocateRequests, countBy, sendAll, type Outcome } from '../support/requests';
 
 interface AllocationRow {
   orderid: string;
@@ -28,14 +22,6 @@ interface BatchRow {
   reference: string;
   purchased_quantity: number;
   allocated_quantity: number;
-}
-
-function allocateRequests(url: string, sku: string, orderids: string[]) {
-  return orderids.map((orderid) => ({
-    method: 'POST' as const,
-    url: `${url}/allocate`,
-    body: { orderid, sku, qty: 1 },
-  }));
 }
 
 function orderids(count: number, name: string): string[] {
@@ -83,15 +69,6 @@ function postWith(agent: http.Agent, url: string, body: unknown): Promise<Outcom
   });
 }
 
-/** Kills a process still running (a failed test must not leave one behind) and waits for it. */
-async function stop(service: ServiceProcess | undefined): Promise<void> {
-  if (!service) return;
-  if (service.child.exitCode === null && service.child.signalCode === null) {
-    service.child.kill('SIGKILL');
-  }
-  await service.exited;
-}
-
 describe('reliability of one service process', () => {
   let db: Knex;
   before(async () => {
@@ -136,7 +113,7 @@ describe('reliability of one service process', () => {
         expect(batch.allocated_quantity).to.be.at.most(batch.purchased_quantity);
       }
     } finally {
-      await stop(service);
+      await service.kill();
     }
   });
 
@@ -213,8 +190,8 @@ describe('reliability of one service process', () => {
       expect(batch.allocated_quantity).to.equal(allocated.length);
     } finally {
       lineAllocated.close();
-      await stop(first);
-      await stop(second);
+      await first?.kill();
+      await second?.kill();
     }
   });
 
@@ -258,7 +235,7 @@ describe('reliability of one service process', () => {
         'allocated, answer cut off',
       ).to.be.empty;
     } finally {
-      await stop(service);
+      await service.kill();
     }
   });
 
@@ -313,7 +290,7 @@ describe('reliability of one service process', () => {
     } finally {
       if (!lock.isCompleted()) await lock.rollback();
       agent.destroy();
-      await stop(service);
+      await service.kill();
     }
   });
 });

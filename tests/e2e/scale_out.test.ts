@@ -11,11 +11,12 @@ import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import type { Knex } from 'knex';
 import { randomBytes } from 'node:crypto';
-import { testDb } from '../db';
-import { eventually } from '../eventually';
-import { randomBatchref, randomOrderid, randomSku } from '../random_refs';
-import { addBatch, countBy, sendAll, startServiceProcess, type ServiceProcess } from './processes';
-import { listen, redisUrl } from './service';
+import { testDb } from '../support/db';
+import { eventually } from '../support/eventually';
+import { randomBatchref, randomOrderid, randomSku } from '../support/random_refs';
+import { startServiceProcess, type ServiceProcess } from '../support/processes';
+import { listen, redisUrl } from '../support/redis';
+import { addBatch, countBy, sendAll } from '../support/requests';
 
 const STREAM = 'change_batch_quantity';
 const DEAD_LETTER_SOURCE = `stream:${STREAM}`;
@@ -131,28 +132,6 @@ async function deadLettersWith(db: Knex, payloads: string[]) {
   return db('dead_letters').whereIn('payload', payloads).select('source', 'payload', 'reason');
 }
 
-function isRunning(service: ServiceProcess): boolean {
-  return service.child.exitCode === null && service.child.signalCode === null;
-}
-
-/** Stops gracefully and waits until its output is all read; a process that hangs is killed. */
-async function stopGracefully(service: ServiceProcess | undefined): Promise<void> {
-  if (!service || !isRunning(service)) return;
-  // 'close' (not 'exit') comes after the last of its output: counting from the log needs it all.
-  const closed = new Promise((resolve) => service.child.once('close', resolve));
-  service.child.kill('SIGTERM');
-  const timer = setTimeout(() => service.child.kill('SIGKILL'), 15_000);
-  await closed;
-  clearTimeout(timer);
-}
-
-/** Kills a process still running (a failed test must not leave one behind) and waits for it. */
-async function kill(service: ServiceProcess | undefined): Promise<void> {
-  if (!service) return;
-  if (isRunning(service)) service.child.kill('SIGKILL');
-  await service.exited;
-}
-
 describe('scale-out', () => {
   let db: Knex;
   let redis: Redis;
@@ -198,7 +177,7 @@ describe('scale-out', () => {
         return true;
       }, 25_000).catch(() => false);
       // Stopped before counting, so no late duplicate can slip in after the count.
-      await Promise.all([stopGracefully(a), stopGracefully(b)]);
+      await Promise.all([a.stop(), b.stop()]);
 
       const applied = await appliedSince(db, before);
       const mine = new Set(ids);
@@ -244,8 +223,8 @@ describe('scale-out', () => {
       expect(byB.length, `consumer-b handled none\n${b.output().slice(-2000)}`).to.be.above(0);
       expect(await groupPendingCount(redis, group)).to.equal(0);
     } finally {
-      await kill(a);
-      await kill(b);
+      await a?.kill();
+      await b?.kill();
     }
   });
 
@@ -316,8 +295,8 @@ describe('scale-out', () => {
       expect(pendingAfter, 'entries never acknowledged').to.equal(0);
     } finally {
       if (!lock.isCompleted()) await lock.rollback();
-      await kill(a);
-      await kill(b);
+      await a?.kill();
+      await b?.kill();
     }
   });
 
@@ -372,8 +351,8 @@ describe('scale-out', () => {
       expect(allocated.map((a) => a.orderid)).to.have.members(naming);
       expect(batch).to.deep.equal({ purchased_quantity: N, allocated_quantity: N });
     } finally {
-      await kill(first);
-      await kill(second);
+      await first?.kill();
+      await second?.kill();
     }
   });
 
@@ -415,7 +394,7 @@ describe('scale-out', () => {
       expect(pending).to.deep.equal([]);
       expect(letters).to.have.length(2);
     } finally {
-      await kill(consumer);
+      await consumer?.kill();
     }
   });
 
@@ -464,7 +443,7 @@ describe('scale-out', () => {
       expect(entries[0].message_id).to.equal(published[0].message_id);
     } finally {
       lineAllocated.close();
-      await kill(service);
+      await service?.kill();
     }
   });
 });

@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import { bootstrap } from '../../src/allocation/bootstrap';
 import { Allocate, CreateBatch } from '../../src/allocation/domain/commands';
-import { testDb } from '../db';
-import { randomBatchref, randomOrderid, randomSku } from '../random_refs';
+import { testDb } from '../support/db';
+import { randomBatchref, randomOrderid, randomSku } from '../support/random_refs';
 import { FakeNotifications, recordingPublisher, silentLogger } from '../unit/fakes';
 
 describe('contention', () => {

@@ -4,9 +4,9 @@ import { SMTPServer } from 'smtp-server';
 import { EmailNotifications } from '../../src/allocation/adapters/notifications';
 import { bootstrap } from '../../src/allocation/bootstrap';
 import { Allocate, CreateBatch } from '../../src/allocation/domain/commands';
-import { testDb } from '../db';
-import { eventually } from '../eventually';
-import { randomBatchref, randomOrderid, randomSku } from '../random_refs';
+import { testDb } from '../support/db';
+import { eventually } from '../support/eventually';
+import { randomBatchref, randomOrderid, randomSku } from '../support/random_refs';
 import { recordingPublisher, silentLogger } from '../unit/fakes';
 
 interface Received {

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { Batch, OrderLine, Product } from '../../src/allocation/domain/model';
-import { testDb } from '../db';
-import { randomBatchref, randomOrderid, randomSku } from '../random_refs';
+import { testDb } from '../support/db';
+import { randomBatchref, randomOrderid, randomSku } from '../support/random_refs';
 import { newUow } from './uow_fixtures';
 
 describe('repository', () => {

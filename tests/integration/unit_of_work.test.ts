@@ -2,8 +2,8 @@ import { expect } from 'chai';
 import type { Knex } from 'knex';
 import { OrderLine } from '../../src/allocation/domain/model';
 import { ConcurrencyError } from '../../src/allocation/service_layer/errors';
-import { testDb } from '../db';
-import { randomBatchref, randomOrderid, randomSku } from '../random_refs';
+import { testDb } from '../support/db';
+import { randomBatchref, randomOrderid, randomSku } from '../support/random_refs';
 import { allocatedBatchref, insertBatch, newUow } from './uow_fixtures';
 
 async function countAllocations(db: Knex, sku: string): Promise<number> {
@@ -63,18 +63,13 @@ describe('unit of work', () => {
     await insertBatch(db, ref, sku, 100);
     const uow = newUow(db);
 
-    let caught: unknown;
-    try {
-      await uow.run(async () => {
-        (await uow.products.get(sku))?.allocate(new OrderLine('o1', sku, 10));
-        await uow.products.getForQuantityChange(ref, 0); // opens a transaction (row lock)
-        throw new Error('boom');
-      });
-    } catch (error) {
-      caught = error;
-    }
+    const run = uow.run(async () => {
+      (await uow.products.get(sku))?.allocate(new OrderLine('o1', sku, 10));
+      await uow.products.getForQuantityChange(ref, 0); // opens a transaction (row lock)
+      throw new Error('boom');
+    });
 
-    expect((caught as Error).message).to.equal('boom');
+    await expect(run).to.be.rejectedWith(Error, /^boom$/);
     expect(await allocatedBatchref(db, 'o1', sku)).to.equal(undefined);
   });
 
@@ -135,13 +130,10 @@ describe('unit of work', () => {
     const [sku, ref] = [randomSku(), randomBatchref()];
     await insertBatch(db, ref, sku, 5);
 
-    let caught: unknown;
-    try {
-      await db('batches').where({ reference: ref }).update({ allocated_quantity: 6 });
-    } catch (error) {
-      caught = error;
-    }
+    const update = db('batches').where({ reference: ref }).update({ allocated_quantity: 6 });
 
-    expect((caught as { constraint?: string }).constraint).to.equal('batches_not_over_allocated');
+    await expect(update).to.be.rejected.and.eventually.include({
+      constraint: 'batches_not_over_allocated',
+    });
   });
 });

@@ -6,9 +6,9 @@ import type { OutboxRelay } from '../../src/allocation/service_layer/outbox';
 import { Allocate, ChangeBatchQuantity, CreateBatch } from '../../src/allocation/domain/commands';
 import { allocations } from '../../src/allocation/views';
 import { FakeNotifications, recordingPublisher, silentLogger } from '../unit/fakes';
-import { testDb } from '../db';
-import { eventually } from '../eventually';
-import { randomBatchref, randomOrderid, randomSku } from '../random_refs';
+import { testDb } from '../support/db';
+import { eventually } from '../support/eventually';
+import { randomBatchref, randomOrderid, randomSku } from '../support/random_refs';
 
 describe('views', () => {
   // One service for the file: a second relay could deliver this file's messages to its own

@@ -35,15 +35,6 @@ async function settle(service: Service, uow: FakeUnitOfWork): Promise<void> {
   }
 }
 
-async function expectRejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected a rejection');
-}
-
 describe('handlers', () => {
   describe('addBatch', () => {
     it('for a new product', async () => {
@@ -69,12 +60,10 @@ describe('handlers', () => {
       const { service } = bootstrapTestApp();
       await service.bus.handle(new CreateBatch('b1', 'GARISH-RUG', 100, null));
 
-      const error = await expectRejection(
-        service.bus.handle(new CreateBatch('b1', 'OTHER', 5, null)),
+      await expect(service.bus.handle(new CreateBatch('b1', 'OTHER', 5, null))).to.be.rejectedWith(
+        DuplicateBatch,
+        /^Batch b1 already exists$/,
       );
-
-      expect(error).to.be.instanceOf(DuplicateBatch);
-      expect(error.message).to.equal('Batch b1 already exists');
     });
   });
 
@@ -92,12 +81,10 @@ describe('handlers', () => {
       const { service } = bootstrapTestApp();
       await service.bus.handle(new CreateBatch('b1', 'AREALSKU', 100, null));
 
-      const error = await expectRejection(
-        service.bus.handle(new Allocate('o1', 'NONEXISTENTSKU', 10)),
+      await expect(service.bus.handle(new Allocate('o1', 'NONEXISTENTSKU', 10))).to.be.rejectedWith(
+        InvalidSku,
+        /^Invalid sku NONEXISTENTSKU$/,
       );
-
-      expect(error).to.be.instanceOf(InvalidSku);
-      expect(error.message).to.equal('Invalid sku NONEXISTENTSKU');
     });
 
     it('commits', async () => {
@@ -224,9 +211,9 @@ describe('handlers', () => {
     it('errors for an unknown batch', async () => {
       const { service } = bootstrapTestApp();
 
-      const error = await expectRejection(service.bus.handle(new ChangeBatchQuantity('nope', 5)));
-
-      expect(error).to.be.instanceOf(UnknownBatch);
+      await expect(service.bus.handle(new ChangeBatchQuantity('nope', 5))).to.be.rejectedWith(
+        UnknownBatch,
+      );
     });
 
     it('frees only as many lines as it must, newest first', async () => {

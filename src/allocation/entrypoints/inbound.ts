@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { StringDecoder } from 'node:string_decoder';
 import { isSafeNumber, parse as parseLossless } from 'lossless-json';
 import { translateDbError } from '../adapters/pg_errors';
@@ -63,7 +64,7 @@ export class ChangeBatchQuantityInbound {
           if (isTransient(error) && !this.stopping()) {
             const delay = backoffMs(attempt, 100, 5_000);
             this.log.warn({ err: error, delay }, 'transient failure; will retry the message');
-            await new Promise((resolve) => setTimeout(resolve, delay));
+            await sleep(delay);
             continue;
           }
           const e = error as Error;

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import type { DeadLetters } from '../adapters/dead_letters';
 import type { MessageBus } from '../service_layer/messagebus';
@@ -77,7 +78,7 @@ export class RedisStreamConsumer {
         failures += 1;
         if (String(error).includes('NOGROUP')) await this.createGroup().catch(() => undefined);
         this.log.warn({ err: error }, 'stream read failed; retrying');
-        await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 100 * 2 ** failures)));
+        await sleep(Math.min(5_000, 100 * 2 ** failures));
       }
     }
   }

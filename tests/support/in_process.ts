@@ -1,10 +1,9 @@
 // The whole service in-process (API app, consumer, relay) on the real PostgreSQL and Redis
 // that the test run started, as `make run` wires it.
-import { Redis } from 'ioredis';
 import type Koa from 'koa';
 import type { DeadLetters } from '../../src/allocation/adapters/dead_letters';
 import { bootstrap, type Service } from '../../src/allocation/bootstrap';
-import { testDb } from '../db';
+import { testDb } from './db';
 
 export interface TestService {
   app: Koa;
@@ -28,22 +27,4 @@ export async function startTestService(): Promise<TestService> {
       await service.close();
     },
   };
-}
-
-/** Collects what is published on a channel, to assert on it. */
-export async function listen(channel: string): Promise<{
-  messages: Record<string, unknown>[];
-  close(): void;
-}> {
-  const redis = new Redis(process.env.REDIS_URL as string);
-  const messages: Record<string, unknown>[] = [];
-  redis.on('message', (_channel: string, payload: string) => {
-    messages.push(JSON.parse(payload) as Record<string, unknown>);
-  });
-  await redis.subscribe(channel);
-  return { messages, close: () => redis.disconnect() };
-}
-
-export function redisUrl(): string {
-  return process.env.REDIS_URL as string;
 }

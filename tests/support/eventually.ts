@@ -1,5 +1,7 @@
 // Waits for an eventually-consistent effect (read model, outbox relay, Redis) with a bounded
 // deadline: the assertion is on the outcome, the deadline only stops a hung test.
+import { setTimeout as sleep } from 'node:timers/promises';
+
 export async function eventually<T>(check: () => Promise<T>, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -7,7 +9,7 @@ export async function eventually<T>(check: () => Promise<T>, timeoutMs = 10_000)
       return await check();
     } catch (error) {
       if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await sleep(50);
     }
   }
 }
