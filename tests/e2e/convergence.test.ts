@@ -5,11 +5,14 @@ import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import type { Knex } from 'knex';
 import request from 'supertest';
-import { testDb } from '../db';
-import { eventually } from '../eventually';
-import { randomBatchref, randomOrderid, randomSku } from '../random_refs';
-import { addBatch, sendAll, startServiceProcess, type ServiceProcess } from './processes';
-import { listen, redisUrl, startTestService, type TestService } from './service';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { testDb } from '../support/db';
+import { eventually } from '../support/eventually';
+import { startTestService, type TestService } from '../support/in_process';
+import { startServiceProcess, type ServiceProcess } from '../support/processes';
+import { randomBatchref, randomOrderid, randomSku } from '../support/random_refs';
+import { listen, redisUrl } from '../support/redis';
+import { addBatch, sendAll } from '../support/requests';
 
 /** Every allocated line on the write side, and every line the read model shows, as text. */
 async function bothSides(db: Knex, skus: string[]): Promise<{ write: string[]; read: string[] }> {
@@ -55,11 +58,17 @@ async function undelivered(db: Knex, skus: string[]): Promise<number> {
 describe('convergence', function () {
   this.timeout(240_000);
   const started: ServiceProcess[] = [];
-  after(() => started.forEach((p) => p.child.kill('SIGKILL')));
+  let publisher: Redis;
+  before(() => {
+    publisher = new Redis(redisUrl());
+  });
+  after(async () => {
+    publisher.disconnect();
+    await Promise.all(started.map((p) => p.kill()));
+  });
 
   it('the read model equals the write side once quiet, after racing processes and a crash', async () => {
     const db = await testDb();
-    const publisher = new Redis(redisUrl());
     const [a, b, c] = await Promise.all([
       startServiceProcess({}, 'all'),
       startServiceProcess({}, 'api'),
@@ -87,7 +96,7 @@ describe('convergence', function () {
           'change_batch_quantity',
           JSON.stringify({ batchref: ref, qty: 10 + ((i * 7) % 41) }),
         );
-        await new Promise((resolve) => setTimeout(resolve, 20));
+        await sleep(20);
       }
     })();
     const outcomes = await sendAll(allocations, 16, (done) => {
@@ -103,7 +112,6 @@ describe('convergence', function () {
     );
     expect(read).to.deep.equal(write);
     expect(await badBatches(db, skus)).to.deep.equal([]);
-    publisher.disconnect();
   });
 
   it('a quantity change applies while another process keeps allocating on the sku', async () => {
@@ -126,7 +134,6 @@ describe('convergence', function () {
         await sendAll(batch, 8);
       }
     })();
-    const publisher = new Redis(redisUrl());
     await eventually(async () => expect(sent).to.be.greaterThan(200), 30_000);
     const sentBefore = sent;
 
@@ -147,7 +154,6 @@ describe('convergence', function () {
     );
     expect(await db('dead_letters').where('payload', 'like', `%${ref}%`)).to.deep.equal([]);
     expect(await badBatches(db, [sku])).to.deep.equal([]);
-    publisher.disconnect();
   });
 
   describe('a batch of 20,000 lines', () => {
@@ -165,29 +171,32 @@ describe('convergence', function () {
       ];
       await seedFullBatch(db, sku, full, empty, 20_000);
       const published = await listen('line_allocated');
-      const health: number[] = [];
+      try {
+        const health: number[] = [];
 
-      await new Redis(redisUrl()).publish(
-        'change_batch_quantity',
-        JSON.stringify({ batchref: full, qty: 0 }),
-      );
-      await eventually(async () => {
-        health.push((await request(running.app.callback()).get('/healthz')).status);
-        const moved = await db('allocations as a')
-          .join('batches as b', 'b.id', 'a.batch_id')
-          .where('b.reference', empty)
-          .count<{ count: string }[]>('* as count');
-        expect(Number(moved[0].count)).to.equal(20_000);
-        expect(await undelivered(db, [sku])).to.equal(0);
-      }, 180_000);
+        await publisher.publish(
+          'change_batch_quantity',
+          JSON.stringify({ batchref: full, qty: 0 }),
+        );
+        await eventually(async () => {
+          health.push((await request(running.app.callback()).get('/healthz')).status);
+          const moved = await db('allocations as a')
+            .join('batches as b', 'b.id', 'a.batch_id')
+            .where('b.reference', empty)
+            .count<{ count: string }[]>('* as count');
+          expect(Number(moved[0].count)).to.equal(20_000);
+          expect(await undelivered(db, [sku])).to.equal(0);
+        }, 180_000);
 
-      const mine = published.messages.filter((m) => m.sku === sku && m.batchref === empty);
-      expect(new Set(mine.map((m) => m.orderid)).size).to.equal(20_000);
-      const { write, read } = await bothSides(db, [sku]);
-      expect(read).to.deep.equal(write);
-      expect(await db('dead_letters').where('payload', 'like', `%${full}%`)).to.deep.equal([]);
-      expect(health.every((status) => status === 200)).to.equal(true);
-      published.close();
+        const mine = published.messages.filter((m) => m.sku === sku && m.batchref === empty);
+        expect(new Set(mine.map((m) => m.orderid)).size).to.equal(20_000);
+        const { write, read } = await bothSides(db, [sku]);
+        expect(read).to.deep.equal(write);
+        expect(await db('dead_letters').where('payload', 'like', `%${full}%`)).to.deep.equal([]);
+        expect(health.every((status) => status === 200)).to.equal(true);
+      } finally {
+        published.close();
+      }
     });
   });
 });

@@ -12,9 +12,9 @@ import {
 } from '../../src/allocation/service_layer/handlers';
 import type { HandlerDeps } from '../../src/allocation/service_layer/messagebus';
 import { allocations } from '../../src/allocation/views';
-import { testDb } from '../db';
-import { eventually } from '../eventually';
-import { randomBatchref, randomOrderid, randomSku } from '../random_refs';
+import { testDb } from '../support/db';
+import { eventually } from '../support/eventually';
+import { randomBatchref, randomOrderid, randomSku } from '../support/random_refs';
 import { FakeNotifications, recordingPublisher, silentLogger } from '../unit/fakes';
 import { newUow } from './uow_fixtures';
 
@@ -71,33 +71,36 @@ describe('read model', () => {
       notifications: new FakeNotifications(),
       logger: silentLogger,
     });
-    const [sku, ref, orderid] = [randomSku(), randomBatchref(), randomOrderid()];
-    await service.bus.handle(new CreateBatch(ref, sku, 10, null));
-    await service.bus.handle(new Allocate(orderid, sku, 2));
-    await eventually(async () =>
-      expect(await allocations(orderid, db)).to.deep.equal([{ sku, batchref: ref }]),
-    );
-    const [other] = [randomBatchref('other')];
-    await service.bus.handle(new CreateBatch(other, sku, 10, '2026-12-31'));
+    try {
+      const [sku, ref, orderid] = [randomSku(), randomBatchref(), randomOrderid()];
+      await service.bus.handle(new CreateBatch(ref, sku, 10, null));
+      await service.bus.handle(new Allocate(orderid, sku, 2));
+      await eventually(async () =>
+        expect(await allocations(orderid, db)).to.deep.equal([{ sku, batchref: ref }]),
+      );
+      const [other] = [randomBatchref('other')];
+      await service.bus.handle(new CreateBatch(other, sku, 10, '2026-12-31'));
 
-    // the row is locked while the line moves, so the first updates of it fail
-    const blocker = await db.transaction();
-    await blocker.raw('SELECT 1 FROM allocations_view WHERE orderid = ? FOR UPDATE', [orderid]);
-    await service.bus.handle(new ChangeBatchQuantity(ref, 1));
-    await eventually(async () => {
-      await service.relay.deliverPending();
-      const failed = await db('outbox')
-        .where({ key: sku, handler: 'read_model' })
-        .where('attempts', '>', 0);
-      expect(failed).to.not.deep.equal([]);
-    });
-    await blocker.commit();
+      // the row is locked while the line moves, so the first updates of it fail
+      const blocker = await db.transaction();
+      await blocker.raw('SELECT 1 FROM allocations_view WHERE orderid = ? FOR UPDATE', [orderid]);
+      await service.bus.handle(new ChangeBatchQuantity(ref, 1));
+      await eventually(async () => {
+        await service.relay.deliverPending();
+        const failed = await db('outbox')
+          .where({ key: sku, handler: 'read_model' })
+          .where('attempts', '>', 0);
+        expect(failed).to.not.deep.equal([]);
+      });
+      await blocker.commit();
 
-    await eventually(async () => {
-      await service.relay.deliverPending();
-      expect(await allocations(orderid, db)).to.deep.equal([{ sku, batchref: other }]);
-    }, 20_000);
-    await service.close();
-    await impatient.destroy();
+      await eventually(async () => {
+        await service.relay.deliverPending();
+        expect(await allocations(orderid, db)).to.deep.equal([{ sku, batchref: other }]);
+      }, 20_000);
+    } finally {
+      await service.close();
+      await impatient.destroy();
+    }
   });
 });
