@@ -5,9 +5,10 @@ import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import request from 'supertest';
 import { RedisStreamConsumer } from '../../src/allocation/entrypoints/redis_streamconsumer';
-import { eventually } from '../eventually';
-import { randomBatchref, randomOrderid, randomSku } from '../random_refs';
-import { redisUrl, startTestService, type TestService } from './service';
+import { eventually } from '../support/eventually';
+import { randomBatchref, randomOrderid, randomSku } from '../support/random_refs';
+import { startTestService, type TestService } from '../support/in_process';
+import { redisUrl } from '../support/redis';
 
 const LIMIT = 64 * 1024;
 
@@ -103,6 +104,10 @@ describe('inbound message limits', () => {
 
   it('sets a stream entry over 64 KiB aside with its size and first 1 KiB, then acks it', async () => {
     const stream = `change_batch_quantity_test_${randomBytes(4).toString('hex')}`;
+    // before the consumer's connection opens: a failure here leaves nothing open
+    const ref = randomBatchref();
+    await post('/add_batch', { ref, sku: randomSku(), qty: 10 }).expect(201);
+    const message = oversizedMessage(ref, LIMIT + 1);
     const redis = new Redis(redisUrl(), { maxRetriesPerRequest: null });
     const options = { group: 'g', name: 'c1', claimIdleMs: 60_000, maxDeliveries: 5 };
     const consumer = new RedisStreamConsumer(
@@ -113,9 +118,6 @@ describe('inbound message limits', () => {
       options,
       stream,
     );
-    const ref = randomBatchref();
-    await post('/add_batch', { ref, sku: randomSku(), qty: 10 }).expect(201);
-    const message = oversizedMessage(ref, LIMIT + 1);
     try {
       await consumer.start();
       await publisher.xadd(stream, '*', 'payload', message);
