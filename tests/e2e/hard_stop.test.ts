@@ -10,9 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
 import { type EmbeddedPostgresHandle, startEmbeddedPostgres } from '../../tools/embedded_postgres';
-import { isAlive, readPid } from '../../tools/server_process';
-import { eventually } from '../eventually';
-import { freePort } from './processes';
+import { findFreePort, hasExited, isAlive, readPid } from '../../tools/server_process';
+import { eventually } from '../support/eventually';
 
 const WITH_SERVICES = path.resolve(__dirname, '../../tools/with_services.js');
 const MAIN = path.resolve(__dirname, '../../src/allocation/entrypoints/main.js');
@@ -52,13 +51,13 @@ function startWrapper(dataRoot: string, command: string[], env: NodeJS.ProcessEn
 }
 
 async function startService(dataRoot: string): Promise<Wrapper & { url: string }> {
-  const port = await freePort();
+  const port = await findFreePort();
   const wrapper = startWrapper(dataRoot, [process.execPath, MAIN, 'all'], {
     API_PORT: String(port),
   });
   const url = `http://127.0.0.1:${port}`;
   await eventually(async () => {
-    if (wrapper.child.exitCode !== null) throw new Error(`exited early:\n${wrapper.output()}`);
+    if (hasExited(wrapper.child)) throw new Error(`exited early:\n${wrapper.output()}`);
     const response = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(5_000) });
     if (response.status !== 200) throw new Error(`readyz ${response.status}`);
   }, START_TIMEOUT_MS);

@@ -5,13 +5,14 @@
 // message, and per product in commit order; every wait is bounded.
 import { expect } from 'chai';
 import knex, { type Knex } from 'knex';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { KnexOutbox } from '../../src/allocation/adapters/knex_outbox';
 import type { Allocated } from '../../src/allocation/domain/events';
 import { OutboxRelay } from '../../src/allocation/service_layer/outbox';
 import type { PendingMessage } from '../../src/allocation/service_layer/ports';
-import { testDb } from '../db';
-import { eventually } from '../eventually';
-import { randomOrderid, randomSku } from '../random_refs';
+import { testDb } from '../support/db';
+import { eventually } from '../support/eventually';
+import { randomOrderid, randomSku } from '../support/random_refs';
 import { silentLogger } from '../unit/fakes';
 
 const LEASE_MS = 2_000;
@@ -71,7 +72,7 @@ describe('relay lease', () => {
           await gate;
         }
         // a little latency, so drains overlap the other relay's polls
-        await new Promise((resolve) => setTimeout(resolve, Math.random() < 0.05 ? 2 : 0));
+        await sleep(Math.random() < 0.05 ? 2 : 0);
         published.push({ relay: name, messageId, sku });
       };
       // the messages of one product come together, in commit order
@@ -88,7 +89,7 @@ describe('relay lease', () => {
       for (let wave = 0; wave < 5; wave++) {
         await appendMessages(db, skus, 10);
         relays.forEach((r) => r.relay.kick());
-        await new Promise((resolve) => setTimeout(resolve, 30));
+        await sleep(30);
       }
       // The leader is stuck on the gated message: cut it off, so its renewals fail.
       await reached;
