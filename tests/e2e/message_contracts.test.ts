@@ -6,9 +6,10 @@ import addFormats from 'ajv-formats';
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import request from 'supertest';
-import { eventually } from '../eventually';
-import { randomBatchref, randomOrderid, randomSku } from '../random_refs';
-import { listen, redisUrl, startTestService, type TestService } from './service';
+import { eventually } from '../support/eventually';
+import { randomBatchref, randomOrderid, randomSku } from '../support/random_refs';
+import { startTestService, type TestService } from '../support/in_process';
+import { listen, redisUrl } from '../support/redis';
 
 interface AsyncApi {
   asyncapi: string;

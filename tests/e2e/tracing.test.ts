@@ -3,16 +3,17 @@
 import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
-import { eventually } from '../eventually';
-import { randomBatchref, randomOrderid, randomSku } from '../random_refs';
+import { eventually } from '../support/eventually';
+import { randomBatchref, randomOrderid, randomSku } from '../support/random_refs';
 import {
   startOtlpReceiver,
   SPAN_KIND,
   type OtlpReceiver,
   type ReceivedSpan,
 } from './otlp_receiver';
-import { addBatch, startServiceProcess, type ServiceProcess } from './processes';
-import { listen, redisUrl } from './service';
+import { startServiceProcess, type ServiceProcess } from '../support/processes';
+import { listen, redisUrl } from '../support/redis';
+import { addBatch } from '../support/requests';
 
 const hex = (bytes: number): string => randomBytes(bytes).toString('hex');
 
@@ -50,8 +51,7 @@ describe('tracing (OpenTelemetry over OTLP/HTTP)', function () {
     });
   });
   after(async () => {
-    service?.child.kill('SIGTERM');
-    await service?.exited;
+    await service?.stop();
     await receiver?.close();
   });
 
@@ -171,8 +171,7 @@ describe('tracing over http/protobuf', function () {
       }, 20_000);
       expect(receiver.requests['application/json']).to.equal(undefined);
     } finally {
-      service.child.kill('SIGTERM');
-      await service.exited;
+      await service.stop();
       await receiver.close();
     }
   });
