@@ -14,7 +14,30 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { promises as fs, writeFileSync, rmSync } from 'node:fs';
 import type { Socket } from 'node:net';
-import { isAlive, procLink, stopPid } from './server_process';
+import { isAlive } from './server_process';
+
+/** Its $0: how a watchdog is recognised in the process table (see liveOwner). */
+const NAME = 'devenv-watchdog';
+
+/**
+ * The watchdog: $1 the server's pid, $2 its stop signal, $3 tenths of a second before KILL.
+ * POSIX sh rather than Node: a few hundred kB instead of about 40 MB per server. The server's
+ * executable is read at start, so a pid reused after the server exited is never signalled. A
+ * terminal's Ctrl+C or hang-up is for the app: only the end of the pipe stops it.
+ */
+const SCRIPT = `
+exe=$(readlink "/proc/$1/exe" 2>/dev/null)
+trap '' INT HUP
+while read -r _; do :; done
+[ "$(readlink "/proc/$1/exe" 2>/dev/null)" = "$exe" ] || exit 0
+kill -s "$2" "$1" 2>/dev/null || exit 0
+n=0
+while kill -0 "$1" 2>/dev/null; do
+  if [ "$n" -ge "$3" ]; then kill -s KILL "$1"; exit 0; fi
+  sleep 0.1
+  n=$((n + 1))
+done
+`;
 
 export interface WatchOptions {
   /** The signal that stops the server cleanly. */
@@ -31,8 +54,9 @@ export interface WatchOptions {
 /** Starts a watchdog for a server we just spawned; it is released when the server exits. */
 export function watch(server: ChildProcess, options: WatchOptions): void {
   if (server.pid === undefined) return; // never ran: nothing to watch
-  const args = [__filename, String(server.pid), options.signal, String(options.timeoutMs)];
-  const watchdog = spawn(process.execPath, args, {
+  const signal = options.signal.replace(/^SIG/, '');
+  const tenths = String(Math.ceil(options.timeoutMs / 100));
+  const watchdog = spawn('/bin/sh', ['-c', SCRIPT, NAME, String(server.pid), signal, tenths], {
     detached: true,
     stdio: ['pipe', 'ignore', 'ignore'],
   });
@@ -60,31 +84,7 @@ export async function liveOwner(guardFile: string): Promise<number | undefined> 
   const text = await fs.readFile(guardFile, 'utf8').catch(() => '');
   const [watchdogPid, ownerPid] = text.trim().split(' ').map(Number);
   if (!watchdogPid || !ownerPid || !isAlive(watchdogPid)) return undefined;
-  // The pid may have been reused since: only a watchdog of ours counts.
-  const cmdline = await fs.readFile(`/proc/${watchdogPid}/cmdline`, 'utf8').catch(() => __filename);
-  return cmdline.includes(__filename) ? ownerPid : undefined;
-}
-
-/** The watchdog process: waits for end-of-file on stdin, then stops the server. */
-async function runWatchdog(pid: number, signal: NodeJS.Signals, timeoutMs: number): Promise<void> {
-  // Remembered now, so a pid reused after the server exited is never signalled.
-  const exe = await procLink(pid, 'exe');
-  const stop = async () => {
-    if (isAlive(pid) && (await procLink(pid, 'exe')) === exe) {
-      await stopPid(pid, signal, timeoutMs);
-    }
-    process.exit(0);
-  };
-  // A terminal's Ctrl+C or hang-up is for the app; only the pipe (or an explicit TERM) stops us.
-  process.on('SIGINT', () => undefined);
-  process.on('SIGHUP', () => undefined);
-  process.on('SIGTERM', () => void stop());
-  process.stdin.on('end', () => void stop());
-  process.stdin.on('error', () => void stop());
-  process.stdin.resume();
-}
-
-if (require.main === module) {
-  const [pid, signal, timeoutMs] = process.argv.slice(2);
-  void runWatchdog(Number(pid), signal as NodeJS.Signals, Number(timeoutMs));
+  // The pid may have been reused since: only a watchdog counts (no /proc: assume it is one).
+  const cmdline = await fs.readFile(`/proc/${watchdogPid}/cmdline`, 'utf8').catch(() => NAME);
+  return cmdline.split('\0').includes(NAME) ? ownerPid : undefined;
 }
