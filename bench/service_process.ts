@@ -2,8 +2,8 @@
 // way `make run` starts it (main.js all), and the minimal yardstick servers.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
+import { findFreePort, hasExited, sleep, stopProcess } from '../tools/server_process';
 
 export interface ServerProcess {
   host: string;
@@ -59,7 +59,7 @@ const READY_TIMEOUT_MS = 60_000;
 const HEAP_FLAGS = ['--max-semi-space-size=4', '--max-old-space-size=128'];
 
 export async function startProcess(options: ProcessOptions): Promise<ServerProcess> {
-  const port = await freePort();
+  const port = await findFreePort();
   const host = '127.0.0.1';
   const child = spawn(
     process.execPath,
@@ -80,13 +80,11 @@ export async function startProcess(options: ProcessOptions): Promise<ServerProce
   };
   child.stdout?.on('data', collect);
   child.stderr?.on('data', collect);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const running = () => child.exitCode === null && child.signalCode === null;
 
   const url = `http://${host}:${port}${options.readyPath ?? '/'}`;
   const deadline = Date.now() + READY_TIMEOUT_MS;
   for (;;) {
-    if (!running())
+    if (hasExited(child))
       throw new Error(`${options.script} exited early:\n${lines.slice(-20).join('\n')}`);
     const status = await fetch(url).then(
       (response) => response.status,
@@ -99,32 +97,15 @@ export async function startProcess(options: ProcessOptions): Promise<ServerProce
         `${options.script} was not ready in ${READY_TIMEOUT_MS} ms:\n${lines.join('\n')}`,
       );
     }
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
   }
   return {
     host,
     port,
     pid: child.pid as number,
     output: () => [...lines],
-    async stop() {
-      if (!running()) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-      await exited;
-      clearTimeout(timer);
-    },
+    stop: () => stopProcess(child, 'SIGTERM', 20_000),
   };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export interface RssPeak {
