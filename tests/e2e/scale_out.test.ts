@@ -1,12 +1,12 @@
 // Scale-out on real service processes: competing consumers on the `change_batch_quantity`
 // stream (sharing the work, a consumer killed with entries in hand, a poison entry), two API
-// processes on one database, and the outbound `line_allocated` stream. The stream's name is
-// fixed, so each test uses a fresh consumer group (which reads the stream from its start: other
-// tests' entries are processed too, and only effects on this test's products are counted).
-// Every ChangeBatchQuantity applied bumps its product's version by exactly 1 (one superseded
-// by a later entry of the stream is ignored and bumps nothing), so the sum of
+// processes on one database, and the outbound `line_allocated` stream. Each stream test makes
+// its own consumer group at the stream's end before adding entries, so the group sees only that
+// test's entries. Every ChangeBatchQuantity applied bumps its product's version by exactly 1
+// (one superseded by a later entry of the stream is ignored and bumps nothing), so the sum of
 // version increments counts applications: a lost entry or a duplicate shows in it.
-// Assertions are on counts and invariants, never on timings; every wait has a deadline.
+// Assertions are on state (rows, pending entries, published messages), never on log text or
+// timings; every wait has a deadline.
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import type { Knex } from 'knex';
@@ -29,8 +29,11 @@ interface Product {
 /** [entry id, consumer, idle ms, deliveries], as XPENDING's extended form answers. */
 type PendingEntry = [string, string, number, number];
 
-function randomGroup(name: string): string {
-  return `group-${name}-${randomBytes(4).toString('hex')}`;
+/** A new consumer group at the stream's end: it delivers only entries added from now on. */
+async function newGroup(redis: Redis, name: string): Promise<string> {
+  const group = `group-${name}-${randomBytes(4).toString('hex')}`;
+  await redis.xgroup('CREATE', STREAM, group, '$', 'MKSTREAM');
+  return group;
 }
 
 /** The environment of a stream consumer process in `group`. */
@@ -112,22 +115,6 @@ async function groupLag(redis: Redis, group: string): Promise<number> {
   return Number(fields[fields.indexOf('lag') + 1]);
 }
 
-/** Entry ids a consumer logged as handled ('batch quantity changed' carries the message id). */
-function handledEntryIds(output: string): Set<string> {
-  const ids = new Set<string>();
-  for (const line of output.split('\n')) {
-    if (!line.includes('batch quantity changed')) continue;
-    try {
-      const { correlation_id } = JSON.parse(line) as { correlation_id?: string };
-      if (correlation_id?.startsWith(`${STREAM}:`))
-        ids.add(correlation_id.slice(STREAM.length + 1));
-    } catch {
-      // not a whole JSON line (another writer's text): it names no entry
-    }
-  }
-  return ids;
-}
-
 async function deadLettersWith(db: Knex, payloads: string[]) {
   return db('dead_letters').whereIn('payload', payloads).select('source', 'payload', 'reason');
 }
@@ -145,32 +132,45 @@ describe('scale-out', () => {
 
   it('two stream consumers in one group share the entries and apply each exactly once', async function () {
     this.timeout(45_000);
-    const group = randomGroup('share');
+    const group = await newGroup(redis, 'share');
     const products = await insertProducts(db, 'share', 10);
     const before = await versionsOf(db, products);
     // Quantities stay far above anything allocated (nothing is), so no entry deallocates.
     const payloads = Array.from({ length: 1_000 }, (_, i) =>
       JSON.stringify({ batchref: products[i % products.length].ref, qty: 1_000 + i }),
     );
-    // info: each consumer logs the entries it handled, to tell who did what. A short claim
-    // time lets a failed entry be retried within the test; the inbox makes a steal harmless.
-    const extra = { LOG_LEVEL: 'info', STREAM_CLAIM_IDLE_MS: '3000' };
+    // A short claim time lets a failed entry be retried within the test (the inbox makes a
+    // steal harmless); lock waits outlast the test's hold on the rows below.
+    const extra = { STREAM_CLAIM_IDLE_MS: '3000', DB_LOCK_TIMEOUT_MS: '20000' };
+    const lock = await db.transaction();
     let a: ServiceProcess | undefined;
     let b: ServiceProcess | undefined;
     try {
+      // Holding every product's row lock, each consumer stops at the first entry it reads, with
+      // its whole read in hand: both hold entries at once, whichever started first, no race.
+      await lock.raw('SELECT 1 FROM products WHERE sku = ANY(?) FOR UPDATE', [
+        products.map((p) => p.sku),
+      ]);
       [a, b] = await Promise.all([
         startServiceProcess(consumerEnv(group, 'consumer-a', extra), 'consumer'),
         startServiceProcess(consumerEnv(group, 'consumer-b', extra), 'consumer'),
       ]);
-      // Both are up before anything is added, so neither gets a head start. (Redis lists a
-      // consumer only once it has read something, so their own start-up line tells.)
-      const started = (s: ServiceProcess) => s.output().includes('stream consumer started');
-      const [ca, cb] = [a, b];
-      await eventually(async () => {
-        expect([started(ca), started(cb)]).to.deep.equal([true, true]);
-      }, 15_000);
-
       const ids = await addEntries(redis, payloads);
+      const [first, last] = [ids[0], ids[ids.length - 1]];
+      const inHand = await eventually(async () => {
+        const held = await Promise.all(
+          ['consumer-a', 'consumer-b'].map(
+            async (name) => (await pendingEntries(redis, group, first, last, name)).length,
+          ),
+        );
+        expect(
+          held.every((n) => n > 0),
+          `entries in hand ${JSON.stringify(held)}`,
+        ).to.equal(true);
+        return held;
+      }, 15_000);
+      await lock.commit();
+
       const settled = await eventually(async () => {
         expect(await groupLag(redis, group)).to.equal(0);
         expect(await groupPendingCount(redis, group)).to.equal(0);
@@ -180,10 +180,6 @@ describe('scale-out', () => {
       await Promise.all([a.stop(), b.stop()]);
 
       const applied = await appliedSince(db, before);
-      const mine = new Set(ids);
-      const byA = [...handledEntryIds(a.output())].filter((id) => mine.has(id));
-      const byB = [...handledEntryIds(b.output())].filter((id) => mine.has(id));
-      const both = byA.filter((id) => new Set(byB).has(id));
       const letters = await deadLettersWith(db, payloads);
       // Each handled entry leaves one inbox row (a change superseded by a later entry is
       // recorded there too, without bumping the version), so the rows count the handlings.
@@ -204,25 +200,20 @@ describe('scale-out', () => {
         .whereIn('reference', [...lastSent.keys()])
         .select('reference', 'purchased_quantity');
       const stale = finals.filter((f) => f.purchased_quantity !== lastSent.get(f.reference));
-      const staleExamples = stale
-        .slice(0, 2)
-        .map((f) => ` (at ${f.purchased_quantity}, last sent ${lastSent.get(f.reference)})`)
-        .join('');
       console.log(
-        `      share: entries ${ids.length}, applied ${applied}, handled by a ${byA.length}, ` +
-          `by b ${byB.length}, by both ${both.length}, dead letters ${letters.length}, ` +
-          `batches not at their last quantity sent ${stale.length}/${finals.length}` +
-          `${staleExamples}, settled ${settled}`,
+        `      share: entries ${ids.length}, in hand at once a ${inHand[0]} b ${inHand[1]}, ` +
+          `handled ${inboxRows[0].n}, applied ${applied}, dead letters ${letters.length}, ` +
+          `batches not at their last quantity sent ${stale.length}/${finals.length}, ` +
+          `settled ${settled}`,
       );
       expect(letters, 'valid entries dead-lettered').to.deep.equal([]);
       expect(Number(inboxRows[0].n), 'entries handled (inbox rows)').to.equal(payloads.length);
       expect(applied, 'version increments (entries applied)').to.be.at.most(payloads.length);
       expect(stale, 'batches not at their last quantity sent').to.deep.equal([]);
-      expect(new Set([...byA, ...byB]).size, 'entries handled').to.equal(ids.length);
-      expect(byA.length, `consumer-a handled none\n${a.output().slice(-2000)}`).to.be.above(0);
-      expect(byB.length, `consumer-b handled none\n${b.output().slice(-2000)}`).to.be.above(0);
-      expect(await groupPendingCount(redis, group)).to.equal(0);
+      expect(await groupPendingCount(redis, group), 'entries never acknowledged').to.equal(0);
+      expect(await groupLag(redis, group), 'entries never read').to.equal(0);
     } finally {
+      if (!lock.isCompleted()) await lock.rollback();
       await a?.kill();
       await b?.kill();
     }
@@ -230,7 +221,7 @@ describe('scale-out', () => {
 
   it('applies exactly once the entries of a consumer killed while they were pending with it', async function () {
     this.timeout(45_000);
-    const group = randomGroup('kill');
+    const group = await newGroup(redis, 'kill');
     const [product] = await insertProducts(db, 'kill', 1);
     const before = await versionsOf(db, [product]);
     const payloads = Array.from({ length: 5 }, (_, i) =>
@@ -358,7 +349,7 @@ describe('scale-out', () => {
 
   it('sets a poison stream entry aside after the delivery limit, and a non-JSON one at once', async function () {
     this.timeout(40_000);
-    const group = randomGroup('poison');
+    const group = await newGroup(redis, 'poison');
     const poison = JSON.stringify({ batchref: randomBatchref('unknown'), qty: 1 });
     const garbage = `not json ${randomBytes(4).toString('hex')}`;
     let consumer: ServiceProcess | undefined;
