@@ -1,6 +1,6 @@
 // One run's results, and the two ways they are shown: printed to stdout and BENCHMARKS.md.
 import path from 'node:path';
-import { beforeAfterRows } from './baseline';
+import { BEFORE_AFTER_HEADERS, beforeAfterRows } from './baseline';
 import type { BigChangeResult } from './big_change';
 import { minimalServersChart, throughputChart } from './charts';
 import type { AllocatedLatency, ConsumerThroughput } from './consumer';
@@ -79,7 +79,7 @@ function section(title: string, body: string | undefined, note?: string): string
 
 function beforeAfter(results: Results): string | undefined {
   const rows = beforeAfterRows(results);
-  return rows.length > 0 ? table(['measure', 'before', 'source', 'this run'], rows) : undefined;
+  return rows.length > 0 ? table(BEFORE_AFTER_HEADERS, rows) : undefined;
 }
 
 /** What `make bench` prints: every table of the run, and the profile if one was taken. */
@@ -152,8 +152,10 @@ export function markdown(results: Results, targets: Target[]): string {
       beforeAfter(results),
       'Before: the last BENCHMARKS.md before issues 9 and 11 (commit ee83370, the old ' +
         'hand-written load generator) and the measurements quoted in those issues (wrk, 16 ' +
-        'connections). Absolute req/s move with the load generator and the background load; ' +
-        'the ratios, measured within one run, are what to compare.',
+        'connections). 840b9be: the service before issues 9 and 11 under this benchmark ' +
+        '(`--service`, its own database), run on 2026-11-27 at 15:58 UTC on a machine busy with ' +
+        'other work. Absolute req/s move with the load generator and the background load; the ' +
+        'ratios, measured within one run, are what to compare.',
     ),
     ...section(
       'Minimal servers',
