@@ -18,6 +18,8 @@ import { PrometheusMetrics } from './adapters/metrics';
 import { EmailNotifications, LogNotifications } from './adapters/notifications';
 import { redisPublisher } from './adapters/redis_eventpublisher';
 import { HotSkus, SkuLocks } from './adapters/sku_locks';
+import type { AuthTokens } from './entrypoints/auth';
+import { deadLetterReplayDeps } from './entrypoints/inbound';
 import { createApp } from './entrypoints/koa_app';
 import { readinessChecks } from './entrypoints/readiness';
 import { RedisEventConsumer } from './entrypoints/redis_eventconsumer';
@@ -49,6 +51,7 @@ export interface Overrides {
   logger?: Logger;
   db?: Knex;
   redis?: Redis;
+  auth?: AuthTokens;
 }
 
 /** What a process runs; each piece is built on first use. */
@@ -110,6 +113,7 @@ export function bootstrap(overrides: Overrides = {}): Service {
     {
       baseDelayMs: config.outboxRetryBaseMs(),
       maxDelayMs: config.outboxRetryMaxMs(),
+      maxAttempts: config.outboxMaxAttempts(),
       metrics,
       correlate: (id, fn) => withCorrelationId(id ?? undefined, fn),
     },
@@ -130,9 +134,10 @@ export function bootstrap(overrides: Overrides = {}): Service {
         bus,
         db: db(),
         log: logger,
-        readiness: readinessChecks(db(), redis()),
+        readiness: readinessChecks(db(), redis(), logger),
         metrics,
-        deadLetters: deadLetters(),
+        deadLetters: deadLetterReplayDeps(bus, logger, deadLetters(), () => relay.kick()),
+        auth: overrides.auth ?? { apiToken: config.apiToken(), adminToken: config.adminToken() },
       }),
     consumer: () => {
       // A subscribed (or blocked) connection can do nothing else, so the consumer has its own.

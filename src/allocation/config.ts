@@ -157,3 +157,57 @@ export function skuQueueTimeoutMs(): number {
 export function outboxLeaseMs(): number {
   return Math.max(300, intEnv('OUTBOX_LEASE_MS', 5_000));
 }
+
+/** Bearer tokens (SPEC section 9): unset means that group of routes is not checked. */
+export function apiToken(): string | undefined {
+  return env('API_TOKEN');
+}
+
+export function adminToken(): string | undefined {
+  return env('ADMIN_TOKEN');
+}
+
+/**
+ * Deliveries of an outbound message before it becomes a dead letter. The default keeps
+ * retrying for at least an hour with the configured backoff (each wait is at least half of
+ * min(cap, base * 2^attempt)), so an outage of an hour loses nothing to the dead letters.
+ */
+export function outboxMaxAttempts(): number {
+  const fallback = attemptsToCover(3600_000, outboxRetryBaseMs(), outboxRetryMaxMs());
+  return Math.max(1, intEnv('OUTBOX_MAX_ATTEMPTS', fallback));
+}
+
+function attemptsToCover(ms: number, baseMs: number, capMs: number): number {
+  let waited = 0;
+  let attempts = 1;
+  for (; waited < ms && attempts < 100_000; attempts++) {
+    waited += Math.min(capMs, baseMs * 2 ** Math.min(attempts - 1, 30)) / 2;
+  }
+  return attempts;
+}
+
+const DURATION_UNITS_MS: Record<string, number> = {
+  s: 1_000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
+
+/** A duration such as `30m`, `12h` or `7d`, in milliseconds. */
+function durationEnv(name: string, fallback: string): number {
+  const value = env(name) ?? fallback;
+  const match = /^(\d+)([smhd])$/.exec(value);
+  if (!match || Number(match[1]) <= 0) {
+    throw new Error(`${name} must be a duration such as 30m, 12h or 7d, got ${value}`);
+  }
+  return Number(match[1]) * DURATION_UNITS_MS[match[2]];
+}
+
+/** How long delivered outbox rows, processed inbound ids and closed dead letters are kept. */
+export function retention(): { outboxMs: number; inboxMs: number; deadLetterMs: number } {
+  return {
+    outboxMs: durationEnv('OUTBOX_RETENTION', '1d'),
+    inboxMs: durationEnv('INBOX_RETENTION', '7d'),
+    deadLetterMs: durationEnv('DEAD_LETTER_RETENTION', '30d'),
+  };
+}

@@ -1,48 +1,13 @@
 import { expect } from 'chai';
-import type { AddressInfo } from 'node:net';
-import { SMTPServer } from 'smtp-server';
 import { EmailNotifications } from '../../src/allocation/adapters/notifications';
 import { bootstrap } from '../../src/allocation/bootstrap';
 import { Allocate, CreateBatch } from '../../src/allocation/domain/commands';
+import { PermanentDeliveryError } from '../../src/allocation/service_layer/errors';
 import { testDb } from '../support/db';
 import { eventually } from '../support/eventually';
 import { randomBatchref, randomOrderid, randomSku } from '../support/random_refs';
+import { startSmtpServer, type Received } from '../support/smtp_server';
 import { recordingPublisher, silentLogger } from '../unit/fakes';
-
-interface Received {
-  from: string;
-  to: string[];
-  data: string;
-}
-
-/** A real SMTP server, in-process, that keeps what it receives. */
-async function startSmtpServer(): Promise<{
-  port: number;
-  received: Received[];
-  close(): Promise<void>;
-}> {
-  const received: Received[] = [];
-  const server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS'],
-    logger: false,
-    onData(stream, session, callback) {
-      const chunks: Buffer[] = [];
-      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-      stream.on('end', () => {
-        received.push({
-          from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
-          to: session.envelope.rcptTo.map((r) => r.address),
-          data: Buffer.concat(chunks).toString('utf8'),
-        });
-        callback();
-      });
-    },
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.server.address() as AddressInfo;
-  return { port, received, close: () => new Promise((resolve) => server.close(() => resolve())) };
-}
 
 describe('email', () => {
   it('sends the out-of-stock notification through a real SMTP server', async () => {
@@ -71,6 +36,38 @@ describe('email', () => {
       expect(mail.data).to.match(/^Subject: allocation service notification$/m);
     } finally {
       await close();
+      email.close();
+      await smtp.close();
+    }
+  });
+
+  it('upgrades to TLS with STARTTLS when the server offers it', async () => {
+    const smtp = await startSmtpServer({ starttls: true });
+    const email = new EmailNotifications({ host: '127.0.0.1', port: smtp.port });
+    try {
+      await email.send('stock@example.com', 'Out of stock for TLS');
+
+      expect(smtp.received).to.have.length(1);
+      expect(smtp.received[0].secure).to.equal(true);
+    } finally {
+      email.close();
+      await smtp.close();
+    }
+  });
+
+  it('fails permanently when the server refuses the recipient with a 5xx', async () => {
+    const smtp = await startSmtpServer();
+    smtp.rejecting = true;
+    const email = new EmailNotifications({ host: '127.0.0.1', port: smtp.port });
+    try {
+      const error = await email.send('stock@example.com', 'x').then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+
+      expect(error).to.be.instanceOf(PermanentDeliveryError);
+      expect((error as Error).message).to.contain('550');
+    } finally {
       email.close();
       await smtp.close();
     }

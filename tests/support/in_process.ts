@@ -3,6 +3,8 @@
 import type Koa from 'koa';
 import type { DeadLetters } from '../../src/allocation/adapters/dead_letters';
 import { bootstrap, type Service } from '../../src/allocation/bootstrap';
+import type { AuthTokens } from '../../src/allocation/entrypoints/auth';
+import type { Notifications } from '../../src/allocation/service_layer/ports';
 import { testDb } from './db';
 
 export interface TestService {
@@ -13,8 +15,10 @@ export interface TestService {
 }
 
 /** Composed by the service's own bootstrap, on the test run's database. */
-export async function startTestService(): Promise<TestService> {
-  const service = bootstrap({ db: await testDb() });
+export async function startTestService(
+  options: { auth?: AuthTokens; notifications?: Notifications } = {},
+): Promise<TestService> {
+  const service = bootstrap({ db: await testDb(), ...options });
   const consumer = service.consumer();
   await consumer.start();
   service.relay.start(100);

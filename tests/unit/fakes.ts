@@ -74,6 +74,8 @@ export class FakeInbox implements Inbox {
 
 export class FakeOutbox implements Outbox {
   readonly messages: (PendingMessage & { delivered: boolean })[] = [];
+  /** Messages the relay gave up on, with the error, as the dead letters would hold them. */
+  readonly dead: { message: PendingMessage; error: string }[] = [];
   private nextId = 1;
 
   /** One row per handler of the event, as the real unit of work writes them. */
@@ -109,11 +111,12 @@ export class FakeOutbox implements Outbox {
       if (report.delivered.includes(m.id)) m.delivered = true;
       if (report.failed.some((f) => f.id === m.id)) m.attempts += 1;
     }
+    for (const { id, error } of report.dead) {
+      const at = this.messages.findIndex((m) => m.id === id);
+      this.dead.push({ message: this.messages[at], error });
+      this.messages.splice(at, 1);
+    }
     return pending.length;
-  }
-
-  async prune(): Promise<number> {
-    return Promise.resolve(0);
   }
 
   async backlog(): Promise<{ count: number; oldestAgeSeconds: number }> {

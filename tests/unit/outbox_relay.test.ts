@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { Allocated } from '../../src/allocation/domain/events';
+import { PermanentDeliveryError } from '../../src/allocation/service_layer/errors';
 import { OutboxRelay, type Deliver } from '../../src/allocation/service_layer/outbox';
 import { FakeOutbox, silentLogger } from './fakes';
 
@@ -69,5 +70,48 @@ describe('outbox relay', () => {
     await relay.deliverPending();
 
     expect(deliver.sent).to.deep.equal(['o1', 'o2']);
+  });
+});
+
+describe('outbox relay dead letters', () => {
+  it('gives up on a message after maxAttempts deliveries, and the next one of its product goes on', async () => {
+    const outbox = new FakeOutbox();
+    outbox.append('LAMP', allocated('o1', 'LAMP'), ['line_allocated']);
+    outbox.append('LAMP', allocated('o2', 'LAMP'), ['line_allocated']);
+    const deliver = publisher(new Set(['o1']));
+    const relay = new OutboxRelay(outbox, deliver, silentLogger, { maxAttempts: 3 });
+
+    await relay.deliverPending();
+    await relay.deliverPending();
+    const beforeGivingUp = [...deliver.sent];
+    await relay.deliverPending();
+
+    expect(beforeGivingUp).to.deep.equal([]);
+    expect(deliver.sent).to.deep.equal(['o2']);
+    expect(outbox.dead.map((d) => d.message.event)).to.deep.equal([allocated('o1', 'LAMP')]);
+    expect(outbox.dead[0].error).to.contain('Redis is down');
+  });
+
+  it('makes a permanent failure a dead letter at once', async () => {
+    const outbox = new FakeOutbox();
+    outbox.append('LAMP', allocated('o1', 'LAMP'), ['email']);
+    outbox.append('LAMP', allocated('o2', 'LAMP'), ['email']);
+    const sent: string[] = [];
+    const relay = new OutboxRelay(
+      outbox,
+      async (_handler, messages) => {
+        const orders = messages.map((m) => (m.event as Allocated).orderid);
+        if (orders.includes('o1')) throw new PermanentDeliveryError('SMTP 550: no such mailbox');
+        sent.push(...orders);
+        return Promise.resolve();
+      },
+      silentLogger,
+    );
+
+    await relay.deliverPending();
+
+    expect(sent).to.deep.equal(['o2']);
+    expect(outbox.dead).to.have.length(1);
+    expect(outbox.messages.every((m) => m.delivered)).to.equal(true);
   });
 });

@@ -47,6 +47,22 @@ const FAILED = {
          WHERE o.id = f.id`,
 };
 
+// Moves messages the relay gave up on to the dead letters, in one statement, with what a replay
+// needs to put them back (key, type, handler, correlation id). The source names the handler
+// (outbox:email, outbox:line_allocated, ...).
+const DEAD = {
+  name: 'outbox_dead',
+  text: `WITH dead AS (
+           DELETE FROM outbox o USING unnest($1::bigint[], $2::text[]) AS f (id, error)
+           WHERE o.id = f.id
+           RETURNING o.key, o.type, o.handler, o.payload, o.attempts, o.correlation_id, f.error)
+         INSERT INTO dead_letters (source, payload, reason, attempts,
+           outbox_key, outbox_type, outbox_handler, correlation_id)
+         SELECT 'outbox:' || handler, payload::text, error, attempts + 1,
+           key, type, handler, correlation_id
+         FROM dead`,
+};
+
 /**
  * The outbox table. One relay at a time delivers: the leader, which holds the relay lease
  * (adapters/relay_lease.ts), so per-product order holds and nothing is sent twice in the normal
@@ -109,20 +125,17 @@ export class KnexOutbox implements Outbox {
           ],
         });
       }
+      if (report.dead.length > 0) {
+        const dead = report.dead;
+        await connection.query({
+          ...DEAD,
+          values: [dead.map((d) => d.id), dead.map((d) => d.error.slice(0, 2000))],
+        });
+      }
       return rows.length;
     } finally {
       await client.releaseConnection(connection);
     }
-  }
-
-  async prune(olderThanMs: number): Promise<number> {
-    return this.db('outbox')
-      .where(
-        'delivered_at',
-        '<',
-        this.db.raw(`now() - ? * interval '1 millisecond'`, [olderThanMs]),
-      )
-      .delete();
   }
 
   async backlog(): Promise<{ count: number; oldestAgeSeconds: number }> {

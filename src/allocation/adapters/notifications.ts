@@ -1,4 +1,5 @@
 import nodemailer, { type Transporter } from 'nodemailer';
+import { PermanentDeliveryError } from '../service_layer/errors';
 import type { Logger, Notifications } from '../service_layer/ports';
 
 export const NOTIFICATION_SUBJECT = 'allocation service notification';
@@ -10,25 +11,38 @@ export class EmailNotifications implements Notifications {
     smtp: { host: string; port: number },
     private readonly from = 'allocations@example.com',
   ) {
-    // Plain SMTP as configured; a relay on the same network needs neither TLS nor auth here.
+    // Opportunistic STARTTLS: encrypted whenever the server offers it, plain otherwise (as an
+    // MTA's "may" level). The certificate is not verified, as opportunistic TLS does: a relay
+    // with a self-signed certificate still gets an encrypted session, not a failed delivery.
     this.transport = nodemailer.createTransport({
       host: smtp.host,
       port: smtp.port,
       secure: false,
-      ignoreTLS: true,
+      ignoreTLS: false,
+      requireTLS: false,
+      tls: { rejectUnauthorized: false },
       connectionTimeout: 5_000,
       greetingTimeout: 5_000,
       socketTimeout: 10_000,
     });
   }
 
+  /** An SMTP 5xx (say, a rejected recipient) fails for good: retrying cannot help. */
   async send(destination: string, message: string): Promise<void> {
-    await this.transport.sendMail({
-      from: this.from,
-      to: destination,
-      subject: NOTIFICATION_SUBJECT,
-      text: message,
-    });
+    try {
+      await this.transport.sendMail({
+        from: this.from,
+        to: destination,
+        subject: NOTIFICATION_SUBJECT,
+        text: message,
+      });
+    } catch (error) {
+      const code = (error as { responseCode?: number }).responseCode;
+      if (code !== undefined && code >= 500 && code < 600) {
+        throw new PermanentDeliveryError(`SMTP ${code}: ${(error as Error).message}`);
+      }
+      throw error;
+    }
   }
 
   close(): void {

@@ -7,6 +7,7 @@ import {
 } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 import { MAX_INT, Text } from '../message_schemas';
+import { registerOperatorPaths } from './operator_schemas';
 
 extendZodWithOpenApi(z);
 
@@ -46,8 +47,6 @@ export const AllocateBody = z
 
 export const OrderId = Name('order-123');
 export const Sku = Name('SMALL-TABLE');
-
-export const DeadLetterLimit = z.coerce.number().int().min(1).max(1000);
 
 const ProductStockBody = z
   .object({
@@ -148,26 +147,7 @@ export function openApiDocument(): object {
       503: json(ErrorBody, 'A dependency is unreachable'),
     },
   });
-  registry.registerPath({
-    method: 'get',
-    path: '/dead_letters',
-    summary: 'Inbound messages set aside (malformed, or failing their handler), newest first',
-    request: { query: z.object({ limit: DeadLetterLimit.optional() }) },
-    responses: {
-      200: json(
-        z.array(
-          z.object({ id: z.string(), source: z.string(), payload: z.string(), reason: z.string() }),
-        ),
-        'Dead letters',
-      ),
-    },
-  });
-  registry.registerPath({
-    method: 'get',
-    path: '/metrics',
-    summary: 'Prometheus metrics',
-    responses: { 200: { description: 'Metrics in the Prometheus text format' } },
-  });
+  registerOperatorPaths(registry);
   return new OpenApiGeneratorV31(registry.definitions).generateDocument({
     openapi: '3.1.0',
     info: {

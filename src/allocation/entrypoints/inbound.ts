@@ -4,6 +4,7 @@ import { isSafeNumber, parse as parseLossless } from 'lossless-json';
 import { translateDbError } from '../adapters/pg_errors';
 import { withCorrelationId } from '../correlation';
 import { ChangeBatchQuantity } from '../domain/commands';
+import type { DeadLetterReplayDeps, DeadLetterStore } from '../service_layer/dead_letters';
 import type { MessageBus } from '../service_layer/messagebus';
 import type { Logger } from '../service_layer/ports';
 import { backoffMs } from '../service_layer/backoff';
@@ -39,7 +40,7 @@ export class ChangeBatchQuantityInbound {
    * `delivery` describes a stream entry: its id (the message id when the message carries none)
    * and its position in the stream, which orders changes applied by competing consumers.
    */
-  async process(raw: Buffer, delivery?: { id: string; position: string }): Promise<Outcome> {
+  async process(raw: Buffer, delivery?: { id: string; position?: string }): Promise<Outcome> {
     if (raw.length > MAX_MESSAGE_BYTES) return oversized(raw);
     const payload = raw.toString('utf8');
     const message = parse(payload, delivery);
@@ -111,7 +112,7 @@ function idText(id: string | number | undefined): string | undefined {
 /** The command and the sender's trace context, or why the payload can never become one. */
 function parse(
   payload: string,
-  delivery: { id: string; position: string } | undefined,
+  delivery: { id: string; position?: string } | undefined,
 ): { command: ChangeBatchQuantity; traceparent: string | undefined } | string {
   let json: unknown;
   try {
@@ -133,4 +134,31 @@ function parse(
     delivery?.position,
   );
   return { command, traceparent };
+}
+
+// How long a replay waits for a database that is down before it counts as failed: an operator's
+// request should get an answer, not hang.
+const REPLAY_PATIENCE_MS = 5_000;
+
+/**
+ * What replaying a dead letter needs (service_layer/dead_letters.ts): every inbound dead letter
+ * is a change_batch_quantity message, from pub/sub or a stream, so it goes through the same
+ * handling as the consumers', under the message id the replay gives it.
+ */
+export function deadLetterReplayDeps(
+  bus: MessageBus,
+  log: Logger,
+  store: DeadLetterStore,
+  outboxWritten: () => void,
+): DeadLetterReplayDeps {
+  return {
+    store,
+    redeliverInbound: async (_source, payload, messageId) => {
+      const giveUpAt = Date.now() + REPLAY_PATIENCE_MS;
+      const inbound = new ChangeBatchQuantityInbound(bus, log, () => Date.now() > giveUpAt);
+      const outcome = await inbound.process(Buffer.from(payload, 'utf8'), { id: messageId });
+      return outcome.kind === 'handled' ? undefined : outcome.reason;
+    },
+    outboxWritten,
+  };
 }

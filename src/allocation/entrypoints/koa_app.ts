@@ -3,21 +3,16 @@ import { readFile } from 'node:fs/promises';
 import Router from '@koa/router';
 import Koa from 'koa';
 import type { Knex } from 'knex';
-import type { DeadLetters } from '../adapters/dead_letters';
 import type { PrometheusMetrics } from '../adapters/metrics';
 import * as config from '../config';
 import { Allocate, CreateBatch } from '../domain/commands';
+import type { DeadLetterReplayDeps } from '../service_layer/dead_letters';
 import type { MessageBus } from '../service_layer/messagebus';
 import type { Logger } from '../service_layer/ports';
 import { allocations, productStock } from '../views';
-import {
-  AddBatchBody,
-  AllocateBody,
-  DeadLetterLimit,
-  OrderId,
-  Sku,
-  openApiDocument,
-} from './api_schemas';
+import { AddBatchBody, AllocateBody, OrderId, Sku, openApiDocument } from './api_schemas';
+import { authGuards, type AuthGuards, type AuthTokens } from './auth';
+import { addDeadLetterRoutes } from './dead_letter_routes';
 import { sendWithETag } from './etag';
 import { admissionControl, type AdmissionLimits } from './admission';
 import { asyncApiDocument } from './asyncapi';
@@ -32,9 +27,11 @@ export interface AppDeps {
   /** Each dependency's reachability: undefined when fine, else the reason. */
   readiness: () => Promise<Record<string, string | undefined>>;
   metrics: PrometheusMetrics;
-  deadLetters: DeadLetters;
+  deadLetters: DeadLetterReplayDeps;
   /** Requests served at once (SPEC section 10); config.maxInflight() when absent. */
   maxInflight?: AdmissionLimits;
+  /** API_TOKEN and ADMIN_TOKEN; a token left out is not checked. */
+  auth?: AuthTokens;
 }
 
 /** Builds the Koa app without listening, so tests can drive it with supertest. */
@@ -46,23 +43,24 @@ export function createApp(deps: AppDeps): Koa {
   app.use(admissionControl(deps.maxInflight ?? config.maxInflight()));
   app.use(parseJsonBody());
   const router = new Router();
-  addCommandRoutes(router, deps);
-  addQueryRoutes(router, deps);
-  addOperationsRoutes(router, deps);
+  const guard = authGuards(deps.auth ?? {});
+  addCommandRoutes(router, deps, guard);
+  addQueryRoutes(router, deps, guard);
+  addOperationsRoutes(router, deps, guard);
   app.use(methodNotAllowed());
   app.use(router.routes());
   return app;
 }
 
-function addCommandRoutes(router: Router, { bus }: AppDeps): void {
-  router.post('/add_batch', async (ctx) => {
+function addCommandRoutes(router: Router, { bus }: AppDeps, guard: AuthGuards): void {
+  router.post('/add_batch', guard.api, async (ctx) => {
     const body = AddBatchBody.parse(ctx.request.body);
     await bus.handle(new CreateBatch(body.ref, body.sku, body.qty, body.eta ?? null));
     ctx.status = 201;
     ctx.body = { message: 'OK' };
   });
 
-  router.post('/allocate', async (ctx) => {
+  router.post('/allocate', guard.api, async (ctx) => {
     const body = AllocateBody.parse(ctx.request.body);
     const batchref = await bus.handle(new Allocate(body.orderid, body.sku, body.qty));
     ctx.status = 202;
@@ -70,8 +68,8 @@ function addCommandRoutes(router: Router, { bus }: AppDeps): void {
   });
 }
 
-function addQueryRoutes(router: Router, { db }: AppDeps): void {
-  router.get('/allocations/:orderid', async (ctx) => {
+function addQueryRoutes(router: Router, { db }: AppDeps, guard: AuthGuards): void {
+  router.get('/allocations/:orderid', guard.api, async (ctx) => {
     const orderid = OrderId.parse(ctx.params.orderid);
     const result = await allocations(orderid, db);
     if (result.length === 0) {
@@ -82,7 +80,7 @@ function addQueryRoutes(router: Router, { db }: AppDeps): void {
     sendWithETag(ctx, result);
   });
 
-  router.get('/products/:sku', async (ctx) => {
+  router.get('/products/:sku', guard.api, async (ctx) => {
     const sku = Sku.parse(ctx.params.sku);
     const stock = await productStock(sku, db);
     if (!stock) {
@@ -94,7 +92,7 @@ function addQueryRoutes(router: Router, { db }: AppDeps): void {
   });
 }
 
-function addOperationsRoutes(router: Router, deps: AppDeps): void {
+function addOperationsRoutes(router: Router, deps: AppDeps, guard: AuthGuards): void {
   router.get('/healthz', (ctx) => {
     ctx.body = HEALTHY;
   });
@@ -112,16 +110,12 @@ function addOperationsRoutes(router: Router, deps: AppDeps): void {
     };
   });
 
-  router.get('/metrics', async (ctx) => {
+  router.get('/metrics', guard.admin, async (ctx) => {
     ctx.type = deps.metrics.registry.contentType;
     ctx.body = await deps.metrics.registry.metrics();
   });
 
-  // For operators: inbound messages that were set aside, newest first.
-  router.get('/dead_letters', async (ctx) => {
-    const limit = DeadLetterLimit.parse(ctx.query.limit ?? '100');
-    ctx.body = await deps.deadLetters.list(limit);
-  });
+  addDeadLetterRoutes(router, deps.deadLetters, guard.admin);
 
   const document = openApiDocument();
   router.get('/openapi.json', (ctx) => {

@@ -6,6 +6,7 @@ import type { Server, ServerResponse } from 'node:http';
 import { bootstrap, type Service } from '../bootstrap';
 import * as config from '../config';
 import { migrate } from '../adapters/db';
+import { isLoopback } from './auth';
 import type { Logger } from '../service_layer/ports';
 
 type Role = 'all' | 'api' | 'consumer';
@@ -106,6 +107,12 @@ function forkApiWorkers(count: number, log: Logger): () => Promise<void> {
 async function startApi(service: Service): Promise<() => Promise<void>> {
   const app = service.app();
   const [host, port] = [config.apiHost(), config.apiPort()];
+  if (!isLoopback(host) && (!config.apiToken() || !config.adminToken())) {
+    service.logger.warn(
+      { host },
+      `API_HOST ${host} is reachable from other machines, but API_TOKEN or ADMIN_TOKEN is unset: those routes are open to anyone who can reach the port`,
+    );
+  }
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen(port, host, () => resolve(s)).on('error', reject);
   });

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Knex } from 'knex';
+import type { Logger } from '../service_layer/ports';
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   return Promise.race([
@@ -10,22 +11,31 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   ]);
 }
 
-async function problem(check: () => Promise<unknown>): Promise<string | undefined> {
+/**
+ * The answer names the dependency only: the error (which may hold a host name or an address)
+ * goes to the log, not to whoever can reach /readyz.
+ */
+async function problem(
+  name: string,
+  check: () => Promise<unknown>,
+  log?: Logger,
+): Promise<string | undefined> {
   try {
     await withTimeout(check(), 1_000);
     return undefined;
   } catch (error) {
-    return `unreachable (${(error as Error).message})`;
+    log?.warn({ err: error, dependency: name }, 'readiness check failed');
+    return 'unreachable';
   }
 }
 
 /** Readiness: can this process reach PostgreSQL and Redis right now? */
-export function readinessChecks(db: Knex, redis: Redis) {
+export function readinessChecks(db: Knex, redis: Redis, log?: Logger) {
   return async (): Promise<Record<string, string | undefined>> => {
-    const [database, redisProblem] = await Promise.all([
-      problem(() => db.raw('SELECT 1')),
-      problem(() => redis.ping()),
+    const [postgres, redisProblem] = await Promise.all([
+      problem('postgres', () => db.raw('SELECT 1'), log),
+      problem('redis', () => redis.ping(), log),
     ]);
-    return { database, redis: redisProblem };
+    return { postgres, redis: redisProblem };
   };
 }

@@ -25,3 +25,11 @@ export class ConcurrencyError extends Error {
 export class Unavailable extends Error {
   name = 'Unavailable';
 }
+
+/**
+ * A delivery that can never succeed however often it is tried (an SMTP 5xx, say): the relay
+ * makes it a dead letter at once instead of retrying.
+ */
+export class PermanentDeliveryError extends Error {
+  name = 'PermanentDeliveryError';
+}

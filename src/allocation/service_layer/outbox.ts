@@ -10,6 +10,7 @@ import {
   type DeliveryReport,
 } from './ports';
 import { backoffMs } from './backoff';
+import { PermanentDeliveryError } from './errors';
 import { continuingTrace, inDeliverySpan } from './tracing';
 
 /** Runs one handler on messages of one product, in commit order (MessageBus.handleEvents). */
@@ -20,8 +21,8 @@ export interface RelayOptions {
   /** Backoff after a failed delivery: capped exponential with jitter. */
   baseDelayMs: number;
   maxDelayMs: number;
-  /** Delivered messages are deleted after this long. */
-  keepDeliveredMs: number;
+  /** Deliveries of a message before it becomes a dead letter. */
+  maxAttempts: number;
   /**
    * Least time between two drains. Under load, commits keep asking for drains; waiting this
    * long lets each drain take a batch rather than one message per database round trip.
@@ -33,7 +34,7 @@ export const DEFAULT_RELAY_OPTIONS: RelayOptions = {
   batchSize: 500,
   baseDelayMs: 200,
   maxDelayMs: 30_000,
-  keepDeliveredMs: 24 * 3600_000,
+  maxAttempts: 248, // about an hour with the delays above (config.outboxMaxAttempts)
   batchWindowMs: 5,
 };
 
@@ -82,24 +83,12 @@ export class OutboxRelay {
   }
 
   /**
-   * Polls for messages other processes wrote, retries failed ones when their backoff ends, and
-   * now and then prunes delivered ones.
+   * Polls for messages other processes wrote, and retries failed ones when their backoff ends
+   * (delivered ones are pruned by adapters/retention.ts).
    */
   start(pollMs: number): void {
-    let polls = 0;
-    const pruneEvery = Math.max(1, Math.round(60_000 / pollMs));
-    this.timer ??= setInterval(() => {
-      this.kick();
-      if (++polls % pruneEvery === 0) this.prune();
-    }, pollMs);
+    this.timer ??= setInterval(() => this.kick(), pollMs);
     this.timer.unref();
-  }
-
-  private prune(): void {
-    this.outbox
-      .prune(this.options.keepDeliveredMs)
-      .then((pruned) => pruned > 0 && this.log.info({ pruned }, 'pruned delivered outbox messages'))
-      .catch((error: unknown) => this.log.warn({ err: error }, 'outbox prune failed'));
   }
 
   /** Stops polling and lets the current drain finish. */
@@ -135,10 +124,11 @@ export class OutboxRelay {
   /**
    * Products and handlers are delivered concurrently, so a drain's publishes share a round
    * trip; the messages of one product and handler go to it together, in commit order. If they
-   * fail together, they are tried one by one, so one bad message holds back only those after it.
+   * fail together, they are tried one by one, so one bad message holds back only those after it
+   * (until it becomes a dead letter, which holds back nothing).
    */
   private async deliver(messages: PendingMessage[]): Promise<DeliveryReport> {
-    const report: DeliveryReport = { delivered: [], failed: [] };
+    const report: DeliveryReport = { delivered: [], failed: [], dead: [] };
     const groups = new Map<string, PendingMessage[]>();
     for (const message of messages) {
       const key = JSON.stringify([message.key, message.event.constructor.name, message.handler]);
@@ -146,17 +136,23 @@ export class OutboxRelay {
     }
     await Promise.all(
       [...groups.values()].map(async (group) => {
-        if (group.length > 1 && (await this.deliverGroup(group, report))) return;
+        if (group.length > 1 && (await this.deliverGroup(group, report)) === 'delivered') return;
         for (const message of group) {
-          if (!(await this.deliverGroup([message], report))) return;
+          if ((await this.deliverGroup([message], report)) === 'retry') return;
         }
       }),
     );
     return report;
   }
 
-  /** True when delivered; a single message's failure is recorded with its backoff. */
-  private async deliverGroup(group: PendingMessage[], report: DeliveryReport): Promise<boolean> {
+  /**
+   * Delivers a group and records the outcome of a single message in the report: a retry with
+   * its backoff, or a dead letter once it failed permanently or maxAttempts times.
+   */
+  private async deliverGroup(
+    group: PendingMessage[],
+    report: DeliveryReport,
+  ): Promise<'delivered' | 'retry' | 'dead'> {
     const [{ handler, correlationId }] = group;
     const type = group[0].event.constructor.name;
     try {
@@ -165,11 +161,20 @@ export class OutboxRelay {
       );
       report.delivered.push(...group.map((m) => m.id));
       this.metrics.delivered(`${type}.${handler}`, 'ok');
-      return true;
+      return 'delivered';
     } catch (error) {
       this.metrics.delivered(`${type}.${handler}`, 'error');
-      if (group.length > 1) return false; // tried again one by one
+      if (group.length > 1) return 'retry'; // tried again one by one
       const [message] = group;
+      const attempts = message.attempts + 1;
+      if (error instanceof PermanentDeliveryError || attempts >= this.options.maxAttempts) {
+        this.log.error(
+          { err: error, messageId: message.id, handler, attempts },
+          'outbox delivery failed for good; moved to the dead letters',
+        );
+        report.dead.push({ id: message.id, error: String(error) });
+        return 'dead';
+      }
       const retryInMs = backoffMs(
         message.attempts,
         this.options.baseDelayMs,
@@ -180,7 +185,7 @@ export class OutboxRelay {
         'outbox delivery failed; will retry',
       );
       report.failed.push({ id: message.id, error: String(error), retryInMs });
-      return false;
+      return 'retry';
     }
   }
 }

@@ -49,6 +49,8 @@ export interface PendingMessage {
 export interface DeliveryReport {
   delivered: string[];
   failed: { id: string; error: string; retryInMs: number }[];
+  /** Given up on (failed permanently, or too often): moved to the dead letters. */
+  dead: { id: string; error: string }[];
 }
 
 export interface Outbox {
@@ -57,13 +59,12 @@ export interface Outbox {
    * holding a lock that keeps other relays from delivering at the same time. A message whose
    * product has an earlier one for the same handler still backing off is not handed over yet.
    * Returns how many messages were handed over (0 when another relay holds the lock).
+   * Messages reported dead leave the outbox for the dead letters, so they hold back nothing.
    */
   deliverPending(
     limit: number,
     deliver: (messages: PendingMessage[]) => Promise<DeliveryReport>,
   ): Promise<number>;
-  /** Deletes delivered messages older than `olderThanMs`; returns how many. */
-  prune(olderThanMs: number): Promise<number>;
   /** Undelivered messages and the age of the oldest, for monitoring. */
   backlog(): Promise<{ count: number; oldestAgeSeconds: number }>;
 }

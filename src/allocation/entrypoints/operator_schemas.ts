@@ -1,0 +1,81 @@
+// The operator routes' query shapes and their part of the OpenAPI document.
+import { extendZodWithOpenApi, type OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
+import { z } from 'zod';
+
+extendZodWithOpenApi(z); // idempotent; this module may load before api_schemas.ts
+
+export const DeadLetterLimit = z.coerce.number().int().min(1).max(1000);
+export const DeadLetterSource = z.string().min(1).max(255);
+
+const ErrorBody = z.object({ message: z.string() });
+const DeadLetterId = z.object({ id: z.string().openapi({ example: '42' }) });
+const DeadLetter = z
+  .object({
+    id: z.string(),
+    source: z.string(),
+    payload: z.string(),
+    reason: z.string(),
+    attempts: z.number().int(),
+    created_at: z.string(),
+    replayed_at: z.string().nullable(),
+  })
+  .openapi('DeadLetter');
+
+function json(schema: z.ZodType, description: string) {
+  return { description, content: { 'application/json': { schema } } };
+}
+
+const unauthorized = json(ErrorBody, 'Missing or wrong ADMIN_TOKEN (when set)');
+const unknown = json(ErrorBody, 'No such dead letter');
+
+export function registerOperatorPaths(registry: OpenAPIRegistry): void {
+  registry.registerPath({
+    method: 'get',
+    path: '/dead_letters',
+    summary: 'Dead letters, inbound and outbound, newest first (payloads cut to 4 KiB)',
+    request: {
+      query: z.object({ limit: DeadLetterLimit.optional(), source: DeadLetterSource.optional() }),
+    },
+    responses: { 200: json(z.array(DeadLetter), 'Dead letters'), 401: unauthorized },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/dead_letters/{id}',
+    summary: 'One dead letter, with its whole payload',
+    request: { params: DeadLetterId },
+    responses: { 200: json(DeadLetter, 'The dead letter'), 401: unauthorized, 404: unknown },
+  });
+  registry.registerPath({
+    method: 'post',
+    path: '/dead_letters/{id}/replay',
+    summary:
+      'Sends it through its original path again (inbound: the bus; outbound: the relay); a second replay is a no-op',
+    request: { params: DeadLetterId },
+    responses: {
+      202: json(
+        z.object({
+          id: z.string(),
+          status: z.enum(['replayed', 'requeued', 'already replayed', 'failed']),
+          reason: z.string().optional(),
+          dead_letter_id: z.string().optional(),
+        }),
+        'Replayed; "failed" means it failed again and is the new dead letter dead_letter_id',
+      ),
+      401: unauthorized,
+      404: unknown,
+    },
+  });
+  registry.registerPath({
+    method: 'delete',
+    path: '/dead_letters/{id}',
+    summary: 'Discards a dead letter',
+    request: { params: DeadLetterId },
+    responses: { 204: { description: 'Discarded' }, 401: unauthorized, 404: unknown },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/metrics',
+    summary: 'Prometheus metrics',
+    responses: { 200: { description: 'Metrics in the Prometheus text format' }, 401: unauthorized },
+  });
+}
