@@ -6,10 +6,14 @@ import type { Server, ServerResponse } from 'node:http';
 import { bootstrap, type Service } from '../bootstrap';
 import * as config from '../config';
 import { migrate } from '../adapters/db';
+import { Retention } from '../adapters/retention';
 import { isLoopback } from './auth';
 import type { Logger } from '../service_layer/ports';
 
 type Role = 'all' | 'api' | 'consumer';
+
+// Retention is measured in hours and days: a pass a minute keeps each batch small.
+const PRUNE_EVERY_MS = 60_000;
 
 /**
  * Starts the API, the consumer, or both, plus the outbox relay; stops cleanly on a signal.
@@ -20,6 +24,7 @@ async function main(role: Role): Promise<void> {
   const workers = role === 'consumer' ? 1 : config.apiWorkers();
   const service = bootstrap();
   const log = service.logger;
+  const retention = new Retention(service.db(), config.retention(), log);
   if (cluster.isPrimary) await prepareDatabase(service);
 
   const stops: (() => Promise<void>)[] = [];
@@ -36,6 +41,7 @@ async function main(role: Role): Promise<void> {
     timer.unref();
     await started.catch(() => undefined); // a signal during start-up stops what it started
     for (const stop of stops) await stop();
+    await retention.stop();
     await service.relay.deliverPending().catch(() => undefined); // flush what we can
     await service.close();
     await stopTracing().catch(() => undefined); // export the last spans
@@ -58,6 +64,8 @@ async function main(role: Role): Promise<void> {
     // Every process runs a relay: a lease (relay_leases) lets one deliver at a time.
     service.relay.start(config.outboxPollMs());
     service.relay.kick();
+    // Pruning likewise takes a lock per batch; API workers leave it to their primary.
+    if (cluster.isPrimary) retention.start(PRUNE_EVERY_MS);
   })();
   await started;
 }
