@@ -158,7 +158,7 @@ describe('dead letters', () => {
       smtp.rejecting = true;
       await outOfStock(sku);
       const [letter] = await eventually(async () => {
-        const found = await lettersOf(sku, 'outbox:OutOfStock');
+        const found = await lettersOf(sku, 'outbox:email');
         expect(found).to.have.length(1);
         return found;
       });

@@ -18,6 +18,7 @@ describe('retention', () => {
     const outbox = (deliveredAgo: number | null) => ({
       key,
       type: 'OutOfStock',
+      handler: 'email',
       payload: JSON.stringify({ sku: key }),
       delivered_at: deliveredAgo === null ? null : ago(db, deliveredAgo),
     });
