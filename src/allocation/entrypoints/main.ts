@@ -8,6 +8,7 @@ import * as config from '../config';
 import { migrate } from '../adapters/db';
 import { Retention } from '../adapters/retention';
 import { isLoopback } from './auth';
+import { startupSummary } from './startup_summary';
 import type { Logger } from '../service_layer/ports';
 
 type Role = 'all' | 'api' | 'consumer';
@@ -66,6 +67,7 @@ async function main(role: Role): Promise<void> {
     service.relay.kick();
     // Pruning likewise takes a lock per batch; API workers leave it to their primary.
     if (cluster.isPrimary) retention.start(PRUNE_EVERY_MS);
+    if (cluster.isPrimary) log.info({}, startupSummary(role, workers));
   })();
   await started;
 }
