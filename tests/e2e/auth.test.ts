@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import request from 'supertest';
 import { consoleSessionValue } from '../../src/allocation/entrypoints/auth';
-import { randomBatchref, randomOrderid, randomSku } from '../random_refs';
-import { startTestService, type TestService } from './service';
+import { randomBatchref, randomOrderid, randomSku } from '../support/random_refs';
+import { startTestService, type TestService } from '../support/in_process';
 
 const API_TOKEN = 'api-token-for-tests';
 const ADMIN_TOKEN = 'admin-token-for-tests';

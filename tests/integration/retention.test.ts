@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import type { Knex } from 'knex';
 import { Retention } from '../../src/allocation/adapters/retention';
-import { testDb } from '../db';
-import { randomOrderid, randomSku } from '../random_refs';
+import { testDb } from '../support/db';
+import { randomOrderid, randomSku } from '../support/random_refs';
 import { silentLogger } from '../unit/fakes';
 
 const HOUR = 3_600_000;

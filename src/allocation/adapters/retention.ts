@@ -14,7 +14,7 @@ export interface RetentionSettings {
 
 export type Pruned = Record<'outbox' | 'inbox' | 'deadLetters', number>;
 
-// Any fixed number, distinct from the relay's (knex_outbox.ts).
+// Any fixed number, used by no other advisory lock of the service.
 const PRUNE_LOCK = 7_413_902;
 const BATCH = 1_000;
 
