@@ -211,10 +211,3 @@ export function retention(): { outboxMs: number; inboxMs: number; deadLetterMs: 
     deadLetterMs: durationEnv('DEAD_LETTER_RETENTION', '30d'),
   };
 }
-
-/** OpenTelemetry is off unless one of its standard variables asks for an exporter. */
-export function tracingEnabled(): boolean {
-  const exporter = env('OTEL_TRACES_EXPORTER');
-  if (exporter !== undefined) return exporter !== 'none';
-  return env('OTEL_EXPORTER_OTLP_ENDPOINT') !== undefined;
-}

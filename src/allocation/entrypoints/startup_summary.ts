@@ -1,6 +1,7 @@
 // The one start-up line that says what this process runs and where (issue 10): what an
 // operator looks for first. Secrets and connection strings stay out of it.
 import * as config from '../config';
+import { tracingRequested } from '../tracing';
 
 export function startupSummary(role: 'all' | 'api' | 'consumer', workers: number): string {
   const api = `http://${config.apiHost()}:${config.apiPort()}`;
@@ -24,7 +25,7 @@ export function startupSummary(role: 'all' | 'api' | 'consumer', workers: number
       smtp ? `SMTP ${smtp.host}:${smtp.port}` : 'written to the log (no SMTP_HOST)',
     ],
     ['auth', `API ${onOff(!!config.apiToken())}, admin ${onOff(!!config.adminToken())}`],
-    ['tracing', onOff(config.tracingEnabled())],
+    ['tracing', onOff(tracingRequested())],
   ];
   return `allocation started: ${facts.map(([name, value]) => `${name} ${value}`).join('; ')}`;
 }
