@@ -3,6 +3,7 @@
 // answering meanwhile: its own worst event-loop delay (prom-client's
 // nodejs_eventloop_lag_max_seconds, from perf_hooks.monitorEventLoopDelay, reset at each
 // scrape) and the worst GET /healthz of a probe that asks every 100 ms.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import type { BenchContext } from './scenarios';
 import { deadLetterCount, seedHistory, seedSkus } from './seed';
@@ -94,7 +95,7 @@ async function waitFor(
     const value = await read();
     if (value >= target) return { reached: true, value };
     if (Date.now() > deadline) return { reached: false, value };
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
+    await sleep(everyMs);
   }
 }
 
@@ -123,7 +124,7 @@ function probeHealthz(ctx: BenchContext): { stop(): Promise<{ maxMs: number; fai
         failures++;
       }
       maxMs = Math.max(maxMs, performance.now() - sent);
-      await new Promise((resolve) => setTimeout(resolve, PROBE_EVERY_MS));
+      await sleep(PROBE_EVERY_MS);
     }
   })();
   return {

@@ -1,5 +1,6 @@
 // The Redis side: change_batch_quantity messages per second through the consumer, and the time
 // from an allocation's 202 to its line_allocated message (through the outbox relay).
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import {
   allocateRequest,
@@ -64,7 +65,7 @@ export async function runConsumerThroughput(
       if (Date.now() > deadline) {
         throw new Error(`the consumer did not apply ${count} messages in ${WAIT_LIMIT_MS} ms`);
       }
-      await new Promise((resolve) => setTimeout(resolve, 5));
+      await sleep(5);
     }
     return (performance.now() - started) / 1000;
   };
@@ -123,7 +124,7 @@ export async function runAllocatedLatency(
     });
     const deadline = Date.now() + 15_000;
     while (receivedAt.size < answeredAt.size && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await sleep(50);
     }
     const deltas = new Samples();
     let beforeResponse = 0;
