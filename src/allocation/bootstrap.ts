@@ -13,7 +13,7 @@ import { createLogger } from './logging';
 import { createKnex } from './adapters/db';
 import { DeadLetters } from './adapters/dead_letters';
 import { KnexOutbox } from './adapters/knex_outbox';
-import { KnexUnitOfWork } from './adapters/knex_unit_of_work';
+import { KnexUnitOfWork, type KnexUnitOfWorkOptions } from './adapters/knex_unit_of_work';
 import { PrometheusMetrics } from './adapters/metrics';
 import { EmailNotifications, LogNotifications } from './adapters/notifications';
 import { redisPublisher } from './adapters/redis_eventpublisher';
@@ -30,7 +30,6 @@ import { OutboxRelay } from './service_layer/outbox';
 import { currentTraceparent } from './service_layer/tracing';
 import type { Logger, Notifications, Outbox, Publish } from './service_layer/ports';
 import type { UnitOfWork } from './service_layer/unit_of_work';
-import type { Event } from './domain/events';
 
 const TOKENS = {
   Logger: Symbol('Logger'),
@@ -83,11 +82,11 @@ export function bootstrap(overrides: Overrides = {}): Service {
   const bus: MessageBus = new MessageBus({
     startUow:
       overrides.uow ??
-      knexUnitsOfWork(
-        c,
-        () => relay.kick(),
-        (e) => bus.handlersOf(e),
-      ),
+      knexUnitsOfWork(c, {
+        handlersOf: (event) => bus.handlersOf(event),
+        runInline: (events, readModel) => bus.runInline(events, readModel),
+        onOutboxWritten: () => relay.kick(),
+      }),
     commandHandlers: COMMAND_HANDLERS,
     eventHandlers: EVENT_HANDLERS,
     deps: {
@@ -163,14 +162,12 @@ export function bootstrap(overrides: Overrides = {}): Service {
 /** Units of work on PostgreSQL; the sku queue and hot skus are shared by the process's units. */
 function knexUnitsOfWork(
   c: DependencyContainer,
-  kickRelay: () => void,
-  handlersOf: (event: Event) => readonly string[],
+  fromBus: Pick<KnexUnitOfWorkOptions, 'handlersOf' | 'runInline' | 'onOutboxWritten'>,
 ): () => UnitOfWork {
   const options = {
-    handlersOf,
+    ...fromBus,
     skuLocks: new SkuLocks(config.skuQueueTimeoutMs()),
     hotSkus: new HotSkus(),
-    onOutboxWritten: kickRelay,
   };
   return () => new KnexUnitOfWork(c.resolve<Knex>(TOKENS.Db), options);
 }

@@ -73,7 +73,7 @@ describe('tracing (OpenTelemetry over OTLP/HTTP)', function () {
       const spans = await eventually(async () => {
         const trace = traceOf(caller.traceId);
         spanNamed(trace, 'deliver Allocated.line_allocated');
-        spanNamed(trace, 'handle Allocated.read_model'); // an event handler, run by the relay
+        spanNamed(trace, 'handle Allocated.line_allocated'); // an outbox handler, run by the relay
         expect(trace.filter(isPostgres)).to.not.be.empty;
         return trace;
       }, 20_000);

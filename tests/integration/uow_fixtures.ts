@@ -3,11 +3,13 @@ import { KnexUnitOfWork } from '../../src/allocation/adapters/knex_unit_of_work'
 import { HotSkus, SkuLocks } from '../../src/allocation/adapters/sku_locks';
 import type { Event } from '../../src/allocation/domain/events';
 import { EVENT_HANDLERS } from '../../src/allocation/service_layer/handlers';
+import { outboxHandlerNames, runInline } from '../../src/allocation/service_layer/messagebus';
 
 export function newUow(db: Knex): KnexUnitOfWork {
   // Locks of its own: two units of work built here race like two processes would.
   return new KnexUnitOfWork(db, {
-    handlersOf: (e: Event) => Object.keys(EVENT_HANDLERS.get(e.constructor as never) ?? {}),
+    handlersOf: (event: Event) => outboxHandlerNames(EVENT_HANDLERS, event),
+    runInline: (events, readModel) => runInline(EVENT_HANDLERS, events, readModel),
     skuLocks: new SkuLocks(),
     hotSkus: new HotSkus(),
     onOutboxWritten: () => undefined,

@@ -10,6 +10,7 @@ import type {
 } from '../../src/allocation/service_layer/ports';
 import { DuplicateBatch } from '../../src/allocation/service_layer/errors';
 import { EVENT_HANDLERS } from '../../src/allocation/service_layer/handlers';
+import { outboxHandlerNames, runInline } from '../../src/allocation/service_layer/messagebus';
 import type {
   Inbox,
   ProductRepository,
@@ -125,7 +126,7 @@ export class FakeOutbox implements Outbox {
 }
 
 function handlerNames(event: Event): string[] {
-  return Object.keys(EVENT_HANDLERS.get(event.constructor as never) ?? {});
+  return outboxHandlerNames(EVENT_HANDLERS, event);
 }
 
 export class FakeUnitOfWork implements UnitOfWork {
@@ -143,7 +144,9 @@ export class FakeUnitOfWork implements UnitOfWork {
     this.refuseDuplicateRefs();
     this.committed = true;
     for (const product of this.products.seen) {
-      for (const event of product.events.splice(0)) this.outbox.append(product.sku, event);
+      const events = product.events.splice(0);
+      runInline(EVENT_HANDLERS, events, this.readModel);
+      for (const event of events) this.outbox.append(product.sku, event);
     }
     return Promise.resolve();
   }

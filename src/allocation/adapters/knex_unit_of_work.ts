@@ -3,8 +3,9 @@
 // 1. Reads. A handler loads a product with one statement on the pool, outside any transaction:
 //    its version, its batches with their allocated totals, and only the lines the command can
 //    touch (repository.ts). Cost stays flat as history grows.
-// 2. Commit. Every change to the product (batches, lines freed and allocated, one outbox row per
-//    handler of each event it raised, the inbound message id) goes to the database as ONE call,
+// 2. Commit. Every change to the product (batches, lines freed and allocated, the read-model rows
+//    its events' inline handlers write, one outbox row per outbox handler of each event, the
+//    inbound message id) goes to the database as ONE call,
 //    `apply_product_changes(sku, changes)` (migrations/*_create_apply_product_changes.ts). Its
 //    first statement is the version check: when another unit of work changed the product since
 //    it was loaded, it raises serialization_failure and nothing is written; the bus reloads and
@@ -31,8 +32,10 @@ import { KnexRepository, type Session } from './repository';
 import { HotSkus, SkuLocks } from './sku_locks';
 
 export interface KnexUnitOfWorkOptions {
-  /** The names of an event's handlers: its outbox rows, one each (EVENT_HANDLERS). */
+  /** The names of an event's outbox handlers: its outbox rows, one each (EVENT_HANDLERS). */
   handlersOf: (event: Event) => readonly string[];
+  /** Runs the inline handlers of a commit's events (MessageBus.runInline). */
+  runInline: (events: readonly Event[], readModel: ReadModel) => void;
   /** Shared by the units of work of one process. */
   skuLocks: SkuLocks;
   hotSkus: HotSkus;
@@ -41,17 +44,10 @@ export interface KnexUnitOfWorkOptions {
 }
 
 const APPLY = 'SELECT apply_product_changes($1, $2::jsonb)';
-const UPSERT_VIEW = `
-  INSERT INTO allocations_view (orderid, sku, batchref, version)
-  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[])
-  ON CONFLICT (orderid, sku) DO UPDATE
-    SET batchref = EXCLUDED.batchref, version = EXCLUDED.version
-    WHERE allocations_view.version < EXCLUDED.version`;
 
 /** One run of a unit of work: its reads, its sku claims, and what it will write. */
 class Run implements Session {
   readonly repository = new KnexRepository(this);
-  readonly viewRows: ReadModelRow[] = [];
   messageId: string | undefined;
   private trx: Knex.Transaction | undefined;
   private readonly releases = new Map<string, () => void>();
@@ -74,18 +70,20 @@ class Run implements Session {
   /** Writes everything in one statement per product (in a transaction when more than one). */
   async commit(): Promise<number> {
     const products = [...this.repository.seen];
-    const changes = products.map((product, i) =>
-      productChanges(product, this.repository.snapshots.get(product), {
+    const changes = products.map((product, i) => {
+      const viewRows: ReadModelRow[] = [];
+      this.options.runInline(product.events, { apply: (rows) => void viewRows.push(...rows) });
+      return productChanges(product, this.repository.snapshots.get(product), {
         handlersOf: this.options.handlersOf,
+        viewRows,
         correlationId: currentCorrelationId() ?? null,
         traceparent: currentTraceparent() ?? null,
         messageId: i === 0 ? this.messageId : undefined,
-      }),
-    );
+      });
+    });
     const statements: [string, unknown[]][] = changes
       .filter((c) => c !== undefined)
       .map((c) => [APPLY, [c.sku, JSON.stringify(c.changes)]]);
-    if (this.viewRows.length > 0) statements.push([UPSERT_VIEW, viewColumns(this.viewRows)]);
     if (statements.length > 1) this.trx ??= await this.db.transaction();
     try {
       for (const [sql, bindings] of statements) await this.query(sql, bindings);
@@ -122,22 +120,6 @@ class Run implements Session {
   }
 }
 
-/** Column arrays for UPSERT_VIEW, one row per line: the newest version of each wins. */
-function viewColumns(rows: ReadModelRow[]): unknown[] {
-  const newest = new Map<string, ReadModelRow>();
-  for (const row of rows) {
-    const key = JSON.stringify([row.orderid, row.sku]);
-    if ((newest.get(key)?.version ?? -1) < row.version) newest.set(key, row);
-  }
-  const kept = [...newest.values()];
-  return [
-    kept.map((r) => r.orderid),
-    kept.map((r) => r.sku),
-    kept.map((r) => r.batchref),
-    kept.map((r) => r.version),
-  ];
-}
-
 export class KnexUnitOfWork implements UnitOfWork {
   private current: Run | undefined;
 
@@ -148,11 +130,6 @@ export class KnexUnitOfWork implements UnitOfWork {
 
   get products(): KnexRepository {
     return this.started().repository;
-  }
-
-  get readModel(): ReadModel {
-    const run = this.started();
-    return { apply: (rows) => void run.viewRows.push(...rows) };
   }
 
   get inbox(): Inbox {

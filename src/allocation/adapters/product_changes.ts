@@ -2,6 +2,7 @@
 // knex has no change tracking, so the product is compared with its snapshot from load time.
 import type { Event } from '../domain/events';
 import type { Product } from '../domain/model';
+import type { ReadModelRow } from '../service_layer/unit_of_work';
 import type { Snapshot } from './repository';
 
 export interface ProductChanges {
@@ -19,6 +20,8 @@ export interface ProductChanges {
     correlation_id: string | null;
     traceparent: string | null;
   }[];
+  /** The read-model rows of the change, the newest version of each line. */
+  view_rows: { orderid: string; batchref: string | null; version: number }[];
   message_id?: string;
 }
 
@@ -28,6 +31,8 @@ export function productChanges(
   before: Snapshot | undefined,
   context: {
     handlersOf: (event: Event) => readonly string[];
+    /** What the events' inline handlers wrote (all of this product). */
+    viewRows: readonly ReadModelRow[];
     correlationId: string | null;
     /** The trace context of the handler that commits: each outbox row's delivery continues it. */
     traceparent: string | null;
@@ -51,6 +56,7 @@ export function productChanges(
         traceparent: context.traceparent,
       })),
     ),
+    view_rows: newestPerLine(context.viewRows),
     message_id: context.messageId,
   };
   const linesNow = new Set<string>();
@@ -87,6 +93,18 @@ export function productChanges(
   const unchanged = before !== undefined && before.version === product.versionNumber;
   if (unchanged && changes.outbox.length === 0 && context.messageId === undefined) return undefined;
   return { sku: product.sku, changes };
+}
+
+function newestPerLine(rows: readonly ReadModelRow[]): ProductChanges['view_rows'] {
+  const newest = new Map<string, ReadModelRow>();
+  for (const row of rows) {
+    if ((newest.get(row.orderid)?.version ?? -1) < row.version) newest.set(row.orderid, row);
+  }
+  return [...newest.values()].map(({ orderid, batchref, version }) => ({
+    orderid,
+    batchref,
+    version,
+  }));
 }
 
 export function lineKey(ref: string, orderid: string): string {

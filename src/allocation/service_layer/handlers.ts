@@ -2,8 +2,8 @@ import { Allocate, ChangeBatchQuantity, CreateBatch } from '../domain/commands';
 import { Allocated, Deallocated, OutOfStock } from '../domain/events';
 import { Batch, OrderLine, Product } from '../domain/model';
 import { InvalidSku, UnknownBatch } from './errors';
-import type { CommandHandler, Delivery, EventHandler, HandlerDeps } from './messagebus';
-import type { UnitOfWork } from './unit_of_work';
+import type { CommandHandler, Delivery, EventHandlers, HandlerDeps } from './messagebus';
+import type { ReadModel, UnitOfWork } from './unit_of_work';
 
 export async function addBatch(cmd: CreateBatch, uow: UnitOfWork): Promise<void> {
   // A duplicate ref (of this sku or another) is refused by the database's unique constraint
@@ -63,33 +63,14 @@ export async function reallocate(
   });
 }
 
-export async function addAllocationToReadModel(
-  deliveries: Delivery<Allocated>[],
-  { uow }: HandlerDeps,
-): Promise<void> {
-  await uow.run(async () => {
-    uow.readModel.apply(
-      deliveries.map(({ event: e }) => ({
-        ...rowKey(e),
-        batchref: e.batchref,
-        version: e.version,
-      })),
-    );
-    await uow.commit();
-  });
+/** Inline: the read model changes in the commit of the allocation itself. */
+export function addAllocationToReadModel(events: Allocated[], readModel: ReadModel): void {
+  readModel.apply(events.map((e) => ({ ...rowKey(e), batchref: e.batchref, version: e.version })));
 }
 
-export async function removeAllocationFromReadModel(
-  deliveries: Delivery<Deallocated>[],
-  { uow }: HandlerDeps,
-): Promise<void> {
-  await uow.run(async () => {
-    // a removal is a row too (batchref null), so an older allocation cannot come back over it
-    uow.readModel.apply(
-      deliveries.map(({ event: e }) => ({ ...rowKey(e), batchref: null, version: e.version })),
-    );
-    await uow.commit();
-  });
+/** Inline; a removal is a row too (batchref null), so an older allocation cannot come back. */
+export function removeAllocationFromReadModel(events: Deallocated[], readModel: ReadModel): void {
+  readModel.apply(events.map((e) => ({ ...rowKey(e), batchref: null, version: e.version })));
 }
 
 function rowKey(event: Allocated | Deallocated): { orderid: string; sku: string } {
@@ -123,16 +104,20 @@ export const COMMAND_HANDLERS = new Map<
 ]);
 
 /**
- * Every handler of every event runs durably: the commit that raises an event writes one outbox
- * row per handler named here, and the relay runs it after the commit, in commit order per
- * product, retrying it alone until it succeeds (so Redis being down delays line_allocated but
- * not the read model). The names are stored on those rows: rename one only with a migration.
+ * Where each event's handlers run. Inline: in the commit of the change that raised the event,
+ * so the read model can never disagree with the write side once a change is committed. Outbox:
+ * after that commit, from one outbox row per handler written with it, in commit order per
+ * product, each retried on its own until it succeeds (Redis being down delays line_allocated
+ * and nothing else). Outbox names are stored on those rows: rename one only with a migration.
  */
 export const EVENT_HANDLERS = new Map<
   typeof Allocated | typeof Deallocated | typeof OutOfStock,
-  Record<string, EventHandler>
+  EventHandlers
 >([
-  [Allocated, { read_model: addAllocationToReadModel, line_allocated: publishAllocatedEvent }],
-  [Deallocated, { read_model: removeAllocationFromReadModel, reallocate }],
-  [OutOfStock, { email: sendOutOfStockNotification }],
+  [
+    Allocated,
+    { inline: [addAllocationToReadModel], outbox: { line_allocated: publishAllocatedEvent } },
+  ],
+  [Deallocated, { inline: [removeAllocationFromReadModel], outbox: { reallocate } }],
+  [OutOfStock, { inline: [], outbox: { email: sendOutOfStockNotification } }],
 ]);

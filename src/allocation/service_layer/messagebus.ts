@@ -1,8 +1,10 @@
-// The message bus: commands to their one handler, now; events to every handler of theirs,
-// later and durably. A unit of work writes each event it commits to the outbox, one row per
-// handler (EVENT_HANDLERS), in the same statement as the change; the outbox relay hands those
-// rows back here (handleEvents) after the commit, retrying a handler until it succeeds. So an
-// event's handlers run even if the process dies right after the commit, each on its own.
+// The message bus: commands to their one handler, now; events to every handler of theirs, in
+// one of two places (EVENT_HANDLERS says which). Inline handlers (the read model) run inside the
+// commit of the change that raised the event: the unit of work calls runInline, and what they
+// write commits with the change or not at all. Outbox handlers run after the commit: the unit of
+// work writes one outbox row per handler in the same statement as the change, and the relay
+// hands those rows back here (handleEvents), retrying a handler until it succeeds, so they run
+// even if the process dies right after the commit, each on its own.
 import type { Command } from '../domain/commands';
 import type { Event } from '../domain/events';
 import { backoffMs } from './backoff';
@@ -16,7 +18,7 @@ import {
   type Publish,
 } from './ports';
 import { inHandlerSpan } from './tracing';
-import type { UnitOfWork } from './unit_of_work';
+import type { ReadModel, UnitOfWork } from './unit_of_work';
 
 /** What event handlers may use; each takes what it needs. */
 export interface HandlerDeps {
@@ -37,6 +39,15 @@ export interface Delivery<E extends Event = Event> {
 export type CommandHandler = (command: never, uow: UnitOfWork) => Promise<unknown>;
 /** Takes the deliveries of one product and handler, in commit order (one or many at once). */
 export type EventHandler = (deliveries: never[], deps: HandlerDeps) => Promise<void>;
+/** Runs inside a commit: records what the events change in the read model, nothing else. */
+export type InlineHandler = (events: never[], readModel: ReadModel) => void;
+
+/** An event's handlers: those that run in its commit, and those the outbox runs after it. */
+export interface EventHandlers {
+  inline: readonly InlineHandler[];
+  /** By name: the name is stored on the event's outbox rows. */
+  outbox: Readonly<Record<string, EventHandler>>;
+}
 type MessageClass = abstract new (...args: never[]) => Command | Event;
 type AnyCommandHandler = (command: Command, uow: UnitOfWork) => Promise<unknown>;
 type AnyEventHandler = (deliveries: Delivery[], deps: HandlerDeps) => Promise<void>;
@@ -52,7 +63,7 @@ export interface MessageBusOptions {
   startUow: () => UnitOfWork;
   commandHandlers: ReadonlyMap<MessageClass, CommandHandler>;
   /** Per event class, its handlers by name; the name is stored on the event's outbox rows. */
-  eventHandlers: ReadonlyMap<MessageClass, Readonly<Record<string, EventHandler>>>;
+  eventHandlers: ReadonlyMap<MessageClass, EventHandlers>;
   deps: Omit<HandlerDeps, 'uow'>;
   log: Logger;
   metrics?: Metrics;
@@ -79,15 +90,18 @@ export class MessageBus {
 
   /** The names of an event's handlers: the outbox rows its commit writes. */
   handlersOf(event: Event): string[] {
-    const handlers = this.options.eventHandlers.get(event.constructor as MessageClass);
-    if (!handlers) throw new Error(`No handlers registered for event ${event.constructor.name}`);
-    return Object.keys(handlers);
+    return outboxHandlerNames(this.options.eventHandlers, event);
+  }
+
+  /** Runs the inline handlers of a commit's events (called by the unit of work). */
+  runInline(events: readonly Event[], readModel: ReadModel): void {
+    runInline(this.options.eventHandlers, events, readModel);
   }
 
   /** Runs handler `name` on deliveries of one event type; throws so the relay retries. */
   async handleEvents(name: string, deliveries: Delivery[]): Promise<void> {
     const type = deliveries[0].event.constructor as MessageClass;
-    const handler = this.options.eventHandlers.get(type)?.[name];
+    const handler = this.options.eventHandlers.get(type)?.outbox[name];
     if (!handler) throw new Error(`No handler ${name} for event ${type.name}`);
     await this.withRetry(`${type.name}.${name}`, (uow) =>
       (handler as AnyEventHandler)(deliveries, { ...this.options.deps, uow }),
@@ -115,4 +129,26 @@ export class MessageBus {
       }
     }
   }
+}
+
+type EventTable = ReadonlyMap<MessageClass, EventHandlers>;
+
+function handlersOf(table: EventTable, event: Event): EventHandlers {
+  const handlers = table.get(event.constructor as MessageClass);
+  if (!handlers) throw new Error(`No handlers registered for event ${event.constructor.name}`);
+  return handlers;
+}
+
+/** Runs the inline handlers of `events` in order; exported for units of work built by tests. */
+export function runInline(table: EventTable, events: readonly Event[], readModel: ReadModel): void {
+  for (const event of events) {
+    for (const handler of handlersOf(table, event).inline) {
+      (handler as (events: Event[], readModel: ReadModel) => void)([event], readModel);
+    }
+  }
+}
+
+/** The names of an event's outbox handlers; exported for units of work built by tests. */
+export function outboxHandlerNames(table: EventTable, event: Event): string[] {
+  return Object.keys(handlersOf(table, event).outbox);
 }

@@ -27,9 +27,9 @@ export interface ReadModelRow {
   version: number;
 }
 
-/** The `allocations_view` read model, written only by event handlers. */
+/** The `allocations_view` read model, written only by inline event handlers. */
 export interface ReadModel {
-  /** Writes the rows on commit, each only over an older version of itself. */
+  /** Writes the rows with the commit, each only over an older version of itself. */
   apply(rows: ReadModelRow[]): void;
 }
 
@@ -41,13 +41,13 @@ export interface Inbox {
 
 export interface UnitOfWork {
   readonly products: ProductRepository;
-  readonly readModel: ReadModel;
   readonly inbox: Inbox;
   /** Runs `fn`; nothing is written unless `fn` calls `commit()`. */
   run<T>(fn: () => Promise<T>): Promise<T>;
   /**
-   * Writes every change, and one outbox row per handler of every event the products raised,
-   * atomically. Throws ConcurrencyError when another unit of work changed a product first.
+   * Writes every change, what the inline handlers of the products' events write to the read
+   * model, and one outbox row per outbox handler of those events, atomically. Throws
+   * ConcurrencyError when another unit of work changed a product first.
    */
   commit(): Promise<void>;
   rollback(): Promise<void>;
