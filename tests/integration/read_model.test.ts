@@ -71,55 +71,71 @@ describe('read model', () => {
       lockTimeoutMs: 100,
     });
     const { bus, close } = service(impatient);
-    const [sku, ref, other, orderid] = [
-      randomSku(),
-      randomBatchref(),
-      randomBatchref(),
-      randomOrderid(),
-    ];
-    await bus.handle(new CreateBatch(ref, sku, 10, null));
-    await bus.handle(new CreateBatch(other, sku, 10, '2026-12-31'));
-    await bus.handle(new Allocate(orderid, sku, 2));
-
-    const blocker = await db.transaction();
-    await blocker.raw('SELECT 1 FROM allocations_view WHERE orderid = ? FOR UPDATE', [orderid]);
-    const failed = await bus
-      .handle(new ChangeBatchQuantity(ref, 1))
-      .catch((error: unknown) => error);
-    const during = await bothSides(db, orderid, sku);
-    await blocker.commit();
-    await bus.handle(new ChangeBatchQuantity(ref, 1));
-
-    expect(failed).to.be.instanceOf(Unavailable);
-    expect(during).to.deep.equal({ write: ref, read: ref });
-    await eventually(async () =>
-      expect(await bothSides(db, orderid, sku)).to.deep.equal({ write: other, read: other }),
-    );
+    try {
+      await failThenRetry(db, bus);
+    } finally {
+      await close();
+      await impatient.destroy();
+    }
   });
 
   it('a redelivered reallocation leaves the line that went back to its batch alone', async () => {
     const db = await testDb();
     const s = service(db);
-    after(() => s.close());
-    const [sku, ref, orderid] = [randomSku(), randomBatchref(), randomOrderid()];
-    await s.bus.handle(new CreateBatch(ref, sku, 10, null));
-    await s.bus.handle(new Allocate(orderid, sku, 10));
-    await s.bus.handle(new ChangeBatchQuantity(ref, 5)); // frees the line: nowhere else to go
-    await eventually(async () => {
-      await s.relay.deliverPending();
-      const pending = await db('outbox').where({ key: sku }).whereNull('delivered_at');
-      expect(pending).to.deep.equal([]);
-    });
-    await s.bus.handle(new ChangeBatchQuantity(ref, 10));
-    await s.bus.handle(new Allocate(orderid, sku, 10)); // the line goes back to the same batch
-
-    await db('outbox').where({ key: sku, handler: 'reallocate' }).update({ delivered_at: null });
-    await eventually(async () => {
-      await s.relay.deliverPending();
-      const pending = await db('outbox').where({ key: sku }).whereNull('delivered_at');
-      expect(pending).to.deep.equal([]);
-    });
-
-    expect(await bothSides(db, orderid, sku)).to.deep.equal({ write: ref, read: ref });
+    try {
+      await redeliverAfterReturn(db, s);
+    } finally {
+      await s.close();
+    }
   });
 });
+
+/** Frees a line while its read-model row is locked: the change fails whole, then goes through. */
+async function failThenRetry(db: Knex, bus: Service['bus']): Promise<void> {
+  const [sku, ref, other, orderid] = [
+    randomSku(),
+    randomBatchref(),
+    randomBatchref(),
+    randomOrderid(),
+  ];
+  await bus.handle(new CreateBatch(ref, sku, 10, null));
+  await bus.handle(new CreateBatch(other, sku, 10, '2026-12-31'));
+  await bus.handle(new Allocate(orderid, sku, 2));
+
+  const blocker = await db.transaction();
+  await blocker.raw('SELECT 1 FROM allocations_view WHERE orderid = ? FOR UPDATE', [orderid]);
+  const failed = await bus.handle(new ChangeBatchQuantity(ref, 1)).catch((error: unknown) => error);
+  const during = await bothSides(db, orderid, sku);
+  await blocker.commit();
+  await bus.handle(new ChangeBatchQuantity(ref, 1));
+
+  expect(failed).to.be.instanceOf(Unavailable);
+  expect(during).to.deep.equal({ write: ref, read: ref });
+  await eventually(async () =>
+    expect(await bothSides(db, orderid, sku)).to.deep.equal({ write: other, read: other }),
+  );
+}
+
+/** A line freed, allocated again to the same batch, then its old reallocation redelivered. */
+async function redeliverAfterReturn(db: Knex, s: Service): Promise<void> {
+  const [sku, ref, orderid] = [randomSku(), randomBatchref(), randomOrderid()];
+  await s.bus.handle(new CreateBatch(ref, sku, 10, null));
+  await s.bus.handle(new Allocate(orderid, sku, 10));
+  await s.bus.handle(new ChangeBatchQuantity(ref, 5)); // frees the line: nowhere else to go
+  await eventually(async () => {
+    await s.relay.deliverPending();
+    const pending = await db('outbox').where({ key: sku }).whereNull('delivered_at');
+    expect(pending).to.deep.equal([]);
+  });
+  await s.bus.handle(new ChangeBatchQuantity(ref, 10));
+  await s.bus.handle(new Allocate(orderid, sku, 10)); // the line goes back to the same batch
+
+  await db('outbox').where({ key: sku, handler: 'reallocate' }).update({ delivered_at: null });
+  await eventually(async () => {
+    await s.relay.deliverPending();
+    const pending = await db('outbox').where({ key: sku }).whereNull('delivered_at');
+    expect(pending).to.deep.equal([]);
+  });
+
+  expect(await bothSides(db, orderid, sku)).to.deep.equal({ write: ref, read: ref });
+}
