@@ -1,6 +1,11 @@
 // The only module that reads process.env (SPEC section 6); each function applies the default.
 import os from 'node:os';
 
+/** A setting with an invalid value: the start stops with this one sentence, which names it. */
+export class ConfigError extends Error {
+  name = 'ConfigError';
+}
+
 function env(name: string): string | undefined {
   const value = process.env[name];
   return value === undefined || value === '' ? undefined : value;
@@ -11,20 +16,22 @@ function intEnv(name: string, fallback: number): number {
   if (value === undefined) return fallback;
   const parsed = Number(value);
   if (!Number.isInteger(parsed) || parsed < 0)
-    throw new Error(`${name} must be an integer, got ${value}`);
+    throw new ConfigError(`${name} must be an integer, got ${value}`);
   return parsed;
 }
 
 export function databaseUrl(): string {
   const url = env('DATABASE_URL');
   if (!url)
-    throw new Error('DATABASE_URL is not set (make run starts an embedded PostgreSQL for you)');
+    throw new ConfigError(
+      'DATABASE_URL is not set (make run starts an embedded PostgreSQL for you)',
+    );
   return url;
 }
 
 export function redisUrl(): string {
   const url = env('REDIS_URL');
-  if (!url) throw new Error('REDIS_URL is not set (make run starts a local Redis for you)');
+  if (!url) throw new ConfigError('REDIS_URL is not set (make run starts a local Redis for you)');
   return url;
 }
 
@@ -83,7 +90,7 @@ export function outboxRetryMaxMs(): number {
 export function inboundTransport(): 'pubsub' | 'stream' {
   const value = env('INBOUND_TRANSPORT') ?? 'pubsub';
   if (value !== 'pubsub' && value !== 'stream') {
-    throw new Error(`INBOUND_TRANSPORT must be pubsub or stream, got ${value}`);
+    throw new ConfigError(`INBOUND_TRANSPORT must be pubsub or stream, got ${value}`);
   }
   return value;
 }
@@ -198,7 +205,7 @@ function durationEnv(name: string, fallback: string): number {
   const value = env(name) ?? fallback;
   const match = /^(\d+)([smhd])$/.exec(value);
   if (!match || Number(match[1]) <= 0) {
-    throw new Error(`${name} must be a duration such as 30m, 12h or 7d, got ${value}`);
+    throw new ConfigError(`${name} must be a duration such as 30m, 12h or 7d, got ${value}`);
   }
   return Number(match[1]) * DURATION_UNITS_MS[match[2]];
 }

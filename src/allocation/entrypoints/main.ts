@@ -161,6 +161,7 @@ if (!['all', 'api', 'consumer'].includes(role)) {
   process.exit(2);
 }
 main(role).catch((error: unknown) => {
-  console.error(error);
+  // A bad setting is the operator's to fix: one sentence, no stack trace.
+  console.error(error instanceof config.ConfigError ? error.message : error);
   process.exit(1);
 });

@@ -1,0 +1,34 @@
+import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+
+const MAIN = path.resolve(__dirname, '../../src/allocation/entrypoints/main.js');
+
+/** Starts the service with one setting changed and returns how it stopped (bounded wait). */
+function startWith(name: string, value: string) {
+  return spawnSync(process.execPath, [MAIN, 'all'], {
+    env: { ...process.env, [name]: value, API_PORT: '0', LOG_LEVEL: 'silent' },
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
+}
+
+describe('settings', () => {
+  for (const name of ['OUTBOX_RETENTION', 'INBOX_RETENTION', 'DEAD_LETTER_RETENTION']) {
+    it(`an invalid ${name} stops the start with one sentence naming it`, () => {
+      const result = startWith(name, 'soon');
+
+      expect(result.status).to.equal(1);
+      expect(result.stderr.trim().split('\n')).to.have.length(1);
+      expect(result.stderr).to.contain(name);
+    });
+  }
+
+  it('an invalid OUTBOX_MAX_ATTEMPTS stops the start with one sentence naming it', () => {
+    const result = startWith('OUTBOX_MAX_ATTEMPTS', 'many');
+
+    expect(result.status).to.equal(1);
+    expect(result.stderr.trim().split('\n')).to.have.length(1);
+    expect(result.stderr).to.contain('OUTBOX_MAX_ATTEMPTS');
+  });
+});
