@@ -1,4 +1,5 @@
 // First: tracing must patch http, koa, pg and ioredis before anything loads them.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { stopTracing } from '../tracing';
 import 'reflect-metadata';
 import cluster from 'node:cluster';
@@ -82,7 +83,7 @@ async function prepareDatabase(service: Service): Promise<void> {
     } catch (error) {
       if (attempt >= 5) throw error;
       service.logger.warn({ err: error, attempt }, 'migration failed; retrying');
-      await new Promise((resolve) => setTimeout(resolve, 1_000 * attempt));
+      await sleep(1_000 * attempt);
     }
   }
 }

@@ -5,6 +5,7 @@ import type { MessageBus } from '../service_layer/messagebus';
 import type { Logger } from '../service_layer/ports';
 import { ChangeBatchQuantityInbound } from './inbound';
 import { CHANGE_BATCH_QUANTITY, setAside } from './redis_eventconsumer';
+import { backoffMs } from '../service_layer/backoff';
 
 export interface StreamConsumerOptions {
   group: string;
@@ -78,7 +79,7 @@ export class RedisStreamConsumer {
         failures += 1;
         if (String(error).includes('NOGROUP')) await this.createGroup().catch(() => undefined);
         this.log.warn({ err: error }, 'stream read failed; retrying');
-        await sleep(Math.min(5_000, 100 * 2 ** failures));
+        await sleep(backoffMs(failures, 100, 5_000));
       }
     }
   }

@@ -5,6 +5,7 @@
 // work writes one outbox row per handler in the same statement as the change, and the relay
 // hands those rows back here (handleEvents), retrying a handler until it succeeds, so they run
 // even if the process dies right after the commit, each on its own.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from '../domain/commands';
 import type { Event } from '../domain/events';
 import { backoffMs } from './backoff';
@@ -125,7 +126,7 @@ export class MessageBus {
         const delay = backoffMs(attempt, this.retry.baseDelayMs, this.retry.maxDelayMs);
         this.metrics.retried(name);
         this.options.log.debug({ message: name, attempt, delay }, 'retrying conflict');
-        await new Promise((resolve) => setTimeout(resolve, delay));
+        await sleep(delay);
       }
     }
   }

@@ -9,6 +9,7 @@ import {
   type PendingMessage,
   type DeliveryReport,
 } from './ports';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { backoffMs } from './backoff';
 import { PermanentDeliveryError } from './errors';
 import { continuingTrace, inDeliverySpan } from './tracing';
@@ -101,7 +102,7 @@ export class OutboxRelay {
   private async drain(): Promise<number> {
     let delivered = 0;
     for (let first = true; first || this.again; first = false) {
-      if (!first) await new Promise((resolve) => setTimeout(resolve, this.options.batchWindowMs));
+      if (!first) await sleep(this.options.batchWindowMs);
       this.again = false;
       for (;;) {
         let progress = 0;
