@@ -1,6 +1,6 @@
 // First: tracing must patch http, koa, pg and ioredis before anything loads them.
-import { setTimeout as sleep } from 'node:timers/promises';
 import { stopTracing } from '../tracing';
+import { setTimeout as sleep } from 'node:timers/promises';
 import 'reflect-metadata';
 import cluster from 'node:cluster';
 import type { Server, ServerResponse } from 'node:http';
