@@ -41,7 +41,7 @@ async function findOnPath(command: string): Promise<string | undefined> {
 }
 
 /** Runs a command quietly; its output is only worth showing when it fails. */
-function run(command: string, args: string[]): Promise<void> {
+export function run(command: string, args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, {
       stdio: ['ignore', 'pipe', 'pipe'],

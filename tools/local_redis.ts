@@ -41,12 +41,14 @@ export interface LocalRedisOptions {
    */
   dir?: string;
   log: (msg: string) => void;
+  /** More redis-server arguments (the Redis Cluster starter's `--cluster-enabled yes`...). */
+  args?: string[];
 }
 
 export async function startLocalRedis(opts: LocalRedisOptions): Promise<LocalRedisHandle> {
   const binary = await findOrInstall('redis-server', 'redis-server', opts.log, ' or set REDIS_URL');
   const port = opts.port ?? (await findFreePort());
-  const server: RedisConfig = { binary, port, dir: opts.dir, log: opts.log };
+  const server: RedisConfig = { binary, port, dir: opts.dir, log: opts.log, args: opts.args ?? [] };
   let child: ChildProcess | undefined = await spawnRedis(server);
   return {
     url: `redis://127.0.0.1:${port}`,
@@ -67,14 +69,16 @@ interface RedisConfig {
   port: number;
   dir: string | undefined;
   log: (msg: string) => void;
+  args: string[];
 }
 
 /**
  * Our own server on a free port, with no persistence: tests must not depend on (or disturb) a
  * system redis that Debian's package may have started on 6379.
  */
-async function spawnRedis({ binary, port, dir, log }: RedisConfig): Promise<ChildProcess> {
+async function spawnRedis({ binary, port, dir, log, ...more }: RedisConfig): Promise<ChildProcess> {
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
+  args.push(...more.args);
   if (dir) {
     await fs.mkdir(dir, { recursive: true });
     await clearLeftover(binary, dir, log);

@@ -3,7 +3,6 @@
 // stops them; tests pass fakes as overrides. The container earns its place by building each
 // adapter once, on first use, in dependency order, and closing only what it opened.
 import 'reflect-metadata';
-import { Redis } from 'ioredis';
 import type Koa from 'koa';
 import type { Knex } from 'knex';
 import { container, instanceCachingFactory, type DependencyContainer } from 'tsyringe';
@@ -16,6 +15,7 @@ import { KnexOutbox } from './adapters/knex_outbox';
 import { KnexUnitOfWork, type KnexUnitOfWorkOptions } from './adapters/knex_unit_of_work';
 import { PrometheusMetrics } from './adapters/metrics';
 import { EmailNotifications, LogNotifications } from './adapters/notifications';
+import { connectRedis, type RedisClient } from './adapters/redis_connections';
 import { redisPublisher } from './adapters/redis_eventpublisher';
 import { HotSkus, SkuLocks } from './adapters/sku_locks';
 import type { AuthTokens } from './entrypoints/auth';
@@ -49,7 +49,7 @@ export interface Overrides {
   publish?: Publish;
   logger?: Logger;
   db?: Knex;
-  redis?: Redis;
+  redis?: RedisClient;
   auth?: AuthTokens;
 }
 
@@ -61,7 +61,7 @@ export interface Service {
   metrics: PrometheusMetrics;
   db(): Knex;
   /** The Redis connection for publishing and readiness checks. */
-  redis(): Redis;
+  redis(): RedisClient;
   deadLetters(): DeadLetters;
   /** The HTTP API (not listening: main or a test does that). */
   app(): Koa;
@@ -118,7 +118,7 @@ export function bootstrap(overrides: Overrides = {}): Service {
     },
   );
   const db = () => c.resolve<Knex>(TOKENS.Db);
-  const redis = () => c.resolve<Redis>(TOKENS.Redis);
+  const redis = () => c.resolve<RedisClient>(TOKENS.Redis);
   const deadLetters = () => c.resolve<DeadLetters>(TOKENS.DeadLetters);
   return {
     bus,
@@ -142,9 +142,8 @@ export function bootstrap(overrides: Overrides = {}): Service {
       // A subscribed (or blocked) connection can do nothing else, so the consumer has its own.
       // Its commands time out too (above the stream consumer's 1 s blocking read): a read that
       // gets no answer is retried, an acknowledgement that gets none leaves the entry to be claimed.
-      const connection = new Redis(config.redisUrl(), {
-        maxRetriesPerRequest: null,
-        commandTimeout: config.redisCommandTimeoutMs(),
+      const connection = connectRedis(config.redisTarget(), 'consumer', {
+        commandTimeoutMs: config.redisCommandTimeoutMs(),
       });
       connection.on('error', (error) => logger.warn({ err: error }, 'redis consumer error'));
       closers.push(() => connection.disconnect());
@@ -186,14 +185,10 @@ function registerAdapters(
     return db;
   });
   single(TOKENS.Redis, () => {
-    // No offline queue: while Redis is down a publish fails at once and the outbox keeps it.
-    const redis = new Redis(config.redisUrl(), {
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      // publishes issued together (one relay drain) go out in one write
-      enableAutoPipelining: true,
-      // a Redis that accepts the connection but never answers fails the command, not hangs
-      commandTimeout: config.redisCommandTimeoutMs(),
+    // While Redis is down a publish fails at once and the outbox keeps it; a Redis that accepts
+    // the connection but never answers fails the command, not hangs.
+    const redis = connectRedis(config.redisTarget(), 'publisher', {
+      commandTimeoutMs: config.redisCommandTimeoutMs(),
     });
     redis.on('error', () => undefined); // reconnects by itself; failures surface per command
     closers.push(() => redis.quit().catch(() => redis.disconnect()));
@@ -211,7 +206,7 @@ function registerAdapters(
     return email;
   });
   single(TOKENS.Publish, (r) =>
-    redisPublisher(r.resolve<Redis>(TOKENS.Redis), config.outboundStream()),
+    redisPublisher(r.resolve<RedisClient>(TOKENS.Redis), config.outboundStream()),
   );
   single(TOKENS.Outbox, (r) => {
     const outbox = new KnexOutbox(r.resolve<Knex>(TOKENS.Db), config.outboxLeaseMs());

@@ -35,6 +35,29 @@ export function redisUrl(): string {
   return url;
 }
 
+/**
+ * Where Redis is: the seed nodes of a Redis Cluster when REDIS_CLUSTER_NODES is set
+ * (`host:port,host:port,...`), else the one server of REDIS_URL.
+ */
+export function redisTarget():
+  { url: string } | { clusterNodes: { host: string; port: number }[] } {
+  const nodes = env('REDIS_CLUSTER_NODES');
+  if (!nodes) return { url: redisUrl() };
+  const clusterNodes = nodes
+    .split(',')
+    .map((node) => node.trim())
+    .filter(Boolean)
+    .map((node) => {
+      const at = node.lastIndexOf(':');
+      const port = Number(node.slice(at + 1));
+      if (at <= 0 || !Number.isInteger(port) || port <= 0 || port > 65_535) {
+        throw new Error(`REDIS_CLUSTER_NODES must be host:port,..., got ${node}`);
+      }
+      return { host: node.slice(0, at), port };
+    });
+  return { clusterNodes };
+}
+
 export function apiHost(): string {
   return env('API_HOST') ?? '127.0.0.1';
 }

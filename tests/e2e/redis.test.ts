@@ -1,17 +1,18 @@
 import { expect } from 'chai';
-import { Redis } from 'ioredis';
 import request from 'supertest';
 import { eventually } from '../support/eventually';
 import { randomBatchref, randomOrderid, randomSku } from '../support/random_refs';
 import { startTestService, type TestService } from '../support/in_process';
-import { listen, redisUrl } from '../support/redis';
+import type { RedisClient } from '../../src/allocation/adapters/redis_connections';
+import { describeOnEachRedis } from '../support/redis_setups';
+import { listen, testRedis } from '../support/redis';
 
-describe('Redis entrypoints', () => {
+describeOnEachRedis('Redis entrypoints', () => {
   let t: TestService;
-  let publisher: Redis;
+  let publisher: RedisClient;
   before(async () => {
     t = await startTestService();
-    publisher = new Redis(redisUrl());
+    publisher = testRedis();
   });
   after(async () => {
     publisher.disconnect();
@@ -19,6 +20,13 @@ describe('Redis entrypoints', () => {
   });
 
   const post = (path: string, body: object) => request(t.app.callback()).post(path).send(body);
+
+  it('is ready, on the Redis it was given', async () => {
+    const client = t.service.redis() as { isCluster?: boolean };
+    expect(client.isCluster === true).to.equal(process.env.REDIS_CLUSTER_NODES !== undefined);
+    const ready = await request(t.app.callback()).get('/readyz');
+    expect(ready.status, JSON.stringify(ready.body)).to.equal(200);
+  });
 
   it('change_batch_quantity leads to reallocation and a line_allocated message', async () => {
     const [orderid, sku, earlier, later] = [

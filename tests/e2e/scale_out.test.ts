@@ -8,14 +8,15 @@
 // Assertions are on state (rows, pending entries, published messages), never on log text or
 // timings; every wait has a deadline.
 import { expect } from 'chai';
-import { Redis } from 'ioredis';
 import type { Knex } from 'knex';
+import type { RedisClient } from '../../src/allocation/adapters/redis_connections';
 import { randomBytes } from 'node:crypto';
 import { testDb } from '../support/db';
 import { eventually } from '../support/eventually';
 import { randomBatchref, randomOrderid, randomSku } from '../support/random_refs';
 import { startServiceProcess, type ServiceProcess } from '../support/processes';
-import { listen, redisUrl } from '../support/redis';
+import { describeOnEachRedis } from '../support/redis_setups';
+import { listen, testRedis } from '../support/redis';
 import { addBatch, countBy, sendAll } from '../support/requests';
 
 const STREAM = 'change_batch_quantity';
@@ -30,7 +31,7 @@ interface Product {
 type PendingEntry = [string, string, number, number];
 
 /** A new consumer group at the stream's end: it delivers only entries added from now on. */
-async function newGroup(redis: Redis, name: string): Promise<string> {
+async function newGroup(redis: RedisClient, name: string): Promise<string> {
   const group = `group-${name}-${randomBytes(4).toString('hex')}`;
   await redis.xgroup('CREATE', STREAM, group, '$', 'MKSTREAM');
   return group;
@@ -79,7 +80,7 @@ async function appliedSince(db: Knex, before: Map<string, number>): Promise<numb
 }
 
 /** Appends each payload as an entry (field `payload`); returns the entry ids, in order. */
-async function addEntries(redis: Redis, payloads: string[]): Promise<string[]> {
+async function addEntries(redis: RedisClient, payloads: string[]): Promise<string[]> {
   const pipeline = redis.pipeline();
   for (const payload of payloads) pipeline.xadd(STREAM, '*', 'payload', payload);
   const results = (await pipeline.exec()) ?? [];
@@ -91,7 +92,7 @@ async function addEntries(redis: Redis, payloads: string[]): Promise<string[]> {
 
 /** The group's pending entries between `first` and `last`, of one consumer or of all. */
 async function pendingEntries(
-  redis: Redis,
+  redis: RedisClient,
   group: string,
   first: string,
   last: string,
@@ -103,13 +104,13 @@ async function pendingEntries(
 }
 
 /** How many entries the group has delivered and not acknowledged, whatever their stream. */
-async function groupPendingCount(redis: Redis, group: string): Promise<number> {
+async function groupPendingCount(redis: RedisClient, group: string): Promise<number> {
   const [count] = (await redis.xpending(STREAM, group)) as [number, ...unknown[]];
   return Number(count);
 }
 
 /** How many entries the group has not read yet (Redis 7's lag), 0 when it is caught up. */
-async function groupLag(redis: Redis, group: string): Promise<number> {
+async function groupLag(redis: RedisClient, group: string): Promise<number> {
   const groups = (await redis.xinfo('GROUPS', STREAM)) as unknown[][];
   const fields = groups.find((g) => g[g.indexOf('name') + 1] === group) ?? [];
   return Number(fields[fields.indexOf('lag') + 1]);
@@ -121,10 +122,10 @@ async function deadLettersWith(db: Knex, payloads: string[]) {
 
 describe('scale-out', () => {
   let db: Knex;
-  let redis: Redis;
+  let redis: RedisClient;
   before(async () => {
     db = await testDb();
-    redis = new Redis(redisUrl());
+    redis = testRedis();
   });
   after(() => {
     redis.disconnect();
@@ -345,6 +346,19 @@ describe('scale-out', () => {
       await first?.kill();
       await second?.kill();
     }
+  });
+});
+
+// The stream consumer group and the outbound stream, on one Redis and on a Redis Cluster.
+describeOnEachRedis('scale-out: streams', () => {
+  let db: Knex;
+  let redis: RedisClient;
+  before(async () => {
+    db = await testDb();
+    redis = testRedis();
+  });
+  after(() => {
+    redis.disconnect();
   });
 
   it('sets a poison stream entry aside after the delivery limit, and a non-JSON one at once', async function () {

@@ -47,6 +47,8 @@ export async function startServiceProcess(
       OUTBOX_POLL_MS: '200',
       // one process unless a test asks for more: a SIGKILL then hits the process that serves
       API_WORKERS: '1',
+      // a relay killed by a test holds the relay lease until it lapses: keep that short
+      OUTBOX_LEASE_MS: '1500',
       ...env,
       API_PORT: String(port),
     },

@@ -1,5 +1,7 @@
-// The test run's Redis, from REDIS_URL (set by the devenv wrapper).
-import { Redis } from 'ioredis';
+// The test run's Redis, from REDIS_URL (set by the devenv wrapper), or the Redis Cluster of
+// REDIS_CLUSTER_NODES while a suite of redis_setups.ts runs on one.
+import { connectRedis, type RedisClient } from '../../src/allocation/adapters/redis_connections';
+import { redisTarget } from '../../src/allocation/config';
 
 export function redisUrl(): string {
   const url = process.env.REDIS_URL;
@@ -12,11 +14,16 @@ export async function listen(channel: string): Promise<{
   messages: Record<string, unknown>[];
   close(): void;
 }> {
-  const redis = new Redis(redisUrl());
+  const redis = testRedis();
   const messages: Record<string, unknown>[] = [];
   redis.on('message', (_channel: string, payload: string) => {
     messages.push(JSON.parse(payload) as Record<string, unknown>);
   });
   await redis.subscribe(channel);
   return { messages, close: () => redis.disconnect() };
+}
+
+/** A connection to the Redis the service uses now: REDIS_CLUSTER_NODES' cluster, or REDIS_URL. */
+export function testRedis(): RedisClient {
+  return connectRedis(redisTarget(), 'client');
 }

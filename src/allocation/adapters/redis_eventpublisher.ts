@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis_connections';
 import { Allocated, type Event } from '../domain/events';
 import { LineAllocatedMessage } from '../message_schemas';
 import type { MessageMeta, Publish } from '../service_layer/ports';
@@ -32,10 +32,12 @@ export function toPublicMessage(event: Event, meta: MessageMeta): LineAllocatedM
  * Publishes on a connection with no offline queue, so an outage fails fast and the relay
  * retries. With `stream`, each message is also appended to a stream named like the channel
  * (field `payload`, same JSON), in the same round trip, so a subscriber that was down can catch
- * up from where it left off.
+ * up from where it left off. On a Redis Cluster the transaction is allowed because it names one
+ * key (the stream; PUBLISH has none), so it runs on the node that owns the stream's slot, and the
+ * cluster bus forwards the PUBLISH to subscribers on every node.
  */
 export function redisPublisher(
-  redis: Redis,
+  redis: RedisClient,
   stream: { enabled: boolean; maxLength: number } = { enabled: false, maxLength: 0 },
 ): Publish {
   return async (channel, event, meta) => {

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../adapters/redis_connections';
 import type { Knex } from 'knex';
 import type { Logger } from '../service_layer/ports';
 
@@ -30,7 +30,7 @@ async function problem(
 }
 
 /** Readiness: can this process reach PostgreSQL and Redis right now? */
-export function readinessChecks(db: Knex, redis: Redis, log?: Logger) {
+export function readinessChecks(db: Knex, redis: RedisClient, log?: Logger) {
   return async (): Promise<Record<string, string | undefined>> => {
     const [postgres, redisProblem] = await Promise.all([
       problem('postgres', () => db.raw('SELECT 1'), log),

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../adapters/redis_connections';
 import type { DeadLetters } from '../adapters/dead_letters';
 import type { MessageBus } from '../service_layer/messagebus';
 import type { Logger } from '../service_layer/ports';
@@ -19,7 +19,7 @@ export class RedisEventConsumer {
   private readonly inbound: ChangeBatchQuantityInbound;
 
   constructor(
-    private readonly subscriber: Redis,
+    private readonly subscriber: RedisClient,
     bus: MessageBus,
     private readonly deadLetters: DeadLetters,
     private readonly log: Logger,

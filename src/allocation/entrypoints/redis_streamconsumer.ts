@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../adapters/redis_connections';
 import type { DeadLetters } from '../adapters/dead_letters';
 import type { MessageBus } from '../service_layer/messagebus';
 import type { Logger } from '../service_layer/ports';
@@ -35,7 +35,7 @@ export class RedisStreamConsumer {
 
   constructor(
     /** A connection of its own: XREADGROUP blocks it. */
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     bus: MessageBus,
     private readonly deadLetters: DeadLetters,
     private readonly log: Logger,
