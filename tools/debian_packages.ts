@@ -14,18 +14,27 @@ export async function findOrInstall(
   const notFound = `${command} not found: install it (e.g. apt-get install ${debianPackage})${otherwise}`;
   const found = await findOnPath(command);
   if (found) return found;
-  const canInstall = process.getuid?.() === 0 && (await findOnPath('apt-get')) !== undefined;
-  if (!canInstall) throw new Error(notFound);
+  if (!(await canInstall())) throw new Error(notFound);
   log(`${command} not found: installing Debian package ${debianPackage} with apt-get`);
+  await aptInstall(debianPackage, log);
+  const installed = await findOnPath(command);
+  if (!installed) throw new Error(notFound);
+  return installed;
+}
+
+/** True when running as root where apt-get exists: missing packages can be installed. */
+export async function canInstall(): Promise<boolean> {
+  return process.getuid?.() === 0 && (await findOnPath('apt-get')) !== undefined;
+}
+
+/** Installs a Debian package with apt-get (as root). */
+export async function aptInstall(debianPackage: string, log: (msg: string) => void): Promise<void> {
   const startedAt = Date.now();
   // Another apt-get (a parallel job, unattended upgrades) may hold the lock for a while.
   const wait = ['-o', 'DPkg::Lock::Timeout=300'];
   await run('apt-get', [...wait, 'update']);
   await run('apt-get', [...wait, 'install', '-y', '--no-install-recommends', debianPackage]);
   log(`installed ${debianPackage} in ${((Date.now() - startedAt) / 1000).toFixed(1)} s`);
-  const installed = await findOnPath(command);
-  if (!installed) throw new Error(notFound);
-  return installed;
 }
 
 async function findOnPath(command: string): Promise<string | undefined> {

@@ -34,6 +34,7 @@ import type { UnitOfWork } from './service_layer/unit_of_work';
 const TOKENS = {
   Logger: Symbol('Logger'),
   Db: Symbol('Db'),
+  ReadDb: Symbol('ReadDb'),
   Redis: Symbol('Redis'),
   Notifications: Symbol('Notifications'),
   Publish: Symbol('Publish'),
@@ -132,6 +133,7 @@ export function bootstrap(overrides: Overrides = {}): Service {
       createApp({
         bus,
         db: db(),
+        readDb: c.resolve<Knex>(TOKENS.ReadDb),
         log: logger,
         readiness: readinessChecks(db(), redis(), logger),
         metrics,
@@ -181,6 +183,14 @@ function registerAdapters(
   single(TOKENS.Logger, () => createLogger('allocation'));
   single(TOKENS.Db, () => {
     const db = createKnex(config.databaseUrl(), config.dbPoolSize());
+    closers.push(() => db.destroy());
+    return db;
+  });
+  // The read routes' database: a streaming replica when DATABASE_READ_URL names one.
+  single(TOKENS.ReadDb, (r) => {
+    const url = config.databaseReadUrl();
+    if (!url) return r.resolve<Knex>(TOKENS.Db);
+    const db = createKnex(url, config.dbPoolSize());
     closers.push(() => db.destroy());
     return db;
   });

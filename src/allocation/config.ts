@@ -29,6 +29,11 @@ export function databaseUrl(): string {
   return url;
 }
 
+/** A streaming replica for the read routes (SPEC section 11); unset: they use DATABASE_URL. */
+export function databaseReadUrl(): string | undefined {
+  return env('DATABASE_READ_URL');
+}
+
 export function redisUrl(): string {
   const url = env('REDIS_URL');
   if (!url) throw new ConfigError('REDIS_URL is not set (make run starts a local Redis for you)');

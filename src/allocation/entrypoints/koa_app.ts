@@ -23,6 +23,8 @@ import { HEALTHY, liveness, parseJsonBody, requestContext } from './middleware';
 export interface AppDeps {
   bus: MessageBus;
   db: Knex;
+  /** What the read routes query: a streaming replica (DATABASE_READ_URL), else `db`. */
+  readDb?: Knex;
   log: Logger;
   /** Each dependency's reachability: undefined when fine, else the reason. */
   readiness: () => Promise<Record<string, string | undefined>>;
@@ -68,7 +70,8 @@ function addCommandRoutes(router: Router, { bus }: AppDeps, guard: AuthGuards): 
   });
 }
 
-function addQueryRoutes(router: Router, { db }: AppDeps, guard: AuthGuards): void {
+function addQueryRoutes(router: Router, deps: AppDeps, guard: AuthGuards): void {
+  const db = deps.readDb ?? deps.db;
   router.get('/allocations/:orderid', guard.api, async (ctx) => {
     const orderid = OrderId.parse(ctx.params.orderid);
     const result = await allocations(orderid, db);
