@@ -383,7 +383,12 @@ describeOnEachRedis('scale-out: streams', () => {
         expect(found.map((l) => l.payload)).to.have.members([poison, garbage]);
         return found;
       }, 25_000);
-      const pending = await pendingEntries(redis, group, poisonId, garbageId);
+      // Stored, then acknowledged: wait for the acknowledgement too (bounded).
+      const pending = await eventually(async () => {
+        const left = await pendingEntries(redis, group, poisonId, garbageId);
+        expect(left).to.deep.equal([]);
+        return left;
+      }, 10_000).catch(() => pendingEntries(redis, group, poisonId, garbageId));
       console.log(
         `      poison: dead letters ${JSON.stringify(letters.map((l) => l.reason))}, ` +
           `still pending ${pending.length}`,
