@@ -61,7 +61,14 @@ export class DeadLetters implements DeadLetterStore {
         .where({ id })
         .whereNull('replayed_at')
         .whereNotNull('outbox_type')
-        .returning(['payload', 'outbox_key', 'outbox_type', 'outbox_handler', 'correlation_id']);
+        .returning([
+          'payload',
+          'outbox_key',
+          'outbox_type',
+          'outbox_handler',
+          'correlation_id',
+          'traceparent',
+        ]);
       if (!letter) return false;
       await trx('outbox').insert({
         key: letter.outbox_key,
@@ -69,6 +76,7 @@ export class DeadLetters implements DeadLetterStore {
         handler: letter.outbox_handler,
         payload: trx.raw('?::jsonb', [letter.payload]),
         correlation_id: letter.correlation_id,
+        traceparent: letter.traceparent,
       });
       return true;
     });

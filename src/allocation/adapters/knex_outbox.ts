@@ -55,11 +55,12 @@ const DEAD = {
   text: `WITH dead AS (
            DELETE FROM outbox o USING unnest($1::bigint[], $2::text[]) AS f (id, error)
            WHERE o.id = f.id
-           RETURNING o.key, o.type, o.handler, o.payload, o.attempts, o.correlation_id, f.error)
+           RETURNING o.key, o.type, o.handler, o.payload, o.attempts, o.correlation_id,
+             o.traceparent, f.error)
          INSERT INTO dead_letters (source, payload, reason, attempts,
-           outbox_key, outbox_type, outbox_handler, correlation_id)
+           outbox_key, outbox_type, outbox_handler, correlation_id, traceparent)
          SELECT 'outbox:' || handler, payload::text, error, attempts + 1,
-           key, type, handler, correlation_id
+           key, type, handler, correlation_id, traceparent
          FROM dead`,
 };
 
