@@ -1,7 +1,7 @@
 # Each target installs what it needs (npm ci when the lock file changed), builds, and runs.
 # Without DATABASE_URL / REDIS_URL the project starts its own PostgreSQL and Redis.
 .PHONY: install build run run-api run-consumer migrate test tests unit-tests integration-tests \
-	e2e-tests lint format bench up down clean
+	e2e-tests console-screenshots lint format bench up down clean
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -34,6 +34,10 @@ integration-tests: build
 
 e2e-tests: build
 	npm run --silent test:e2e
+
+# The console's browser test, saving a screenshot of each page to docs/console/ (committed).
+console-screenshots: build
+	npm run --silent console-screenshots
 
 # ARGS passes flags, e.g. make bench ARGS="--duration 5 --only spread,hot" (see --help).
 bench: build

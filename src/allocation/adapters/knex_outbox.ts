@@ -64,6 +64,17 @@ const DEAD = {
          FROM dead`,
 };
 
+export interface OutboxFailure {
+  id: string;
+  key: string;
+  type: string;
+  handler: string;
+  attempts: number;
+  last_error: string;
+  created_at: Date;
+  next_attempt_at: Date;
+}
+
 /**
  * The outbox table. One relay at a time delivers: the leader, which holds the relay lease
  * (adapters/relay_lease.ts), so per-product order holds and nothing is sent twice in the normal
@@ -147,6 +158,17 @@ export class KnexOutbox implements Outbox {
         this.db.raw('coalesce(extract(epoch FROM now() - min(created_at)), 0)::float AS age'),
       );
     return { count: row?.count ?? 0, oldestAgeSeconds: row?.age ?? 0 };
+  }
+
+  /** Undelivered messages whose last delivery failed, newest first (the operator console). */
+  async recentFailures(limit: number): Promise<OutboxFailure[]> {
+    return this.db('outbox')
+      .whereNull('delivered_at')
+      .whereNotNull('last_error')
+      .orderBy('id', 'desc')
+      .limit(limit)
+      .select(['id', 'key', 'type', 'handler', 'attempts', 'last_error'])
+      .select(['created_at', 'next_attempt_at']);
   }
 
   /** Gives up the lease, so another process's relay can take over at once. */

@@ -21,7 +21,7 @@ export function consoleSessionValue(adminToken: string): string {
 }
 
 /** Hashing first gives equal lengths, which timingSafeEqual needs, and hides the length. */
-function sameSecret(given: string, expected: string): boolean {
+export function sameSecret(given: string, expected: string): boolean {
   const digest = (text: string) => createHash('sha256').update(text).digest();
   return timingSafeEqual(digest(given), digest(expected));
 }

@@ -16,6 +16,7 @@ import { addDeadLetterRoutes } from './dead_letter_routes';
 import { sendWithETag } from './etag';
 import { admissionControl, type AdmissionLimits } from './admission';
 import { asyncApiDocument } from './asyncapi';
+import { consoleRoutes } from './console/routes';
 import { errorMiddleware } from './http_errors';
 import { methodNotAllowed } from './method_not_allowed';
 import { HEALTHY, liveness, parseJsonBody, requestContext } from './middleware';
@@ -43,6 +44,7 @@ export function createApp(deps: AppDeps): Koa {
   app.use(requestContext(deps.metrics, deps.log));
   app.use(errorMiddleware(deps.log));
   app.use(admissionControl(deps.maxInflight ?? config.maxInflight()));
+  app.use(consoleRoutes(deps)); // before the JSON body parser: the console reads its own forms
   app.use(parseJsonBody());
   const router = new Router();
   const guard = authGuards(deps.auth ?? {});

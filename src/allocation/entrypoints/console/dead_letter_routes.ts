@@ -1,0 +1,82 @@
+// Dead letters in the console: the list, one message whole, replay and discard, through the same
+// store and the same replay operation as the API's /dead_letters routes.
+import type Router from '@koa/router';
+import type { Context, Middleware } from 'koa';
+import {
+  replayDeadLetter,
+  type DeadLetterReplayDeps,
+  type ReplayResult,
+} from '../../service_layer/dead_letters';
+import { deadLetterPage, deadLettersPage } from './dead_letters_page';
+import { html, pathPart } from './html';
+import type { PageOptions } from './layout';
+import { sendPage } from './responses';
+
+const LISTED = 100;
+// What a replay or discard did, shown after the redirect; a fixed table, so no text of the URL
+// is ever echoed into the page.
+const DONE: Record<string, string> = {
+  replayed: 'Replayed: the message went through its original path again.',
+  requeued: 'Requeued: the message is back in the outbox, and the relay delivers it shortly.',
+  already: 'It had been replayed already: a second replay has no effect.',
+  failed: 'Replayed, and it failed again: this new dead letter holds the reason.',
+  discarded: 'Discarded: the dead letter is gone from the list.',
+};
+
+export interface DeadLetterRouteDeps {
+  deadLetters: DeadLetterReplayDeps;
+  signedIn: Middleware;
+  checkForm: Middleware;
+  shell: (title: string) => PageOptions;
+}
+
+export function addDeadLetterRoutes(router: Router, deps: DeadLetterRouteDeps): void {
+  const { deadLetters, signedIn, checkForm, shell } = deps;
+  const { store } = deadLetters;
+
+  router.get('/dead_letters', signedIn, async (ctx) => {
+    const letters = await store.list(LISTED);
+    sendPage(ctx, { ...shell('Dead letters'), notice: notice(ctx) }, deadLettersPage(letters));
+  });
+
+  router.get('/dead_letters/:id', signedIn, async (ctx) => {
+    const letter = await store.get(ctx.params.id);
+    if (!letter) return missing(ctx);
+    const title = `Dead letter ${letter.id}`;
+    sendPage(ctx, { ...shell(title), notice: notice(ctx) }, deadLetterPage(letter));
+  });
+
+  router.post('/dead_letters/:id/replay', checkForm, signedIn, async (ctx) => {
+    const result = await replayDeadLetter(ctx.params.id, deadLetters);
+    if (!result) return missing(ctx);
+    ctx.redirect(afterReplay(result));
+  });
+
+  router.post('/dead_letters/:id/discard', checkForm, signedIn, async (ctx) => {
+    if (!(await store.discard(ctx.params.id))) return missing(ctx);
+    ctx.redirect('/console/dead_letters?done=discarded');
+  });
+
+  function missing(ctx: Context): void {
+    const body = html`<p class="empty">
+      No dead letter ${ctx.params.id}: it may have been discarded, or pruned after its retention.
+      <a href="/console/dead_letters">See the list</a>.
+    </p>`;
+    sendPage(ctx, shell('Not found'), body, 404);
+  }
+}
+
+/** Where a replay leaves the operator: the letter itself, or the new one if it failed again. */
+function afterReplay(result: ReplayResult): string {
+  if (result.status === 'failed') return `${link(result.dead_letter_id)}?done=failed`;
+  return `${link(result.id)}?done=${result.status === 'already replayed' ? 'already' : result.status}`;
+}
+
+function link(id: string): string {
+  return `/console/dead_letters/${pathPart(id)}`;
+}
+
+function notice(ctx: Context): { text: string } | undefined {
+  const text = typeof ctx.query.done === 'string' ? DONE[ctx.query.done] : undefined;
+  return text ? { text } : undefined;
+}

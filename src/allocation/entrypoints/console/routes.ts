@@ -1,0 +1,113 @@
+// The operator console (SPEC section 9): server-rendered pages at /console, reading through the
+// same views and operations as the API. koa_app.ts mounts it with one line.
+import { bodyParser } from '@koa/bodyparser';
+import Router from '@koa/router';
+import type Koa from 'koa';
+import compose from 'koa-compose';
+import { KnexOutbox } from '../../adapters/knex_outbox';
+import { allocations, productStock } from '../../views';
+import { OrderId, Sku } from '../api_schemas';
+import type { AppDeps } from '../koa_app';
+import { methodNotAllowed } from '../method_not_allowed';
+import { ASSETS } from './assets';
+import { addDeadLetterRoutes } from './dead_letter_routes';
+import { pathPart } from './html';
+import { homePage } from './home_page';
+import { notFoundPage } from './not_found_page';
+import { orderPage } from './order_page';
+import { outboxPage } from './outbox_page';
+import { productPage } from './product_page';
+import type { PageOptions } from './layout';
+import { sendPage } from './responses';
+import { sameOriginOnly } from './same_origin';
+import { addSessionRoutes, requireSession } from './session';
+
+const FAILURES_SHOWN = 20;
+const DEAD_LETTERS_COUNTED = 100;
+
+export function consoleRoutes(deps: AppDeps): Koa.Middleware {
+  const token = deps.auth?.adminToken;
+  const router = new Router({ prefix: '/console' });
+  // Console forms only: the origin is checked before a body is even read.
+  const parseForm = bodyParser({ enableTypes: ['form'], formLimit: '8kb' });
+  const checkForm = (ctx: Koa.Context, next: Koa.Next) =>
+    sameOriginOnly(ctx, () => parseForm(ctx, next));
+  const signedIn = requireSession(token);
+  const shell = (title: string, extra: Partial<PageOptions> = {}): PageOptions => ({
+    title,
+    signedIn: token !== undefined,
+    ...extra,
+  });
+  const outbox = new KnexOutbox(deps.db);
+
+  router.get('/assets/:file', (ctx) => {
+    const asset = ASSETS[ctx.params.file];
+    if (!asset) return;
+    ctx.set('Cache-Control', 'public, max-age=3600');
+    ctx.set('ETag', asset.etag);
+    ctx.status = ctx.get('If-None-Match') === asset.etag ? 304 : 200;
+    if (ctx.status === 200) [ctx.type, ctx.body] = [asset.type, asset.body];
+  });
+  addSessionRoutes(router, token, checkForm);
+
+  router.get('/', signedIn, async (ctx) => {
+    const [backlog, letters] = await Promise.all([
+      outbox.backlog(),
+      deps.deadLetters.store.list(DEAD_LETTERS_COUNTED),
+    ]);
+    const waiting = letters.filter((letter) => letter.replayed_at === null);
+    const overview = { backlog, waitingDeadLetters: waiting.length, of: DEAD_LETTERS_COUNTED };
+    sendPage(ctx, shell('Overview', { section: 'home' }), homePage(overview));
+  });
+
+  // A sku first (the more common question), then an order id.
+  router.get('/search', signedIn, async (ctx) => {
+    const q = typeof ctx.query.q === 'string' ? ctx.query.q.trim() : '';
+    if (!OrderId.safeParse(q).success) return notFound(ctx, 'search', q, 400);
+    if (await productStock(q, deps.db)) return ctx.redirect(`/console/products/${pathPart(q)}`);
+    if ((await allocations(q, deps.db)).length > 0) {
+      return ctx.redirect(`/console/orders/${pathPart(q)}`);
+    }
+    notFound(ctx, 'search', q);
+  });
+
+  router.get('/products/:sku', signedIn, async (ctx) => {
+    const sku = ctx.params.sku;
+    const product = Sku.safeParse(sku).success ? await productStock(sku, deps.db) : undefined;
+    if (!product) return notFound(ctx, 'product', sku);
+    sendPage(ctx, shell(`Product ${sku}`, { query: sku }), productPage(product));
+  });
+
+  router.get('/orders/:orderid', signedIn, async (ctx) => {
+    const orderid = ctx.params.orderid;
+    const lines = OrderId.safeParse(orderid).success ? await allocations(orderid, deps.db) : [];
+    if (lines.length === 0) return notFound(ctx, 'order', orderid);
+    sendPage(ctx, shell(`Order ${orderid}`, { query: orderid }), orderPage(lines));
+  });
+
+  router.get('/outbox', signedIn, async (ctx) => {
+    const [backlog, failures] = await Promise.all([
+      outbox.backlog(),
+      outbox.recentFailures(FAILURES_SHOWN),
+    ]);
+    sendPage(ctx, shell('Outbox', { section: 'outbox' }), outboxPage({ backlog, failures }));
+  });
+
+  addDeadLetterRoutes(router, {
+    deadLetters: deps.deadLetters,
+    signedIn,
+    checkForm,
+    shell: (title) => ({ ...shell(title), section: 'dead_letters' as const }),
+  });
+
+  function notFound(
+    ctx: Koa.Context,
+    kind: 'product' | 'order' | 'search',
+    value: string,
+    status = 404,
+  ) {
+    sendPage(ctx, shell('Not found', { query: value }), notFoundPage(kind, value), status);
+  }
+
+  return compose([methodNotAllowed(), router.routes()]) as Koa.Middleware;
+}
