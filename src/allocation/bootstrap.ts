@@ -169,6 +169,7 @@ function knexUnitsOfWork(
     ...fromBus,
     skuLocks: new SkuLocks(config.skuQueueTimeoutMs()),
     hotSkus: new HotSkus(),
+    statementTimeoutMs: config.dbLimits().statementTimeoutMs,
   };
   return () => new KnexUnitOfWork(c.resolve<Knex>(TOKENS.Db), options);
 }

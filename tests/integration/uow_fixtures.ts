@@ -13,6 +13,7 @@ export function newUow(db: Knex): KnexUnitOfWork {
     skuLocks: new SkuLocks(),
     hotSkus: new HotSkus(),
     onOutboxWritten: () => undefined,
+    statementTimeoutMs: 10_000,
   });
 }
 

@@ -27,7 +27,7 @@ import type { Inbox, ReadModel, ReadModelRow, UnitOfWork } from '../service_laye
 import { isUniqueViolation } from './db';
 import { translateDbError } from './pg_errors';
 import { preparedQuery, type Query } from './prepared';
-import { productChanges } from './product_changes';
+import { productChanges, type ProductChanges } from './product_changes';
 import { KnexRepository, type Session } from './repository';
 import { HotSkus, SkuLocks } from './sku_locks';
 
@@ -41,9 +41,15 @@ export interface KnexUnitOfWorkOptions {
   hotSkus: HotSkus;
   /** Told after a commit that wrote outbox rows (the relay delivers them). */
   onOutboxWritten: () => void;
+  /** The connections' statement timeout (0: none), which large changes extend. */
+  statementTimeoutMs: number;
 }
 
 const APPLY = 'SELECT apply_product_changes($1, $2::jsonb)';
+// See allowForSize: about 0.2 ms per line on a quiet machine, ten times that as the allowance.
+const LARGE_CHANGE_LINES = 1_000;
+const MS_PER_LINE = 2;
+const CLIENT_GRACE_MS = 5_000;
 
 /** One run of a unit of work: its reads, its sku claims, and what it will write. */
 class Run implements Session {
@@ -57,7 +63,8 @@ class Run implements Session {
     private readonly options: KnexUnitOfWorkOptions,
   ) {}
 
-  query: Query = (sql, bindings) => preparedQuery(this.trx ?? this.db)(sql, bindings);
+  query: Query = (sql, bindings, timeoutMs) =>
+    preparedQuery(this.trx ?? this.db)(sql, bindings, timeoutMs);
 
   async claim(sku: string, { lock = false } = {}): Promise<void> {
     if (!this.releases.has(sku)) this.releases.set(sku, await this.options.skuLocks.acquire(sku));
@@ -81,12 +88,13 @@ class Run implements Session {
         messageId: i === 0 ? this.messageId : undefined,
       });
     });
+    const timeoutMs = await this.allowForSize(changes);
     const statements: [string, unknown[]][] = changes
       .filter((c) => c !== undefined)
       .map((c) => [APPLY, [c.sku, JSON.stringify(c.changes)]]);
     if (statements.length > 1) this.trx ??= await this.db.transaction();
     try {
-      for (const [sql, bindings] of statements) await this.query(sql, bindings);
+      for (const [sql, bindings] of statements) await this.query(sql, bindings, timeoutMs);
       if (this.trx) {
         // knex's commit() resolves even when COMMIT fails (knex#3847); its execution promise
         // is what rejects then.
@@ -97,6 +105,26 @@ class Run implements Session {
       throw this.translate(error, products);
     }
     return changes.reduce((sum, c) => sum + (c?.changes.outbox.length ?? 0), 0);
+  }
+
+  /**
+   * A change that frees or allocates thousands of lines gets a statement timeout that grows with
+   * them (set for its transaction only): under load, 20,000 lines took longer than the 10 s
+   * default, timed out on every retry, and never went through. Still a bound, just a larger one.
+   */
+  private async allowForSize(
+    changes: ({ changes: ProductChanges } | undefined)[],
+  ): Promise<number | undefined> {
+    const lines = changes.reduce(
+      (sum, c) => sum + (c ? c.changes.freed_lines.length + c.changes.allocated_lines.length : 0),
+      0,
+    );
+    const base = this.options.statementTimeoutMs;
+    if (lines < LARGE_CHANGE_LINES || base === 0) return undefined;
+    const budget = base + lines * MS_PER_LINE;
+    this.trx ??= await this.db.transaction();
+    await this.query("SELECT set_config('statement_timeout', $1, true)", [`${budget}ms`]);
+    return budget + CLIENT_GRACE_MS;
   }
 
   private translate(error: unknown, products: Product[]): unknown {

@@ -37,13 +37,19 @@ export async function queryPrepared<R>(
   runner: Knex | Knex.Transaction,
   sql: string,
   bindings: unknown[],
+  /** The client's own limit for this statement, when it must differ from the connection's. */
+  timeoutMs?: number,
 ): Promise<{ rows: R[] }> {
   const statement = statementFor(sql);
   if (!statement) return runner.raw(sql, bindings as Knex.RawBinding[]);
   const client = runner.client as PoolClient;
   const connection = await client.acquireConnection();
   try {
-    const result = await connection.query({ ...statement, values: bindings });
+    const result = await connection.query({
+      ...statement,
+      values: bindings,
+      ...(timeoutMs === undefined ? {} : { query_timeout: timeoutMs }),
+    });
     return { rows: result.rows as R[] };
   } finally {
     await client.releaseConnection(connection);
@@ -51,9 +57,9 @@ export async function queryPrepared<R>(
 }
 
 /** A statement runner bound to the pool or to a transaction: rows back. */
-export type Query = <R>(sql: string, bindings: unknown[]) => Promise<R[]>;
+export type Query = <R>(sql: string, bindings: unknown[], timeoutMs?: number) => Promise<R[]>;
 
 export function preparedQuery(runner: Knex | Knex.Transaction): Query {
-  return async <R>(sql: string, bindings: unknown[]) =>
-    (await queryPrepared<R>(runner, sql, bindings)).rows;
+  return async <R>(sql: string, bindings: unknown[], timeoutMs?: number) =>
+    (await queryPrepared<R>(runner, sql, bindings, timeoutMs)).rows;
 }

@@ -125,7 +125,10 @@ async function startApi(service: Service): Promise<() => Promise<void>> {
     );
   }
   const server: Server = await new Promise((resolve, reject) => {
-    const s = app.listen(port, host, () => resolve(s)).on('error', reject);
+    // A deep accept queue: at 2,000 clients arriving at once, Node's default of 511 overflowed
+    // (about 24,000 dropped SYNs in make bench), and a dropped client waits 1-3 s to retry
+    // before admission control ever sees it. The kernel caps this at net.core.somaxconn.
+    const s = app.listen({ port, host, backlog: 4_096 }, () => resolve(s)).on('error', reject);
   });
   service.logger.info(
     { url: `http://${host}:${port}`, docs: `http://${host}:${port}/docs` },
