@@ -95,6 +95,20 @@ describe('API', () => {
     expect(response.body).to.deep.equal({ message: `Batch ${ref} already exists` });
   });
 
+  it('returns 409 for a duplicate ref of the same sku, and the batch keeps its stock', async () => {
+    const [ref, sku] = [randomBatchref(), randomSku()];
+    await addBatch(ref, sku, 10).expect(201);
+    await allocate({ orderid: randomOrderid(), sku, qty: 8 }).expect(202);
+
+    const response = await addBatch(ref, sku, 5);
+
+    expect(response.status).to.equal(409);
+    const stock = await request(t.app.callback()).get(`/products/${sku}`).expect(200);
+    expect(stock.body.batches).to.deep.equal([
+      { ref, eta: null, purchased: 10, allocated: 8, available: 2 },
+    ]);
+  });
+
   it('accepts an absent eta and ignores unknown fields', async () => {
     const response = await request(t.app.callback())
       .post('/add_batch')

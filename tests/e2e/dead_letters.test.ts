@@ -61,6 +61,13 @@ describe('dead letters', () => {
       expect(response.body[1].created_at).to.be.a('string');
     });
 
+    it('refuses a source the database cannot compare (NUL) with 400, not 500', async () => {
+      const response = await api().get('/dead_letters?source=%00');
+
+      expect(response.status).to.equal(400);
+      expect(response.body).to.have.property('message');
+    });
+
     it('refuses a limit over 1000 or below 1 with 400', async () => {
       await api().get('/dead_letters?limit=1001').expect(400);
       await api().get('/dead_letters?limit=0').expect(400);

@@ -66,6 +66,19 @@ describe('handlers', () => {
       expect(product?.batches.map((b) => b.reference)).to.deep.equal(['b1', 'b2']);
     });
 
+    it('errors for a duplicate ref of the same sku, and leaves the batch as it was', async () => {
+      const { service, uow } = bootstrapTestApp();
+      await service.bus.handle(new CreateBatch('b1', 'GARISH-RUG', 100, null));
+      await service.bus.handle(new Allocate('o1', 'GARISH-RUG', 10));
+
+      await expect(
+        service.bus.handle(new CreateBatch('b1', 'GARISH-RUG', 5, null)),
+      ).to.be.rejectedWith(DuplicateBatch, 'Batch b1 already exists');
+
+      const [batch] = (await uow.products.get('GARISH-RUG'))?.batches ?? [];
+      expect([batch.purchasedQuantity, batch.availableQuantity]).to.deep.equal([100, 90]);
+    });
+
     it('errors for a duplicate ref', async () => {
       const { service } = bootstrapTestApp();
       await service.bus.handle(new CreateBatch('b1', 'GARISH-RUG', 100, null));

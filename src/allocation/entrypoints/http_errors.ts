@@ -18,6 +18,11 @@ function statusAndMessage(error: unknown): [number, string] | undefined {
     return [409, 'Too many concurrent changes to this product; please retry'];
   }
   if (error instanceof Unavailable) return [503, 'Service unavailable; please retry shortly'];
+  // SQLSTATE class 22 (data exception): a value the database cannot take is the client's fault
+  const code = (error as { code?: unknown })?.code;
+  if (typeof code === 'string' && code.length === 5 && code.startsWith('22')) {
+    return [400, 'A value in the request cannot be stored or compared'];
+  }
   // Koa and the body parser throw http-errors: expose means the message is meant for clients.
   const e = error as { status?: number; expose?: boolean; message?: string };
   if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) {

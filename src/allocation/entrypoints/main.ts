@@ -6,7 +6,7 @@ import cluster from 'node:cluster';
 import type { Server, ServerResponse } from 'node:http';
 import { bootstrap, type Service } from '../bootstrap';
 import * as config from '../config';
-import { migrate } from '../adapters/db';
+import { createKnex, migrate } from '../adapters/db';
 import { Retention } from '../adapters/retention';
 import { isLoopback } from './auth';
 import { startupSummary } from './startup_summary';
@@ -27,7 +27,7 @@ async function main(role: Role): Promise<void> {
   const service = bootstrap();
   const log = service.logger;
   const retention = new Retention(service.db(), config.retention(), log);
-  if (cluster.isPrimary) await prepareDatabase(service);
+  if (cluster.isPrimary) await prepareDatabase(log);
 
   const stops: (() => Promise<void>)[] = [];
   let started: Promise<void> = Promise.resolve();
@@ -44,7 +44,10 @@ async function main(role: Role): Promise<void> {
     await started.catch(() => undefined); // a signal during start-up stops what it started
     for (const stop of stops) await stop();
     await retention.stop();
-    await service.relay.deliverPending().catch(() => undefined); // flush what we can
+    // Flush what we can in half the time left; a backlog (a 20,000-line change, say) waits for
+    // the next start rather than hold the stop past its timeout.
+    const flushed = service.relay.deliverPending().catch(() => 0);
+    await Promise.race([flushed, sleep(config.shutdownTimeoutMs() / 2, undefined, { ref: false })]);
     await service.close();
     await stopTracing().catch(() => undefined); // export the last spans
     log.info({}, 'stopped');
@@ -73,31 +76,53 @@ async function main(role: Role): Promise<void> {
   await started;
 }
 
-async function prepareDatabase(service: Service): Promise<void> {
-  // Replicas starting together on a new database race to create knex's own migration tables:
-  // the loser tries again once the winner is done.
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await migrate(service.db());
-      break;
-    } catch (error) {
-      if (attempt >= 5) throw error;
-      service.logger.warn({ err: error, attempt }, 'migration failed; retrying');
-      await sleep(1_000 * attempt);
+async function prepareDatabase(log: Logger): Promise<void> {
+  // A migration may rewrite a big table: no statement timeout (lock waits stay bounded), on a
+  // connection of its own, as `make migrate` does.
+  const db = createKnex(config.databaseUrl(), 1, { ...config.dbLimits(), statementTimeoutMs: 0 });
+  try {
+    // Replicas starting together on a new database race to create knex's own migration tables:
+    // the loser tries again once the winner is done.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await migrate(db);
+        return;
+      } catch (error) {
+        if (attempt >= 5) throw error;
+        log.warn({ err: error, attempt }, 'migration failed; retrying');
+        await sleep(1_000 * attempt);
+      }
     }
+  } finally {
+    await db.destroy();
   }
 }
 
-/** Forks API workers, replaces any that die, and on stop asks each to stop and waits. */
+/**
+ * Forks API workers, replaces any that die, and on stop asks each to stop and waits. Settings
+ * only the workers read are checked here first, so a bad one stops the start with its sentence
+ * instead of killing every worker; workers that still keep dying at start end the process.
+ */
 function forkApiWorkers(count: number, log: Logger): () => Promise<void> {
+  config.maxInflight();
+  config.databaseReadUrl();
   let stopping = false;
+  let fastDeaths = 0;
+  const forkedAt = new Map<number, number>();
+  const fork = () => forkedAt.set(cluster.fork().id, Date.now());
   cluster.setupPrimary({ args: ['api'] });
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) return;
+    fastDeaths = Date.now() - (forkedAt.get(worker.id) ?? 0) < 10_000 ? fastDeaths + 1 : 0;
+    if (fastDeaths >= 5) {
+      log.error({ code, signal }, 'API workers keep dying at start; stopping');
+      process.kill(process.pid, 'SIGTERM');
+      return;
+    }
     log.error({ pid: worker.process.pid, code, signal }, 'API worker died; starting another');
-    cluster.fork();
+    fork();
   });
-  for (let i = 0; i < count; i++) cluster.fork();
+  for (let i = 0; i < count; i++) fork();
   log.info({ workers: count }, `API running in ${count} worker processes`);
   return async () => {
     stopping = true;

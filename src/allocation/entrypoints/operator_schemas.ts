@@ -1,11 +1,12 @@
 // The operator routes' query shapes and their part of the OpenAPI document.
 import { extendZodWithOpenApi, type OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
+import { Text } from '../message_schemas';
 
 extendZodWithOpenApi(z); // idempotent; this module may load before api_schemas.ts
 
 export const DeadLetterLimit = z.coerce.number().int().min(1).max(1000);
-export const DeadLetterSource = z.string().min(1).max(255);
+export const DeadLetterSource = Text;
 
 const ErrorBody = z.object({ message: z.string() });
 const DeadLetterId = z.object({ id: z.string().openapi({ example: '42' }) });

@@ -1,15 +1,18 @@
 import { Allocate, ChangeBatchQuantity, CreateBatch } from '../domain/commands';
 import { Allocated, Deallocated, OutOfStock } from '../domain/events';
 import { Batch, OrderLine, Product } from '../domain/model';
-import { InvalidSku, UnknownBatch } from './errors';
+import { DuplicateBatch, InvalidSku, UnknownBatch } from './errors';
 import type { CommandHandler, Delivery, EventHandlers, HandlerDeps } from './messagebus';
 import type { ReadModel, UnitOfWork } from './unit_of_work';
 
 export async function addBatch(cmd: CreateBatch, uow: UnitOfWork): Promise<void> {
-  // A duplicate ref (of this sku or another) is refused by the database's unique constraint
-  // at commit (DuplicateBatch), without loading any line.
+  // A duplicate ref is refused without loading any line: of this sku, here; of another, by the
+  // database's unique constraint at commit.
   await uow.run(async () => {
     let product = await uow.products.get(cmd.sku);
+    if (product?.batches.some((b) => b.reference === cmd.ref)) {
+      throw new DuplicateBatch(`Batch ${cmd.ref} already exists`);
+    }
     if (!product) {
       product = new Product(cmd.sku, []);
       uow.products.add(product);

@@ -41,6 +41,7 @@ export const DEFAULT_RELAY_OPTIONS: RelayOptions = {
 
 export class OutboxRelay {
   private draining: Promise<number> | undefined;
+  private stopped = false;
   private again = false;
   private timer: NodeJS.Timeout | undefined;
 
@@ -93,7 +94,9 @@ export class OutboxRelay {
   }
 
   /** Stops polling and lets the current drain finish. */
+  /** Stops polling; the drain in progress ends after the batch in hand. */
   async stop(): Promise<void> {
+    this.stopped = true;
     clearInterval(this.timer);
     this.timer = undefined;
     await this.draining?.catch(() => undefined);
@@ -101,10 +104,10 @@ export class OutboxRelay {
 
   private async drain(): Promise<number> {
     let delivered = 0;
-    for (let first = true; first || this.again; first = false) {
+    for (let first = true; (first || this.again) && !this.stopped; first = false) {
       if (!first) await sleep(this.options.batchWindowMs);
       this.again = false;
-      for (;;) {
+      while (!this.stopped) {
         let progress = 0;
         const handed = await this.outbox.deliverPending(this.options.batchSize, async (batch) => {
           const report = await this.deliver(batch);
@@ -133,7 +136,9 @@ export class OutboxRelay {
     const groups = new Map<string, PendingMessage[]>();
     for (const message of messages) {
       const key = JSON.stringify([message.key, message.event.constructor.name, message.handler]);
-      groups.set(key, [...(groups.get(key) ?? []), message]);
+      const group = groups.get(key);
+      if (group) group.push(message);
+      else groups.set(key, [message]);
     }
     await Promise.all(
       [...groups.values()].map(async (group) => {

@@ -56,9 +56,9 @@ export interface DeliveryReport {
 export interface Outbox {
   /**
    * Hands up to `limit` due messages, oldest first, to `deliver` and records its report, while
-   * holding a lock that keeps other relays from delivering at the same time. A message whose
-   * product has an earlier one for the same handler still backing off is not handed over yet.
-   * Returns how many messages were handed over (0 when another relay holds the lock).
+   * holding the relay lease that keeps other relays from delivering at the same time. A message
+   * whose product has an earlier one for the same handler still backing off is not handed over
+   * yet. Returns how many messages were handed over (0 when another relay holds the lease).
    * Messages reported dead leave the outbox for the dead letters, so they hold back nothing.
    */
   deliverPending(

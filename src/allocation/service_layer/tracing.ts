@@ -78,7 +78,7 @@ export function currentTraceparent(): string | undefined {
 }
 
 /**
- * A span for one run of a command's handler (`Allocate`) or an event's (`Allocated.read_model`);
+ * A span for one run of a command's handler (`Allocate`) or an event's (`Allocated.line_allocated`);
  * a run retried after a lost race gets a span of its own.
  */
 export function inHandlerSpan<T>(name: string, fn: () => Promise<T>): Promise<T> {
