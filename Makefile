@@ -1,7 +1,7 @@
 # Each target installs what it needs (npm ci when the lock file changed), builds, and runs.
 # Without DATABASE_URL / REDIS_URL the project starts its own PostgreSQL and Redis.
 .PHONY: install build run run-api run-consumer migrate test tests unit-tests integration-tests \
-	e2e-tests console-screenshots lint format bench up down clean
+	e2e-tests console-screenshots citus-test lint format bench up down clean
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -38,6 +38,12 @@ e2e-tests: build
 # The console's browser test, saving a screenshot of each page to docs/console/ (committed).
 console-screenshots: build
 	npm run --silent console-screenshots
+
+# The e2e suite against a Citus coordinator: CITUS_URL, as ../shared/citus/cluster.sh start
+# prints it (SCALING.md, "Citus"). Not part of make test: building Citus takes minutes.
+citus-test: build
+	@test -n "$(CITUS_URL)" || { echo 'CITUS_URL is not set (SCALING.md, "Citus")'; exit 2; }
+	DATABASE_URL='$(CITUS_URL)' npm run --silent test:e2e
 
 # ARGS passes flags, e.g. make bench ARGS="--duration 5 --only spread,hot" (see --help).
 bench: build

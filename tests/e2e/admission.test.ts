@@ -89,7 +89,11 @@ describe(`admission control (MAX_INFLIGHT=${MAX_INFLIGHT})`, () => {
     }
     const admitted = all.filter((a) => a.status === 202).map((a) => a.orderid);
     const stored = await db('order_lines')
-      .join('allocations', 'allocations.orderline_id', 'order_lines.id')
+      .join('allocations', (j) =>
+        j
+          .on('allocations.orderline_id', 'order_lines.id')
+          .andOn('allocations.sku', 'order_lines.sku'),
+      )
       .whereIn('orderid', admitted)
       .count<{ count: string }[]>('* as count');
     expect(Number(stored[0].count)).to.equal(admitted.length);

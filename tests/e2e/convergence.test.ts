@@ -17,8 +17,8 @@ import { addBatch, sendAll } from '../support/requests';
 /** Every allocated line on the write side, and every line the read model shows, as text. */
 async function bothSides(db: Knex, skus: string[]): Promise<{ write: string[]; read: string[] }> {
   const write = await db('allocations as a')
-    .join('order_lines as ol', 'ol.id', 'a.orderline_id')
-    .join('batches as b', 'b.id', 'a.batch_id')
+    .join('order_lines as ol', (j) => j.on('ol.id', 'a.orderline_id').andOn('ol.sku', 'a.sku'))
+    .join('batches as b', (j) => j.on('b.id', 'a.batch_id').andOn('b.sku', 'a.sku'))
     .whereIn('ol.sku', skus)
     .select('ol.orderid', 'ol.sku', 'b.reference as batchref');
   const read = await db('allocations_view')
@@ -181,7 +181,7 @@ describe('convergence', function () {
         await eventually(async () => {
           health.push((await request(running.app.callback()).get('/healthz')).status);
           const moved = await db('allocations as a')
-            .join('batches as b', 'b.id', 'a.batch_id')
+            .join('batches as b', (j) => j.on('b.id', 'a.batch_id').andOn('b.sku', 'a.sku'))
             .where('b.reference', empty)
             .count<{ count: string }[]>('* as count');
           expect(Number(moved[0].count)).to.equal(20_000);
@@ -214,13 +214,15 @@ async function seedFullBatch(
     { reference: full, sku, purchased_quantity: lines, allocated_quantity: lines, eta: null },
     { reference: empty, sku, purchased_quantity: lines, allocated_quantity: 0, eta: '2027-01-01' },
   ]);
+  await db('batch_refs').insert([full, empty].map((reference) => ({ reference, sku })));
   await db.raw(
     `WITH lines AS (
        INSERT INTO order_lines (orderid, sku, qty)
        SELECT 'big-' || g, ?, 1 FROM generate_series(1, ?) g RETURNING id, orderid)
-     INSERT INTO allocations (orderline_id, batch_id)
-     SELECT lines.id, b.id FROM lines, batches b WHERE b.reference = ? ORDER BY lines.id`,
-    [sku, lines, full],
+     INSERT INTO allocations (sku, orderline_id, batch_id)
+     SELECT b.sku, lines.id, b.id FROM lines, batches b WHERE b.sku = ? AND b.reference = ?
+     ORDER BY lines.id`,
+    [sku, lines, sku, full],
   );
   await db.raw(
     `INSERT INTO allocations_view (orderid, sku, batchref, version)

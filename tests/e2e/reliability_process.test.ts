@@ -31,8 +31,8 @@ function orderids(count: number, name: string): string[] {
 /** The write side's allocations of a sku: what was committed, whatever the responses said. */
 async function allocationsOf(db: Knex, sku: string): Promise<AllocationRow[]> {
   return db('allocations as a')
-    .join('order_lines as ol', 'ol.id', 'a.orderline_id')
-    .join('batches as b', 'b.id', 'a.batch_id')
+    .join('order_lines as ol', (j) => j.on('ol.id', 'a.orderline_id').andOn('ol.sku', 'a.sku'))
+    .join('batches as b', (j) => j.on('b.id', 'a.batch_id').andOn('b.sku', 'a.sku'))
     .where('ol.sku', sku)
     .select('ol.orderid', 'b.reference as batchref', 'ol.qty');
 }

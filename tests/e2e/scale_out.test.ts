@@ -57,6 +57,7 @@ async function insertProducts(db: Knex, name: string, count: number): Promise<Pr
   await db('batches').insert(
     products.map((p) => ({ reference: p.ref, sku: p.sku, purchased_quantity: 100, eta: null })),
   );
+  await db('batch_refs').insert(products.map((p) => ({ reference: p.ref, sku: p.sku })));
   return products;
 }
 
@@ -315,7 +316,7 @@ describe('scale-out', () => {
       const outcomes = await sendAll(requests, 32);
 
       const allocated: { orderid: string }[] = await db('allocations as a')
-        .join('order_lines as ol', 'ol.id', 'a.orderline_id')
+        .join('order_lines as ol', (j) => j.on('ol.id', 'a.orderline_id').andOn('ol.sku', 'a.sku'))
         .where('ol.sku', sku)
         .select('ol.orderid');
       const batch = await db('batches')

@@ -8,7 +8,7 @@ import { allocatedBatchref, insertBatch, newUow } from './uow_fixtures';
 
 async function countAllocations(db: Knex, sku: string): Promise<number> {
   const row = await db('allocations as a')
-    .join('order_lines as ol', 'ol.id', 'a.orderline_id')
+    .join('order_lines as ol', (j) => j.on('ol.id', 'a.orderline_id').andOn('ol.sku', 'a.sku'))
     .where('ol.sku', sku)
     .first(db.raw('count(*)::int AS n'));
   return row.n as number;

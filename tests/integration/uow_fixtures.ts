@@ -27,6 +27,7 @@ export async function insertBatch(
 ): Promise<void> {
   await db('products').insert({ sku, version_number: version }).onConflict('sku').ignore();
   await db('batches').insert({ reference: ref, sku, purchased_quantity: qty, eta });
+  await db('batch_refs').insert({ reference: ref, sku });
 }
 
 export async function allocatedBatchref(
@@ -35,8 +36,8 @@ export async function allocatedBatchref(
   sku: string,
 ): Promise<string | undefined> {
   const row = await db('allocations as a')
-    .join('order_lines as ol', 'ol.id', 'a.orderline_id')
-    .join('batches as b', 'b.id', 'a.batch_id')
+    .join('order_lines as ol', (j) => j.on('ol.id', 'a.orderline_id').andOn('ol.sku', 'a.sku'))
+    .join('batches as b', (j) => j.on('b.id', 'a.batch_id').andOn('b.sku', 'a.sku'))
     .where({ 'ol.orderid': orderid, 'ol.sku': sku })
     .first('b.reference');
   return row?.reference;

@@ -133,7 +133,13 @@ class Run implements Session {
       for (const product of products) this.options.hotSkus.mark(product.sku);
       return new ConcurrencyError('A product was changed by another transaction');
     }
-    if (isUniqueViolation(error, 'batches_reference_unique')) {
+    // a ref taken by any sku (batch_refs), or by this one (batches)
+    // (Citus names the shard's constraint: batch_refs_pkey_102040)
+    const constraint = (error as { constraint?: string })?.constraint ?? '';
+    if (
+      isUniqueViolation(error) &&
+      /^(batch_refs_pkey|batches_reference_unique)(_\d+)?$/.test(constraint)
+    ) {
       const ref = /=\((.*)\) already exists/.exec(e.detail ?? '');
       return new DuplicateBatch(`Batch ${ref?.[1] ?? ''} already exists`);
     }

@@ -46,17 +46,18 @@ const LOAD_PRODUCT = `
   LEFT JOIN batches b ON b.sku = p.sku
   LEFT JOIN LATERAL (
     SELECT ol.orderid, ol.qty FROM order_lines ol JOIN allocations a ON a.orderline_id = ol.id
-    WHERE ol.orderid = ANY($1::text[]) AND ol.sku = p.sku AND a.batch_id = b.id
+    WHERE ol.orderid = ANY($1::text[]) AND ol.sku = p.sku AND a.sku = p.sku AND a.batch_id = b.id
   ) l ON true
   WHERE p.sku = $2
   ORDER BY b.id`;
 
 // A batch's lines, newest first, a page at a time (index allocations (batch_id, id)): a
-// quantity change reads only as far back as the lines it frees.
+// quantity change reads only as far back as the lines it frees. Every statement names the sku,
+// so on Citus it runs on the product's shard alone.
 const NEWEST_LINES = `
   SELECT a.id, ol.orderid, ol.qty FROM allocations a
-  JOIN order_lines ol ON ol.id = a.orderline_id
-  WHERE a.batch_id = $1 AND a.id < $2::bigint
+  JOIN order_lines ol ON ol.id = a.orderline_id AND ol.sku = a.sku
+  WHERE a.sku = $4 AND a.batch_id = $1 AND a.id < $2::bigint
   ORDER BY a.id DESC LIMIT $3`;
 const PAGE = 1_000;
 
@@ -77,18 +78,20 @@ export class KnexRepository implements ProductRepository {
   }
 
   async getForQuantityChange(ref: string, qty: number): Promise<Product | undefined> {
-    const [batch] = await this.session.query<{ id: number; sku: string }>(
-      'SELECT id, sku FROM batches WHERE reference = $1',
+    // The sku by reference from its lookup table: one shard on Citus (batches is by sku).
+    const [found] = await this.session.query<{ sku: string }>(
+      'SELECT sku FROM batch_refs WHERE reference = $1',
       [ref],
     );
-    if (!batch) return undefined;
+    if (!found) return undefined;
     // Under the product's row lock: the batch cannot change between the reads below, and
     // allocations from other processes wait instead of starving this change of every attempt.
-    await this.session.claim(batch.sku, { lock: true });
-    const rows = await this.session.query<ProductRow>(LOAD_PRODUCT, [[], batch.sku]);
-    const allocated = rows.find((r) => r.id === batch.id)?.allocated_quantity ?? 0;
-    const lines = await this.newestLines(batch.sku, batch.id, allocated - qty);
-    return this.build(batch.sku, rows, new Map([[batch.id, lines]]));
+    await this.session.claim(found.sku, { lock: true });
+    const rows = await this.session.query<ProductRow>(LOAD_PRODUCT, [[], found.sku]);
+    const batch = rows.find((r) => r.reference === ref);
+    if (!batch || batch.id === null) return undefined;
+    const lines = await this.newestLines(found.sku, batch.id, batch.allocated_quantity - qty);
+    return this.build(found.sku, rows, new Map([[batch.id, lines]]));
   }
 
   /** The newest lines of a batch that add up to at least `excess`, oldest first. */
@@ -98,7 +101,7 @@ export class KnexRepository implements ProductRepository {
     while (freed < excess) {
       const page = await this.session.query<{ id: number; orderid: string; qty: number }>(
         NEWEST_LINES,
-        [batchId, before, PAGE],
+        [batchId, before, PAGE, sku],
       );
       for (const row of page) {
         if (freed >= excess) break;
