@@ -34,6 +34,13 @@ export async function seedSkus(
      FROM generate_series(1, $2::int) AS i, generate_series(0, $4::int) AS b`,
     [prefix, count, stock, shipments],
   );
+  // the reference -> sku lookup a quantity change reads (migration 20261127235000)
+  await pool.query(
+    `INSERT INTO batch_refs (reference, sku)
+     SELECT b.reference, b.sku FROM batches b
+     JOIN generate_series(1, $2::int) AS i ON b.sku = $1 || '-' || i`,
+    [prefix, count],
+  );
   return Array.from({ length: count }, (_, i) => ({
     sku: `${prefix}-${i + 1}`,
     batchrefs: Array.from({ length: shipments + 1 }, (__, b) => `${prefix}-${i + 1}-b${b}`),
@@ -55,8 +62,8 @@ export async function seedHistory(pool: Pool, seeded: SeededSku, n: number): Pro
       `WITH line AS (
          INSERT INTO order_lines (orderid, sku, qty)
          SELECT $1 || n, $2, 1 FROM generate_series(1, $3::int) AS n RETURNING id)
-       INSERT INTO allocations (orderline_id, batch_id)
-       SELECT line.id, b.id FROM line, batches b WHERE b.reference = $4`,
+       INSERT INTO allocations (sku, orderline_id, batch_id)
+       SELECT b.sku, line.id, b.id FROM line, batches b WHERE b.reference = $4`,
       [orderPrefix, seeded.sku, n, batchref],
     );
     await client.query(

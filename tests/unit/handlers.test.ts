@@ -177,7 +177,7 @@ describe('handlers', () => {
       expect([batch1.availableQuantity, batch2.availableQuantity]).to.deep.equal([10, 50]);
 
       await service.bus.handle(new ChangeBatchQuantity('batch1', 25));
-      await settle(service, uow); // Deallocated is handled durably, from the outbox
+      await settle(service, uow); // reallocate runs from the outbox, after the commit
 
       // order2 (the newest) is freed and reallocated to batch2
       expect([batch1.availableQuantity, batch2.availableQuantity]).to.deep.equal([5, 30]);
