@@ -39,8 +39,8 @@ e2e-tests: build
 console-screenshots: build
 	npm run --silent console-screenshots
 
-# The e2e suite against a Citus coordinator: CITUS_URL, as ../shared/citus/cluster.sh start
-# prints it (SCALING.md, "Citus"). Not part of make test: building Citus takes minutes.
+# The e2e suite against the Citus coordinator in CITUS_URL (SCALING.md, "Citus", says how to
+# build and start one). Not part of make test: building Citus takes minutes.
 citus-test: build
 	@test -n "$(CITUS_URL)" || { echo 'CITUS_URL is not set (SCALING.md, "Citus")'; exit 2; }
 	DATABASE_URL='$(CITUS_URL)' npm run --silent test:e2e
