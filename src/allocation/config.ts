@@ -178,9 +178,13 @@ export function redisCommandTimeoutMs(): number {
 }
 
 /** Admission (SPEC section 10): requests in flight per process, beyond which a 503 answers. */
-export function maxInflight(): { commands: number; reads: number } {
+export function maxInflight(): { commands: number; reads: number; targetMs: number } {
   const commands = Math.max(1, intEnv('MAX_INFLIGHT', 256));
-  return { commands, reads: Math.max(1, intEnv('MAX_INFLIGHT_READS', commands * 4)) };
+  return {
+    commands,
+    reads: Math.max(1, intEnv('MAX_INFLIGHT_READS', commands * 4)),
+    targetMs: Math.max(0, intEnv('ADMISSION_TARGET_MS', 250)),
+  };
 }
 
 /** The longest a command waits for its sku's earlier commands in this process. */

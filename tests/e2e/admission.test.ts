@@ -101,3 +101,72 @@ describe(`admission control (MAX_INFLIGHT=${MAX_INFLIGHT})`, () => {
     expect(batch?.allocated_quantity).to.equal(admitted.length);
   });
 });
+
+/** A sample of one Prometheus series from GET /metrics. */
+async function metric(url: string, series: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  expect(line, `${series} in /metrics`).to.be.a('string');
+  return Number(line?.split(' ')[1]);
+}
+
+describe('admission control follows latency (MAX_INFLIGHT=64, ADMISSION_TARGET_MS=50)', () => {
+  const ceiling = 64;
+  const requests = 70;
+  let service: ServiceProcess;
+  before(async () => {
+    await testDb(); // migrated
+    service = await startServiceProcess(
+      { MAX_INFLIGHT: String(ceiling), ADMISSION_TARGET_MS: '50', DB_LOCK_TIMEOUT_MS: '20000' },
+      'api',
+    );
+  });
+  after(async () => {
+    await service.stop();
+  });
+
+  /** Sends `requests` allocations while the product's row is locked; returns the refusals. */
+  async function burstWhileLocked(sku: string, holdMs: number): Promise<number> {
+    const db = await testDb();
+    const answers: Answer[] = [];
+    const blocker = await db.transaction();
+    let pending: Promise<Answer>[];
+    try {
+      await blocker.raw('SELECT 1 FROM products WHERE sku = ? FOR UPDATE', [sku]);
+      pending = Array.from({ length: requests }, () =>
+        allocate(service.url, randomOrderid(), sku).then((a) => (answers.push(a), a)),
+      );
+      const limit = await metric(service.url, 'allocation_admission_limit{kind="commands"}');
+      // nothing admitted can finish while the row is locked: exactly those over the limit return
+      await eventually(async () => expect(answers.length).to.equal(requests - limit), 20_000);
+      await new Promise((resolve) => setTimeout(resolve, holdMs)); // admitted ones are now slow
+    } finally {
+      await blocker.rollback();
+    }
+    const all = await Promise.all(pending);
+    expect(all.every((a) => a.status === 202 || a.status === 503)).to.equal(true);
+    return all.filter((a) => a.status === 503).length;
+  }
+
+  it('admits fewer at once after slow requests, and every 202 is stored', async () => {
+    const [sku, ref] = [randomSku('adaptive'), randomBatchref()];
+    await addBatch(service.url, ref, sku, 1_000);
+
+    expect(await burstWhileLocked(sku, 200)).to.equal(requests - ceiling);
+    // a window is judged by the first request that completes after it
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect((await allocate(service.url, randomOrderid(), sku)).status).to.equal(202);
+
+    const lowered = await metric(service.url, 'allocation_admission_limit{kind="commands"}');
+    expect(lowered).to.be.below(ceiling).and.at.least(32);
+    expect(await burstWhileLocked(sku, 0)).to.equal(requests - lowered);
+    const refused = await metric(
+      service.url,
+      'allocation_http_requests_refused_total{kind="commands"}',
+    );
+    expect(refused).to.equal(2 * requests - ceiling - lowered);
+    const db = await testDb();
+    const batch = await db('batches').first('allocated_quantity').where({ reference: ref });
+    expect(batch?.allocated_quantity).to.equal(1 + ceiling + lowered);
+  });
+});

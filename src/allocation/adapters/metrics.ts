@@ -11,6 +11,8 @@ export class PrometheusMetrics implements Metrics {
   private readonly deliveredTotal: Counter;
   private readonly httpDuration: Histogram;
   private readonly httpChildren = new Map<string, Histogram.Internal<string>>();
+  private readonly refusedTotal: Counter;
+  private admissionLimits: () => Record<string, number> = () => ({});
 
   constructor(outboxBacklog: () => Promise<{ count: number; oldestAgeSeconds: number }>) {
     const registers = [this.registry];
@@ -39,6 +41,22 @@ export class PrometheusMetrics implements Metrics {
       labelNames: ['method', 'route', 'status'],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers,
+    });
+    this.refusedTotal = new Counter({
+      name: 'allocation_http_requests_refused_total',
+      help: 'Requests refused by admission control (503 + Retry-After), by kind',
+      labelNames: ['kind'],
+      registers,
+    });
+    const admissionLimits = () => this.admissionLimits();
+    new Gauge({
+      name: 'allocation_admission_limit',
+      help: 'Requests admitted at once now, by kind (follows latency, at most MAX_INFLIGHT)',
+      labelNames: ['kind'],
+      registers,
+      collect() {
+        for (const [kind, limit] of Object.entries(admissionLimits())) this.set({ kind }, limit);
+      },
     });
     // Read on scrape, so the numbers are the database's, whichever process wrote the rows.
     let backlog: Promise<{ count: number; oldestAgeSeconds: number }> | undefined;
@@ -71,6 +89,16 @@ export class PrometheusMetrics implements Metrics {
 
   delivered(type: string, outcome: 'ok' | 'error'): void {
     this.deliveredTotal.inc({ type, outcome });
+  }
+
+  /** Refusals bypass observeHttp: they are counted before the request context exists. */
+  refused(kind: string): void {
+    this.refusedTotal.inc({ kind });
+  }
+
+  /** The admission limits now, read on every scrape. */
+  watchAdmission(limits: () => Record<string, number>): void {
+    this.admissionLimits = limits;
   }
 
   /**

@@ -41,9 +41,9 @@ export interface AppDeps {
 export function createApp(deps: AppDeps): Koa {
   const app = new Koa();
   app.use(liveness());
+  app.use(admissionControl(deps.maxInflight ?? config.maxInflight(), deps.metrics));
   app.use(requestContext(deps.metrics, deps.log));
   app.use(errorMiddleware(deps.log));
-  app.use(admissionControl(deps.maxInflight ?? config.maxInflight()));
   app.use(consoleRoutes(deps)); // before the JSON body parser: the console reads its own forms
   app.use(parseJsonBody());
   const router = new Router();

@@ -44,7 +44,7 @@ export function parseJsonBody() {
 }
 
 /** The caller's X-Request-Id when it is a sane one, or a new id. */
-function requestIdOf(ctx: Koa.Context): string {
+export function requestIdOf(ctx: Koa.Context): string {
   const given = ctx.get('X-Request-Id');
   return REQUEST_ID.test(given) ? given : randomUUID();
 }

@@ -1,0 +1,78 @@
+// How many requests of one kind a process admits at once. A fixed limit alone does not bound
+// latency: by Little's law an admitted request waits about limit / throughput, and throughput
+// falls exactly when the machine is overloaded. Measured (bench overload, 2,000 connections,
+// 2026-11-27): with the fixed 256, about 200 allocations/s were admitted and waited p50 884 ms,
+// p99 4.2 s. So the limit follows latency, as TCP's window follows loss: when more than a tenth
+// of the requests completed in a window took longer than the target, it shrinks by a fifth;
+// while requests are being refused and the window was fast, it grows by a tenth. It never goes
+// above the configured ceiling, nor below a floor that ordinary clients never reach.
+//
+// Only completions move it, so one stuck request cannot close the door: the others keep
+// completing fast. If everything is stuck (the database hangs), completions stop until their
+// timeouts end them, slowly, and the limit falls to the floor, which is right: nothing admitted
+// then could finish in time anyway.
+
+/** Up to this many requests at once are never refused for latency (only by the ceiling). */
+export const ADAPTIVE_FLOOR = 32;
+/** Completions are judged in windows at least this long. */
+export const WINDOW_MS = 100;
+const SLOW_SHARE = 0.1;
+const SHRINK = 0.8;
+const GROW = 1.1;
+
+export class AdaptiveLimit {
+  private limit: number;
+  private inFlight = 0;
+  private readonly floor: number;
+  private window: { startedAt: number; completed: number; slow: number; refused: boolean };
+
+  /**
+   * @param ceiling the configured limit (MAX_INFLIGHT), never exceeded
+   * @param targetMs the latency an admitted request should keep; 0 keeps the limit fixed
+   */
+  constructor(
+    private readonly ceiling: number,
+    private readonly targetMs: number,
+    private readonly now: () => number = () => performance.now(),
+  ) {
+    this.limit = ceiling;
+    this.floor = Math.min(ceiling, ADAPTIVE_FLOOR);
+    this.window = { startedAt: now(), completed: 0, slow: 0, refused: false };
+  }
+
+  /** Requests admitted at once right now. */
+  get current(): number {
+    return Math.floor(this.limit);
+  }
+
+  /** Admits a request (the caller must call `leave` when it ends) or refuses it. */
+  tryEnter(): boolean {
+    if (this.inFlight >= this.current) {
+      this.window.refused = true;
+      return false;
+    }
+    this.inFlight += 1;
+    return true;
+  }
+
+  leave(elapsedMs: number): void {
+    this.inFlight -= 1;
+    if (this.targetMs <= 0) return;
+    // A window is judged by the first completion after it ends, on what completed within it.
+    const now = this.now();
+    if (now - this.window.startedAt >= WINDOW_MS && this.window.completed > 0) {
+      this.judge(this.window);
+      this.window = { startedAt: now, completed: 0, slow: 0, refused: false };
+    }
+    this.window.completed += 1;
+    if (elapsedMs > this.targetMs) this.window.slow += 1;
+  }
+
+  private judge(window: { completed: number; slow: number; refused: boolean }): void {
+    if (window.slow > window.completed * SLOW_SHARE) {
+      this.limit = Math.max(this.floor, this.limit * SHRINK);
+    } else if (window.refused) {
+      this.limit = Math.min(this.ceiling, Math.max(this.limit + 1, this.limit * GROW));
+    }
+  }
+}
