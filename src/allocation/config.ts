@@ -1,24 +1,10 @@
-// The only module that reads process.env (SPEC section 6); each function applies the default.
-import os from 'node:os';
+// The service's settings (SPEC section 6), read through config_parsing.ts, each with its
+// default. The messaging settings (inbound transport, outbox relay, retention) live in
+// config_messaging.ts and are re-exported here, so every setting is `config.<name>`.
+import { ConfigError, env, intEnv } from './config_parsing';
 
-/** A setting with an invalid value: the start stops with this one sentence, which names it. */
-export class ConfigError extends Error {
-  name = 'ConfigError';
-}
-
-function env(name: string): string | undefined {
-  const value = process.env[name];
-  return value === undefined || value === '' ? undefined : value;
-}
-
-function intEnv(name: string, fallback: number): number {
-  const value = env(name);
-  if (value === undefined) return fallback;
-  const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < 0)
-    throw new ConfigError(`${name} must be an integer, got ${value}`);
-  return parsed;
-}
+export { ConfigError };
+export * from './config_messaging';
 
 export function databaseUrl(): string {
   const url = env('DATABASE_URL');
@@ -96,54 +82,8 @@ export function apiWorkers(): number {
   return Math.max(1, intEnv('API_WORKERS', 1));
 }
 
-export function outboxPollMs(): number {
-  return intEnv('OUTBOX_POLL_MS', 200);
-}
-
 export function shutdownTimeoutMs(): number {
   return intEnv('SHUTDOWN_TIMEOUT_MS', 10_000);
-}
-
-/** Backoff of failed outbox deliveries: first retry about this soon... */
-export function outboxRetryBaseMs(): number {
-  return intEnv('OUTBOX_RETRY_BASE_MS', 200);
-}
-
-/** ...doubling up to this cap. */
-export function outboxRetryMaxMs(): number {
-  return intEnv('OUTBOX_RETRY_MAX_MS', 30_000);
-}
-
-/** How change_batch_quantity arrives: `pubsub` (SPEC section 4, default) or `stream`. */
-export function inboundTransport(): 'pubsub' | 'stream' {
-  const value = env('INBOUND_TRANSPORT') ?? 'pubsub';
-  if (value !== 'pubsub' && value !== 'stream') {
-    throw new ConfigError(`INBOUND_TRANSPORT must be pubsub or stream, got ${value}`);
-  }
-  return value;
-}
-
-/** The stream consumer's group, its name in it, and its redelivery rules. */
-export function streamConsumer(): {
-  group: string;
-  name: string;
-  claimIdleMs: number;
-  maxDeliveries: number;
-} {
-  return {
-    group: env('CONSUMER_GROUP') ?? 'allocation',
-    name: env('CONSUMER_NAME') ?? `${os.hostname()}-${process.pid}`,
-    claimIdleMs: intEnv('STREAM_CLAIM_IDLE_MS', 30_000),
-    maxDeliveries: intEnv('STREAM_MAX_DELIVERIES', 5),
-  };
-}
-
-/** Whether line_allocated is also appended to a stream (capped at about this many entries). */
-export function outboundStream(): { enabled: boolean; maxLength: number } {
-  return {
-    enabled: env('OUTBOUND_STREAM') === 'true',
-    maxLength: intEnv('OUTBOUND_STREAM_MAXLEN', 1_000_000),
-  };
 }
 
 /**
@@ -192,11 +132,6 @@ export function skuQueueTimeoutMs(): number {
   return intEnv('SKU_QUEUE_TIMEOUT_MS', 5_000);
 }
 
-/** How long the outbox relay's leadership lease lasts unless renewed (a dead leader's lapses). */
-export function outboxLeaseMs(): number {
-  return Math.max(300, intEnv('OUTBOX_LEASE_MS', 5_000));
-}
-
 /** Bearer tokens (SPEC section 9): unset means that group of routes is not checked. */
 export function apiToken(): string | undefined {
   return env('API_TOKEN');
@@ -204,49 +139,4 @@ export function apiToken(): string | undefined {
 
 export function adminToken(): string | undefined {
   return env('ADMIN_TOKEN');
-}
-
-/**
- * Deliveries of an outbound message before it becomes a dead letter. The default keeps
- * retrying for at least an hour with the configured backoff (each wait is at least half of
- * min(cap, base * 2^attempt)), so an outage of an hour loses nothing to the dead letters.
- */
-export function outboxMaxAttempts(): number {
-  const fallback = attemptsToCover(3600_000, outboxRetryBaseMs(), outboxRetryMaxMs());
-  return Math.max(1, intEnv('OUTBOX_MAX_ATTEMPTS', fallback));
-}
-
-function attemptsToCover(ms: number, baseMs: number, capMs: number): number {
-  let waited = 0;
-  let attempts = 1;
-  for (; waited < ms && attempts < 100_000; attempts++) {
-    waited += Math.min(capMs, baseMs * 2 ** Math.min(attempts - 1, 30)) / 2;
-  }
-  return attempts;
-}
-
-const DURATION_UNITS_MS: Record<string, number> = {
-  s: 1_000,
-  m: 60_000,
-  h: 3_600_000,
-  d: 86_400_000,
-};
-
-/** A duration such as `30m`, `12h` or `7d`, in milliseconds. */
-function durationEnv(name: string, fallback: string): number {
-  const value = env(name) ?? fallback;
-  const match = /^(\d+)([smhd])$/.exec(value);
-  if (!match || Number(match[1]) <= 0) {
-    throw new ConfigError(`${name} must be a duration such as 30m, 12h or 7d, got ${value}`);
-  }
-  return Number(match[1]) * DURATION_UNITS_MS[match[2]];
-}
-
-/** How long delivered outbox rows, processed inbound ids and closed dead letters are kept. */
-export function retention(): { outboxMs: number; inboxMs: number; deadLetterMs: number } {
-  return {
-    outboxMs: durationEnv('OUTBOX_RETENTION', '1d'),
-    inboxMs: durationEnv('INBOX_RETENTION', '7d'),
-    deadLetterMs: durationEnv('DEAD_LETTER_RETENTION', '30d'),
-  };
 }
