@@ -1,22 +1,19 @@
-// The composition root (SPEC section 8): the only file that knows the container and builds real
-// adapters, for every role a process can run (API, consumer, relay). main.ts only starts and
-// stops them; tests pass fakes as overrides. The container earns its place by building each
-// adapter once, on first use, in dependency order, and closing only what it opened.
+// The composition root (SPEC section 8): with bootstrap_adapters.ts, which registers the real
+// adapters in its container, the only place that builds them, for every role a process can run
+// (API, consumer, relay). main.ts only starts and stops them; tests pass fakes as overrides. The
+// container earns its place by building each adapter once, on first use, in dependency order,
+// and closing only what it opened.
 import 'reflect-metadata';
 import type Koa from 'koa';
 import type { Knex } from 'knex';
-import { container, instanceCachingFactory, type DependencyContainer } from 'tsyringe';
+import { container, type DependencyContainer } from 'tsyringe';
+import { registerAdapters, TOKENS, type Closers } from './bootstrap_adapters';
 import * as config from './config';
 import { withCorrelationId } from './correlation';
-import { createLogger } from './logging';
-import { createKnex } from './adapters/db';
-import { DeadLetters } from './adapters/dead_letters';
-import { KnexOutbox } from './adapters/knex_outbox';
+import type { DeadLetters } from './adapters/dead_letters';
 import { KnexUnitOfWork, type KnexUnitOfWorkOptions } from './adapters/knex_unit_of_work';
-import { PrometheusMetrics } from './adapters/metrics';
-import { EmailNotifications, LogNotifications } from './adapters/notifications';
+import type { PrometheusMetrics } from './adapters/metrics';
 import { connectRedis, type RedisClient } from './adapters/redis_connections';
-import { redisPublisher } from './adapters/redis_eventpublisher';
 import { HotSkus, SkuLocks } from './adapters/sku_locks';
 import type { AuthTokens } from './entrypoints/auth';
 import { deadLetterReplayDeps } from './entrypoints/inbound';
@@ -30,18 +27,6 @@ import { OutboxRelay } from './service_layer/outbox';
 import { currentTraceparent } from './service_layer/tracing';
 import type { Logger, Notifications, Outbox, Publish } from './service_layer/ports';
 import type { UnitOfWork } from './service_layer/unit_of_work';
-
-const TOKENS = {
-  Logger: Symbol('Logger'),
-  Db: Symbol('Db'),
-  ReadDb: Symbol('ReadDb'),
-  Redis: Symbol('Redis'),
-  Notifications: Symbol('Notifications'),
-  Publish: Symbol('Publish'),
-  Outbox: Symbol('Outbox'),
-  Metrics: Symbol('Metrics'),
-  DeadLetters: Symbol('DeadLetters'),
-} as const;
 
 export interface Overrides {
   uow?: () => UnitOfWork;
@@ -74,7 +59,7 @@ export interface Service {
 
 export function bootstrap(overrides: Overrides = {}): Service {
   const c = container.createChildContainer();
-  const closers: (() => Promise<unknown> | void)[] = [];
+  const closers: Closers = [];
   registerAdapters(c, closers);
   registerOverrides(c, overrides);
   const logger = c.resolve<Logger>(TOKENS.Logger);
@@ -172,63 +157,6 @@ function knexUnitsOfWork(
     statementTimeoutMs: config.dbLimits().statementTimeoutMs,
   };
   return () => new KnexUnitOfWork(c.resolve<Knex>(TOKENS.Db), options);
-}
-
-function registerAdapters(
-  c: DependencyContainer,
-  closers: (() => Promise<unknown> | void)[],
-): void {
-  const single = <T>(token: symbol, make: (c: DependencyContainer) => T): void => {
-    c.register(token, { useFactory: instanceCachingFactory(make) });
-  };
-  single(TOKENS.Logger, () => createLogger('allocation'));
-  single(TOKENS.Db, () => {
-    const db = createKnex(config.databaseUrl(), config.dbPoolSize());
-    closers.push(() => db.destroy());
-    return db;
-  });
-  // The read routes' database: a streaming replica when DATABASE_READ_URL names one.
-  single(TOKENS.ReadDb, (r) => {
-    const url = config.databaseReadUrl();
-    if (!url) return r.resolve<Knex>(TOKENS.Db);
-    const db = createKnex(url, config.dbPoolSize());
-    closers.push(() => db.destroy());
-    return db;
-  });
-  single(TOKENS.Redis, () => {
-    // While Redis is down a publish fails at once and the outbox keeps it; a Redis that accepts
-    // the connection but never answers fails the command, not hangs.
-    const redis = connectRedis(config.redisTarget(), 'publisher', {
-      commandTimeoutMs: config.redisCommandTimeoutMs(),
-    });
-    redis.on('error', () => undefined); // reconnects by itself; failures surface per command
-    closers.push(() => redis.quit().catch(() => redis.disconnect()));
-    return redis;
-  });
-  single(TOKENS.Notifications, (r) => {
-    const smtp = config.smtp();
-    const logger = r.resolve<Logger>(TOKENS.Logger);
-    if (!smtp) {
-      logger.info({}, 'no SMTP_HOST set: out-of-stock notifications are written to the log');
-      return new LogNotifications(logger);
-    }
-    const email = new EmailNotifications(smtp);
-    closers.push(() => email.close());
-    return email;
-  });
-  single(TOKENS.Publish, (r) =>
-    redisPublisher(r.resolve<RedisClient>(TOKENS.Redis), config.outboundStream()),
-  );
-  single(TOKENS.Outbox, (r) => {
-    const outbox = new KnexOutbox(r.resolve<Knex>(TOKENS.Db), config.outboxLeaseMs());
-    closers.push(() => outbox.close());
-    return outbox;
-  });
-  single(
-    TOKENS.Metrics,
-    (r) => new PrometheusMetrics(() => r.resolve<Outbox>(TOKENS.Outbox).backlog()),
-  );
-  single(TOKENS.DeadLetters, (r) => new DeadLetters(r.resolve<Knex>(TOKENS.Db)));
 }
 
 function registerOverrides(c: DependencyContainer, overrides: Overrides): void {

@@ -1,0 +1,83 @@
+// The real adapters that bootstrap.ts composes, one factory per token in its container; each
+// factory that opens something registers its closer. An override (registered after these)
+// replaces an adapter, which then is never built.
+import type { Knex } from 'knex';
+import { instanceCachingFactory, type DependencyContainer } from 'tsyringe';
+import * as config from './config';
+import { createLogger } from './logging';
+import { createKnex } from './adapters/db';
+import { DeadLetters } from './adapters/dead_letters';
+import { KnexOutbox } from './adapters/knex_outbox';
+import { PrometheusMetrics } from './adapters/metrics';
+import { EmailNotifications, LogNotifications } from './adapters/notifications';
+import { connectRedis, type RedisClient } from './adapters/redis_connections';
+import { redisPublisher } from './adapters/redis_eventpublisher';
+import type { Logger, Outbox } from './service_layer/ports';
+
+export const TOKENS = {
+  Logger: Symbol('Logger'),
+  Db: Symbol('Db'),
+  ReadDb: Symbol('ReadDb'),
+  Redis: Symbol('Redis'),
+  Notifications: Symbol('Notifications'),
+  Publish: Symbol('Publish'),
+  Outbox: Symbol('Outbox'),
+  Metrics: Symbol('Metrics'),
+  DeadLetters: Symbol('DeadLetters'),
+} as const;
+
+export type Closers = (() => Promise<unknown> | void)[];
+
+export function registerAdapters(c: DependencyContainer, closers: Closers): void {
+  const single = <T>(token: symbol, make: (c: DependencyContainer) => T): void => {
+    c.register(token, { useFactory: instanceCachingFactory(make) });
+  };
+  single(TOKENS.Logger, () => createLogger('allocation'));
+  single(TOKENS.Db, () => {
+    const db = createKnex(config.databaseUrl(), config.dbPoolSize());
+    closers.push(() => db.destroy());
+    return db;
+  });
+  // The read routes' database: a streaming replica when DATABASE_READ_URL names one.
+  single(TOKENS.ReadDb, (r) => {
+    const url = config.databaseReadUrl();
+    if (!url) return r.resolve<Knex>(TOKENS.Db);
+    const db = createKnex(url, config.dbPoolSize());
+    closers.push(() => db.destroy());
+    return db;
+  });
+  single(TOKENS.Redis, () => {
+    // While Redis is down a publish fails at once and the outbox keeps it; a Redis that accepts
+    // the connection but never answers fails the command, not hangs.
+    const redis = connectRedis(config.redisTarget(), 'publisher', {
+      commandTimeoutMs: config.redisCommandTimeoutMs(),
+    });
+    redis.on('error', () => undefined); // reconnects by itself; failures surface per command
+    closers.push(() => redis.quit().catch(() => redis.disconnect()));
+    return redis;
+  });
+  single(TOKENS.Notifications, (r) => {
+    const smtp = config.smtp();
+    const logger = r.resolve<Logger>(TOKENS.Logger);
+    if (!smtp) {
+      logger.info({}, 'no SMTP_HOST set: out-of-stock notifications are written to the log');
+      return new LogNotifications(logger);
+    }
+    const email = new EmailNotifications(smtp);
+    closers.push(() => email.close());
+    return email;
+  });
+  single(TOKENS.Publish, (r) =>
+    redisPublisher(r.resolve<RedisClient>(TOKENS.Redis), config.outboundStream()),
+  );
+  single(TOKENS.Outbox, (r) => {
+    const outbox = new KnexOutbox(r.resolve<Knex>(TOKENS.Db), config.outboxLeaseMs());
+    closers.push(() => outbox.close());
+    return outbox;
+  });
+  single(
+    TOKENS.Metrics,
+    (r) => new PrometheusMetrics(() => r.resolve<Outbox>(TOKENS.Outbox).backlog()),
+  );
+  single(TOKENS.DeadLetters, (r) => new DeadLetters(r.resolve<Knex>(TOKENS.Db)));
+}
