@@ -1,0 +1,123 @@
+// One drain of the outbox by the relay's leader (knex_outbox.ts holds the lease): one select
+// of the due rows, the delivery, then one statement per outcome (delivered, failed, dead), on
+// one pooled connection and with no transaction around them.
+import type { Knex } from 'knex';
+import { eventFromStorage } from '../domain/events';
+import type { DeliveryReport, PendingMessage } from '../service_layer/ports';
+
+interface Connection {
+  query(config: string | { text: string; values?: unknown[]; name?: string }): Promise<{
+    rows: Record<string, unknown>[];
+  }>;
+}
+
+interface PoolClient {
+  acquireConnection(): Promise<Connection>;
+  releaseConnection(connection: Connection): Promise<void>;
+}
+
+// Due messages, oldest first, skipping any whose (key, type, handler) has an earlier message
+// still backing off: those wait, to keep their order, without filling the batch. The backing-off
+// ones are found first (few, and at most one scan of the undelivered rows): a per-row NOT EXISTS
+// probe was quadratic in a product's backlog and timed out at 40,000 rows (a 20,000-line change).
+const PENDING = {
+  name: 'outbox_pending',
+  text: `WITH blocked AS (
+           SELECT key, type, handler, min(id) AS first_id FROM outbox
+           WHERE delivered_at IS NULL AND next_attempt_at > now()
+           GROUP BY key, type, handler)
+         SELECT o.id, o.key, o.type, o.handler, o.payload, o.attempts, o.correlation_id,
+                o.created_at, o.traceparent
+         FROM outbox o
+         LEFT JOIN blocked b ON b.key = o.key AND b.type = o.type AND b.handler = o.handler
+         WHERE o.delivered_at IS NULL AND o.next_attempt_at <= now()
+           AND (b.first_id IS NULL OR o.id < b.first_id)
+         ORDER BY o.id LIMIT $1`,
+};
+const DELIVERED = {
+  name: 'outbox_delivered',
+  text: 'UPDATE outbox SET delivered_at = now() WHERE id = ANY($1::bigint[])',
+};
+const FAILED = {
+  name: 'outbox_failed',
+  text: `UPDATE outbox o SET attempts = o.attempts + 1, last_error = f.error,
+           next_attempt_at = now() + f.delay * interval '1 millisecond'
+         FROM unnest($1::bigint[], $2::text[], $3::int[]) AS f (id, error, delay)
+         WHERE o.id = f.id`,
+};
+
+// Moves messages the relay gave up on to the dead letters, in one statement, with what a replay
+// needs to put them back (key, type, handler, correlation id). The source names the handler
+// (outbox:email, outbox:line_allocated, ...).
+const DEAD = {
+  name: 'outbox_dead',
+  text: `WITH dead AS (
+           DELETE FROM outbox o USING unnest($1::bigint[], $2::text[]) AS f (id, error)
+           WHERE o.id = f.id
+           RETURNING o.key, o.type, o.handler, o.payload, o.attempts, o.correlation_id,
+             o.traceparent, f.error)
+         INSERT INTO dead_letters (source, payload, reason, attempts,
+           outbox_key, outbox_type, outbox_handler, correlation_id, traceparent)
+         SELECT 'outbox:' || handler, payload::text, error, attempts + 1,
+           key, type, handler, correlation_id, traceparent
+         FROM dead`,
+};
+
+/** Hands the due messages to `deliver` and records its report; the number of rows read. */
+export async function drainOutbox(
+  db: Knex,
+  limit: number,
+  deliver: (messages: PendingMessage[]) => Promise<DeliveryReport>,
+): Promise<number> {
+  const client = db.client as PoolClient;
+  const connection = await client.acquireConnection();
+  try {
+    const { rows } = await connection.query({ ...PENDING, values: [limit] });
+    if (rows.length === 0) return 0;
+    const readable = rows.flatMap((row) => {
+      try {
+        return [toPending(row)];
+      } catch {
+        return []; // a type this version does not know (say, mid-deploy): left for later
+      }
+    });
+    const report = await deliver(readable);
+    if (report.delivered.length > 0) {
+      await connection.query({ ...DELIVERED, values: [report.delivered] });
+    }
+    if (report.failed.length > 0) {
+      const failed = report.failed;
+      await connection.query({
+        ...FAILED,
+        values: [
+          failed.map((f) => f.id),
+          failed.map((f) => f.error.slice(0, 2000)),
+          failed.map((f) => f.retryInMs),
+        ],
+      });
+    }
+    if (report.dead.length > 0) {
+      const dead = report.dead;
+      await connection.query({
+        ...DEAD,
+        values: [dead.map((d) => d.id), dead.map((d) => d.error.slice(0, 2000))],
+      });
+    }
+    return rows.length;
+  } finally {
+    await client.releaseConnection(connection);
+  }
+}
+
+function toPending(row: Record<string, unknown>): PendingMessage {
+  return {
+    id: String(row.id),
+    key: String(row.key),
+    event: eventFromStorage(String(row.type), row.payload as Record<string, unknown>),
+    handler: String(row.handler),
+    attempts: Number(row.attempts),
+    correlationId: (row.correlation_id as string | null) ?? null,
+    occurredAt: row.created_at as Date,
+    traceparent: (row.traceparent as string | null) ?? null,
+  };
+}
