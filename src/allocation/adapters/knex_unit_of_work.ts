@@ -20,12 +20,9 @@
 import type { Knex } from 'knex';
 import { currentCorrelationId } from '../correlation';
 import type { Event } from '../domain/events';
-import type { Product } from '../domain/model';
-import { ConcurrencyError, DuplicateBatch } from '../service_layer/errors';
 import { currentTraceparent } from '../service_layer/tracing';
 import type { Inbox, ReadModel, ReadModelRow, UnitOfWork } from '../service_layer/unit_of_work';
-import { isUniqueViolation } from './db';
-import { translateDbError } from './pg_errors';
+import { isVersionConflict, translateCommitError, translateDbError } from './pg_errors';
 import { preparedQuery, type Query } from './prepared';
 import { productChanges, type ProductChanges } from './product_changes';
 import { KnexRepository, type Session } from './repository';
@@ -102,7 +99,11 @@ class Run implements Session {
         await this.trx.executionPromise;
       }
     } catch (error) {
-      throw this.translate(error, products);
+      // a sku that lost a race is hot from now on: its next loads take the row lock (HotSkus)
+      if (isVersionConflict(error)) {
+        for (const product of products) this.options.hotSkus.mark(product.sku);
+      }
+      throw translateCommitError(error);
     }
     return changes.reduce((sum, c) => sum + (c?.changes.outbox.length ?? 0), 0);
   }
@@ -125,27 +126,6 @@ class Run implements Session {
     this.trx ??= await this.db.transaction();
     await this.query("SELECT set_config('statement_timeout', $1, true)", [`${budget}ms`]);
     return budget + CLIENT_GRACE_MS;
-  }
-
-  private translate(error: unknown, products: Product[]): unknown {
-    const e = error as { code?: string; detail?: string };
-    if (e?.code === '40001') {
-      for (const product of products) this.options.hotSkus.mark(product.sku);
-      return new ConcurrencyError('A product was changed by another transaction');
-    }
-    // a ref taken by any sku (batch_refs), or by this one (batches)
-    // (Citus names the shard's constraint: batch_refs_pkey_102040)
-    const constraint = (error as { constraint?: string })?.constraint ?? '';
-    if (
-      isUniqueViolation(error) &&
-      /^(batch_refs_pkey|batches_reference_unique)(_\d+)?$/.test(constraint)
-    ) {
-      const ref = /=\((.*)\) already exists/.exec(e.detail ?? '');
-      return new DuplicateBatch(`Batch ${ref?.[1] ?? ''} already exists`);
-    }
-    // Someone else wrote the same line or message id at the same moment.
-    if (isUniqueViolation(error)) return new ConcurrencyError((error as Error).message);
-    return error;
   }
 
   async end(): Promise<void> {

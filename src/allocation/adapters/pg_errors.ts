@@ -1,6 +1,7 @@
 // The one place that reads PostgreSQL and knex errors: each becomes one of the service's
 // named errors (service_layer/errors.ts), so callers decide by kind, never by SQLSTATE.
-import { ConcurrencyError, Unavailable } from '../service_layer/errors';
+import { ConcurrencyError, DuplicateBatch, Unavailable } from '../service_layer/errors';
+import { isUniqueViolation } from './db';
 
 /**
  * SQLSTATEs that say "the database cannot serve this now", not "this request is wrong":
@@ -60,4 +61,34 @@ export function translateDbError(error: unknown): unknown {
     default:
       return error;
   }
+}
+
+/** apply_product_changes' version check failed: another unit of work changed the product. */
+export function isVersionConflict(error: unknown): boolean {
+  return (error as { code?: string })?.code === '40001';
+}
+
+/**
+ * The service's error for a failed commit of products (adapters/knex_unit_of_work.ts): a lost
+ * version race, or a line or message id written by someone else at the same moment, is a
+ * ConcurrencyError; a batch ref already taken is DuplicateBatch; anything else is returned.
+ */
+export function translateCommitError(error: unknown): unknown {
+  const e = error as { code?: string; detail?: string };
+  if (isVersionConflict(error)) {
+    return new ConcurrencyError('A product was changed by another transaction');
+  }
+  // a ref taken by any sku (batch_refs), or by this one (batches)
+  // (Citus names the shard's constraint: batch_refs_pkey_102040)
+  const constraint = (error as { constraint?: string })?.constraint ?? '';
+  if (
+    isUniqueViolation(error) &&
+    /^(batch_refs_pkey|batches_reference_unique)(_\d+)?$/.test(constraint)
+  ) {
+    const ref = /=\((.*)\) already exists/.exec(e.detail ?? '');
+    return new DuplicateBatch(`Batch ${ref?.[1] ?? ''} already exists`);
+  }
+  // Someone else wrote the same line or message id at the same moment.
+  if (isUniqueViolation(error)) return new ConcurrencyError((error as Error).message);
+  return error;
 }
