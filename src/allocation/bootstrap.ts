@@ -4,6 +4,7 @@
 // container earns its place by building each adapter once, on first use, in dependency order,
 // and closing only what it opened.
 import 'reflect-metadata';
+import type { RequestListener } from 'node:http';
 import type Koa from 'koa';
 import type { Knex } from 'knex';
 import { container, type DependencyContainer } from 'tsyringe';
@@ -15,6 +16,7 @@ import { KnexUnitOfWork, type KnexUnitOfWorkOptions } from './adapters/knex_unit
 import type { PrometheusMetrics } from './adapters/metrics';
 import { connectRedis, type RedisClient } from './adapters/redis_connections';
 import { HotSkus, SkuLocks } from './adapters/sku_locks';
+import { admissionGate } from './entrypoints/admission';
 import type { AuthTokens } from './entrypoints/auth';
 import { deadLetterReplayDeps } from './entrypoints/inbound';
 import { createApp } from './entrypoints/koa_app';
@@ -51,6 +53,8 @@ export interface Service {
   deadLetters(): DeadLetters;
   /** The HTTP API (not listening: main or a test does that). */
   app(): Koa;
+  /** What the HTTP server runs: the API behind admission control (SPEC section 10). */
+  httpListener(): RequestListener;
   /** The change_batch_quantity consumer (pub/sub or stream, per config) on its own connection. */
   consumer(): { start(): Promise<void>; stop(): Promise<void> };
   /** Closes whatever bootstrap opened; overrides belong to the caller. */
@@ -106,6 +110,17 @@ export function bootstrap(overrides: Overrides = {}): Service {
   const db = () => c.resolve<Knex>(TOKENS.Db);
   const redis = () => c.resolve<RedisClient>(TOKENS.Redis);
   const deadLetters = () => c.resolve<DeadLetters>(TOKENS.DeadLetters);
+  const app = () =>
+    createApp({
+      bus,
+      db: db(),
+      readDb: c.resolve<Knex>(TOKENS.ReadDb),
+      log: logger,
+      readiness: readinessChecks(db(), redis(), logger),
+      metrics,
+      deadLetters: deadLetterReplayDeps(bus, logger, deadLetters(), () => relay.kick()),
+      auth: overrides.auth ?? { apiToken: config.apiToken(), adminToken: config.adminToken() },
+    });
   return {
     bus,
     relay,
@@ -114,17 +129,8 @@ export function bootstrap(overrides: Overrides = {}): Service {
     db,
     redis,
     deadLetters,
-    app: () =>
-      createApp({
-        bus,
-        db: db(),
-        readDb: c.resolve<Knex>(TOKENS.ReadDb),
-        log: logger,
-        readiness: readinessChecks(db(), redis(), logger),
-        metrics,
-        deadLetters: deadLetterReplayDeps(bus, logger, deadLetters(), () => relay.kick()),
-        auth: overrides.auth ?? { apiToken: config.apiToken(), adminToken: config.adminToken() },
-      }),
+    app,
+    httpListener: () => admissionGate(config.maxInflight(), metrics, app().callback()),
     consumer: () => {
       // A subscribed (or blocked) connection can do nothing else, so the consumer has its own.
       // Its commands time out too (above the stream consumer's 1 s blocking read): a read that

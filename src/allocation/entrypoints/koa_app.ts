@@ -4,7 +4,6 @@ import Router from '@koa/router';
 import Koa from 'koa';
 import type { Knex } from 'knex';
 import type { PrometheusMetrics } from '../adapters/metrics';
-import * as config from '../config';
 import { Allocate, CreateBatch } from '../domain/commands';
 import type { DeadLetterReplayDeps } from '../service_layer/dead_letters';
 import type { MessageBus } from '../service_layer/messagebus';
@@ -14,7 +13,6 @@ import { AddBatchBody, AllocateBody, OrderId, Sku, openApiDocument } from './api
 import { authGuards, type AuthGuards, type AuthTokens } from './auth';
 import { addDeadLetterRoutes } from './dead_letter_routes';
 import { sendWithETag } from './etag';
-import { admissionControl, type AdmissionLimits } from './admission';
 import { asyncApiDocument } from './asyncapi';
 import { consoleRoutes } from './console/routes';
 import { errorMiddleware } from './http_errors';
@@ -31,8 +29,6 @@ export interface AppDeps {
   readiness: () => Promise<Record<string, string | undefined>>;
   metrics: PrometheusMetrics;
   deadLetters: DeadLetterReplayDeps;
-  /** Requests served at once (SPEC section 10); config.maxInflight() when absent. */
-  maxInflight?: AdmissionLimits;
   /** API_TOKEN and ADMIN_TOKEN; a token left out is not checked. */
   auth?: AuthTokens;
 }
@@ -41,7 +37,6 @@ export interface AppDeps {
 export function createApp(deps: AppDeps): Koa {
   const app = new Koa();
   app.use(liveness());
-  app.use(admissionControl(deps.maxInflight ?? config.maxInflight(), deps.metrics));
   app.use(requestContext(deps.metrics, deps.log));
   app.use(errorMiddleware(deps.log));
   app.use(consoleRoutes(deps)); // before the JSON body parser: the console reads its own forms

@@ -3,7 +3,7 @@ import { stopTracing } from '../tracing';
 import { setTimeout as sleep } from 'node:timers/promises';
 import 'reflect-metadata';
 import cluster from 'node:cluster';
-import type { Server, ServerResponse } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import { bootstrap, type Service } from '../bootstrap';
 import * as config from '../config';
 import { createKnex, migrate } from '../adapters/db';
@@ -141,7 +141,7 @@ function forkApiWorkers(count: number, log: Logger): () => Promise<void> {
 }
 
 async function startApi(service: Service): Promise<() => Promise<void>> {
-  const app = service.app();
+  const listener = service.httpListener();
   const [host, port] = [config.apiHost(), config.apiPort()];
   if (!isLoopback(host) && (!config.apiToken() || !config.adminToken())) {
     service.logger.warn(
@@ -153,7 +153,9 @@ async function startApi(service: Service): Promise<() => Promise<void>> {
     // A deep accept queue: at 2,000 clients arriving at once, Node's default of 511 overflowed
     // (about 24,000 dropped SYNs in make bench), and a dropped client waits 1-3 s to retry
     // before admission control ever sees it. The kernel caps this at net.core.somaxconn.
-    const s = app.listen({ port, host, backlog: 4_096 }, () => resolve(s)).on('error', reject);
+    const s = createServer(listener)
+      .listen({ port, host, backlog: 4_096 }, () => resolve(s))
+      .on('error', reject);
   });
   service.logger.info(
     { url: `http://${host}:${port}`, docs: `http://${host}:${port}/docs` },

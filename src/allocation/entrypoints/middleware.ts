@@ -18,7 +18,7 @@ const REQUEST_ID = /^[\w.-]{1,64}$/;
 export function liveness() {
   return (ctx: Koa.Context, next: Koa.Next): Promise<void> | void => {
     if (ctx.method !== 'GET' || ctx.path !== '/healthz') return next();
-    ctx.set('X-Request-Id', requestIdOf(ctx));
+    ctx.set('X-Request-Id', requestIdOf(ctx.get('X-Request-Id')));
     ctx.body = HEALTHY;
   };
 }
@@ -44,15 +44,14 @@ export function parseJsonBody() {
 }
 
 /** The caller's X-Request-Id when it is a sane one, or a new id. */
-export function requestIdOf(ctx: Koa.Context): string {
-  const given = ctx.get('X-Request-Id');
-  return REQUEST_ID.test(given) ? given : randomUUID();
+export function requestIdOf(given: string | string[] | undefined): string {
+  return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
 }
 
 /** A request id (the caller's X-Request-Id, or a new one) that every log line of it carries. */
 export function requestContext(metrics: PrometheusMetrics, log: Logger) {
   return async (ctx: Koa.Context, next: Koa.Next): Promise<void> => {
-    const id = requestIdOf(ctx);
+    const id = requestIdOf(ctx.get('X-Request-Id'));
     ctx.set('X-Request-Id', id);
     const started = process.hrtime.bigint();
     await withCorrelationId(id, async () => {
