@@ -1,7 +1,11 @@
 import { expect } from 'chai';
 import { KnexTimeoutError } from 'knex';
-import { translateDbError } from '../../src/allocation/adapters/pg_errors';
-import { ConcurrencyError, Unavailable } from '../../src/allocation/service_layer/errors';
+import { translateCommitError, translateDbError } from '../../src/allocation/adapters/pg_errors';
+import {
+  ConcurrencyError,
+  DuplicateBatch,
+  Unavailable,
+} from '../../src/allocation/service_layer/errors';
 
 /** An error shaped as pg's DatabaseError: a message and a SQLSTATE in `code`. */
 function pgError(code: string, message = `error ${code}`): Error {
@@ -60,5 +64,39 @@ describe('database error classification', () => {
   it('an already classified error is returned as it is', () => {
     const error = new Unavailable('down');
     expect(translateDbError(error)).to.equal(error);
+  });
+});
+
+describe("a failed commit's error", () => {
+  /** A unique violation as pg reports it: the constraint and the duplicate key's detail. */
+  function uniqueViolation(constraint: string, detail = 'Key (ref)=(b1) already exists.'): Error {
+    return Object.assign(pgError('23505'), { constraint, detail });
+  }
+
+  it('a lost version race (40001) is a ConcurrencyError', () => {
+    expect(translateCommitError(pgError('40001'))).to.be.instanceOf(ConcurrencyError);
+  });
+
+  for (const constraint of [
+    'batch_refs_pkey',
+    'batches_reference_unique',
+    'batch_refs_pkey_102040',
+  ]) {
+    it(`a unique violation of ${constraint} is DuplicateBatch naming the ref`, () => {
+      const translated = translateCommitError(uniqueViolation(constraint));
+      expect(translated).to.be.instanceOf(DuplicateBatch);
+      expect((translated as Error).message).to.equal('Batch b1 already exists');
+    });
+  }
+
+  it('any other unique violation (a line or message id written at the same moment) is a race', () => {
+    expect(translateCommitError(uniqueViolation('processed_messages_pkey'))).to.be.instanceOf(
+      ConcurrencyError,
+    );
+  });
+
+  it('anything else is returned as it is', () => {
+    const error = pgError('23514');
+    expect(translateCommitError(error)).to.equal(error);
   });
 });
