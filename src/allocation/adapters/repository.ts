@@ -38,7 +38,7 @@ interface ProductRow {
 // only the lines of the given orders, found through the (orderid, sku) index, so the cost
 // does not grow with the sku's history. Whatever is read later, the version read here guards
 // it: a change committed after this read makes this unit's commit fail.
-const LOAD_PRODUCT = `
+const loadProduct = (orderMatches: string) => `
   SELECT p.version_number, b.id, b.reference, b.purchased_quantity, b.allocated_quantity,
          b.quantity_position, b.eta,
          l.orderid AS line_orderid, l.qty AS line_qty
@@ -46,10 +46,18 @@ const LOAD_PRODUCT = `
   LEFT JOIN batches b ON b.sku = p.sku
   LEFT JOIN LATERAL (
     SELECT ol.orderid, ol.qty FROM order_lines ol JOIN allocations a ON a.orderline_id = ol.id
-    WHERE ol.orderid = ANY($1::text[]) AND ol.sku = p.sku AND a.sku = p.sku AND a.batch_id = b.id
+    WHERE ${orderMatches} AND ol.sku = p.sku AND a.sku = p.sku AND a.batch_id = b.id
   ) l ON true
   WHERE p.sku = $2
   ORDER BY b.id`;
+// An allocation names one order (a quantity change none: null): with `= $1` PostgreSQL plans the statement once per connection
+// and reuses the plan. With `= ANY($1)` it judged its reusable plan dearer than a fresh one and
+// planned again on every call: 330 us of PostgreSQL CPU per load instead of 47 (measured one
+// connection at a time, 2026-11-27), which was most of the write path's regression in
+// BENCHMARKS.md (spread c16, PostgreSQL CPU per allocation 0.46 -> 1.0 ms).
+const LOAD_PRODUCT_FOR_ORDER = loadProduct('ol.orderid = $1');
+// Several orders (re-allocating freed lines): rarer, and planned per call.
+const LOAD_PRODUCT_FOR_ORDERS = loadProduct('ol.orderid = ANY($1::text[])');
 
 // A batch's lines, newest first, a page at a time (index allocations (batch_id, id)): a
 // quantity change reads only as far back as the lines it frees. Every statement names the sku,
@@ -73,7 +81,11 @@ export class KnexRepository implements ProductRepository {
 
   async get(sku: string, opts: { orderids?: string[] } = {}): Promise<Product | undefined> {
     await this.session.claim(sku);
-    const rows = await this.session.query<ProductRow>(LOAD_PRODUCT, [opts.orderids ?? [], sku]);
+    const orderids = opts.orderids ?? [];
+    const rows =
+      orderids.length <= 1
+        ? await this.session.query<ProductRow>(LOAD_PRODUCT_FOR_ORDER, [orderids[0] ?? null, sku])
+        : await this.session.query<ProductRow>(LOAD_PRODUCT_FOR_ORDERS, [orderids, sku]);
     return rows.length === 0 ? undefined : this.build(sku, rows, new Map());
   }
 
@@ -87,7 +99,7 @@ export class KnexRepository implements ProductRepository {
     // Under the product's row lock: the batch cannot change between the reads below, and
     // allocations from other processes wait instead of starving this change of every attempt.
     await this.session.claim(found.sku, { lock: true });
-    const rows = await this.session.query<ProductRow>(LOAD_PRODUCT, [[], found.sku]);
+    const rows = await this.session.query<ProductRow>(LOAD_PRODUCT_FOR_ORDER, [null, found.sku]);
     const batch = rows.find((r) => r.reference === ref);
     if (!batch || batch.id === null) return undefined;
     const lines = await this.newestLines(found.sku, batch.id, batch.allocated_quantity - qty);
