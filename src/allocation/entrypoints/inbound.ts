@@ -15,14 +15,20 @@ import { describeIssues } from './api_schemas';
 
 /** SPEC section 4: a message over this is not parsed, only set aside with its size and start. */
 export const MAX_MESSAGE_BYTES = 64 * 1024;
-const KEPT_BYTES = 1024;
+/** What is kept of a message over the limit (a dead letter needs no more). */
+export const KEPT_BYTES = 1024;
 
 export type Outcome =
   | { kind: 'handled' }
   /** Can never succeed (too big, not JSON, wrong shape): set `payload` aside now. */
   | { kind: 'invalid'; reason: string; payload: string }
   /** Its handler failed (after the bus's own retries): the transport decides what next. */
-  | { kind: 'failed'; reason: string; payload: string };
+  | { kind: 'failed'; reason: string; payload: string }
+  /**
+   * The database was down, busy or timed out until the caller said to stop waiting: no fault of
+   * the message, which the transport keeps (pending, or spilled) to be tried again later.
+   */
+  | { kind: 'deferred'; reason: string };
 
 /**
  * Turns one raw `change_batch_quantity` payload into a command on the bus, whichever transport
@@ -39,9 +45,14 @@ export class ChangeBatchQuantityInbound {
   /**
    * `delivery` describes a stream entry: its id (the message id when the message carries none)
    * and its position in the stream, which orders changes applied by competing consumers.
+   * `size` is the size the message had when it arrived, if `raw` is only its start.
    */
-  async process(raw: Buffer, delivery?: { id: string; position?: string }): Promise<Outcome> {
-    if (raw.length > MAX_MESSAGE_BYTES) return oversized(raw);
+  async process(
+    raw: Buffer,
+    delivery?: { id: string; position?: string },
+    size = raw.length,
+  ): Promise<Outcome> {
+    if (size > MAX_MESSAGE_BYTES) return oversized(raw, size);
     const payload = raw.toString('utf8');
     const message = parse(payload, delivery);
     if (typeof message === 'string') return { kind: 'invalid', reason: message, payload };
@@ -62,13 +73,14 @@ export class ChangeBatchQuantityInbound {
           return { kind: 'handled' };
         } catch (thrown) {
           const error = translateDbError(thrown);
-          if (isTransient(error) && !this.stopping()) {
+          const e = error as Error;
+          if (isTransient(error)) {
+            if (this.stopping()) return { kind: 'deferred', reason: `${e.name}: ${e.message}` };
             const delay = backoffMs(attempt, 100, 5_000);
             this.log.warn({ err: error, delay }, 'transient failure; will retry the message');
             await sleep(delay);
             continue;
           }
-          const e = error as Error;
           return { kind: 'failed', reason: `${e.name}: ${e.message}`, payload };
         }
       }
@@ -85,11 +97,11 @@ function isTransient(error: unknown): boolean {
 }
 
 /** What is kept of a message too big to parse: its size, and its start as whole characters. */
-function oversized(raw: Buffer): Outcome {
+function oversized(raw: Buffer, size: number): Outcome {
   return {
     kind: 'invalid',
     reason:
-      `${raw.length} bytes, over the ${MAX_MESSAGE_BYTES}-byte limit: not parsed ` +
+      `${size} bytes, over the ${MAX_MESSAGE_BYTES}-byte limit: not parsed ` +
       `(the payload kept is its first ${KEPT_BYTES} bytes)`,
     payload: new StringDecoder('utf8').write(raw.subarray(0, KEPT_BYTES)),
   };

@@ -6,6 +6,7 @@ import type { Logger } from '../service_layer/ports';
 import { ChangeBatchQuantityInbound } from './inbound';
 import { CHANGE_BATCH_QUANTITY, setAside } from './redis_eventconsumer';
 import { backoffMs } from '../service_layer/backoff';
+import { field, fieldNames } from './stream_fields';
 
 export interface StreamConsumerOptions {
   group: string;
@@ -147,6 +148,9 @@ export class RedisStreamConsumer {
     });
     if (outcome.kind === 'handled') {
       await this.redis.xack(this.stream, this.options.group, id);
+    } else if (outcome.kind === 'deferred') {
+      // Only while stopping: left pending, to be claimed once idle (no fault of the entry).
+      this.log.warn({ id, reason: outcome.reason }, 'stream entry not handled; left pending');
     } else if (outcome.kind === 'invalid' || deliveries >= this.options.maxDeliveries) {
       const reason =
         outcome.kind === 'invalid'
@@ -177,20 +181,4 @@ const ID_PART_DIGITS = 20;
 export function sortablePosition(entryId: string): string {
   const [ms, seq = '0'] = entryId.split('-');
   return `${ms.padStart(ID_PART_DIGITS, '0')}-${seq.padStart(ID_PART_DIGITS, '0')}`;
-}
-
-function field(fields: Buffer[], name: string): Buffer | undefined {
-  for (let i = 0; i + 1 < fields.length; i += 2) {
-    if (fields[i].toString() === name) return fields[i + 1];
-  }
-  return undefined;
-}
-
-/** What an entry without a payload holds, without its values (any of which may be huge). */
-function fieldNames(fields: Buffer[]): string {
-  const names: string[] = [];
-  for (let i = 0; i + 1 < fields.length; i += 2) {
-    names.push(`${fields[i].toString().slice(0, 100)} (${fields[i + 1].length} bytes)`);
-  }
-  return `fields: ${names.slice(0, 20).join(', ')}`;
 }
