@@ -21,6 +21,7 @@ import type { AuthTokens } from './entrypoints/auth';
 import { deadLetterReplayDeps } from './entrypoints/inbound';
 import { createApp } from './entrypoints/koa_app';
 import { readinessChecks } from './entrypoints/readiness';
+import { PubsubSpill } from './entrypoints/pubsub_spill';
 import { RedisEventConsumer } from './entrypoints/redis_eventconsumer';
 import { RedisStreamConsumer } from './entrypoints/redis_streamconsumer';
 import { COMMAND_HANDLERS, EVENT_HANDLERS } from './service_layer/handlers';
@@ -142,13 +143,29 @@ export function bootstrap(overrides: Overrides = {}): Service {
       closers.push(() => connection.disconnect());
       return config.inboundTransport() === 'stream'
         ? new RedisStreamConsumer(connection, bus, deadLetters(), logger, config.streamConsumer())
-        : new RedisEventConsumer(connection, bus, deadLetters(), logger);
+        : pubsubConsumer(connection, redis(), bus, deadLetters(), logger, metrics);
     },
     close: async () => {
       await relay.stop();
       for (const close of closers.reverse()) await close();
     },
   };
+}
+
+/** The pub/sub consumer, its spill on the publishing connection, its queue on /metrics. */
+function pubsubConsumer(
+  subscriber: RedisClient,
+  redis: RedisClient,
+  bus: MessageBus,
+  deadLetters: DeadLetters,
+  logger: Logger,
+  metrics: PrometheusMetrics,
+): RedisEventConsumer {
+  const { spillStream, ...options } = config.pubsubConsumer();
+  const spill = new PubsubSpill(redis, spillStream, logger);
+  const consumer = new RedisEventConsumer(subscriber, bus, deadLetters, logger, spill, options);
+  metrics.watchPubsubQueue(() => consumer.stats());
+  return consumer;
 }
 
 /** Units of work on PostgreSQL; the sku queue and hot skus are shared by the process's units. */

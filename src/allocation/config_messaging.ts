@@ -27,6 +27,25 @@ export function streamConsumer(): {
   };
 }
 
+/**
+ * The pub/sub consumer's bounds (SPEC section 10): at most this many messages and bytes wait in
+ * memory, none for longer than maxWaitMs; beyond that they go to the Redis stream `spillStream`
+ * and are handled from there, in order (entrypoints/redis_eventconsumer.ts).
+ */
+export function pubsubConsumer(): {
+  messages: number;
+  bytes: number;
+  maxWaitMs: number;
+  spillStream: string;
+} {
+  return {
+    messages: Math.max(1, intEnv('PUBSUB_QUEUE_MAX_MESSAGES', 10_000)),
+    bytes: Math.max(1, intEnv('PUBSUB_QUEUE_MAX_BYTES', 16 * 1024 * 1024)),
+    maxWaitMs: intEnv('PUBSUB_MAX_WAIT_MS', 10_000),
+    spillStream: env('PUBSUB_SPILL_STREAM') ?? 'change_batch_quantity:spill',
+  };
+}
+
 /** Whether line_allocated is also appended to a stream (capped at about this many entries). */
 export function outboundStream(): { enabled: boolean; maxLength: number } {
   return {

@@ -1,6 +1,17 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Metrics } from '../service_layer/ports';
 
+/** What the pub/sub consumer reports (entrypoints/redis_eventconsumer.ts). */
+export interface PubsubQueueGauges {
+  messages: number;
+  bytes: number;
+  peakMessages: number;
+  peakBytes: number;
+  spilling: boolean;
+  spilledTotal: number;
+  unwritten: number;
+}
+
 const HTTP_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
 /** Prometheus metrics, one registry per process, served at GET /metrics. */
@@ -58,9 +69,16 @@ export class PrometheusMetrics implements Metrics {
         for (const [kind, limit] of Object.entries(admissionLimits())) this.set({ kind }, limit);
       },
     });
-    // Read on scrape, so the numbers are the database's, whichever process wrote the rows.
+    // Read on scrape, so the numbers are the database's, whichever process wrote the rows. While
+    // the database is down they keep their last value: /metrics must still answer in an outage,
+    // when the rest of it (the pub/sub queue, say) matters most.
     let backlog: Promise<{ count: number; oldestAgeSeconds: number }> | undefined;
-    const readBacklog = () => (backlog ??= outboxBacklog().finally(() => (backlog = undefined)));
+    let last = { count: 0, oldestAgeSeconds: 0 };
+    const readBacklog = () =>
+      (backlog ??= outboxBacklog()
+        .then((read) => (last = read))
+        .catch(() => last)
+        .finally(() => (backlog = undefined)));
     new Gauge({
       name: 'allocation_outbox_backlog',
       help: 'Outbox messages not yet delivered',
@@ -75,6 +93,57 @@ export class PrometheusMetrics implements Metrics {
       registers,
       async collect() {
         this.set((await readBacklog()).oldestAgeSeconds);
+      },
+    });
+  }
+
+  /**
+   * The pub/sub consumer's bounded queue and its spill to Redis, read on scrape: the queue now and
+   * the most it held since start (tests assert the bound on it), and what went to the spill.
+   */
+  watchPubsubQueue(read: () => PubsubQueueGauges): void {
+    const registers = [this.registry];
+    const gauges: [keyof PubsubQueueGauges, string, string][] = [
+      ['messages', 'allocation_pubsub_queue_messages', 'Pub/sub messages waiting in memory'],
+      ['bytes', 'allocation_pubsub_queue_bytes', 'Bytes of the pub/sub messages in memory'],
+      [
+        'peakMessages',
+        'allocation_pubsub_queue_peak_messages',
+        'Most pub/sub messages in memory at once',
+      ],
+      [
+        'peakBytes',
+        'allocation_pubsub_queue_peak_bytes',
+        'Most bytes of pub/sub messages in memory at once',
+      ],
+      [
+        'spilling',
+        'allocation_pubsub_spilling',
+        '1 while pub/sub messages go to the Redis spill stream',
+      ],
+      [
+        'unwritten',
+        'allocation_pubsub_spill_unwritten',
+        'Messages waiting for Redis to take them into the spill',
+      ],
+    ];
+    for (const [key, name, help] of gauges) {
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.set(Number(read()[key]));
+        },
+      });
+    }
+    new Counter({
+      name: 'allocation_pubsub_spilled_total',
+      help: 'Pub/sub messages appended to the Redis spill stream',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(read().spilledTotal);
       },
     });
   }

@@ -1,10 +1,20 @@
 import type { RedisClient } from '../adapters/redis_connections';
 import type { DeadLetters } from '../adapters/dead_letters';
+import type { PubsubQueueGauges } from '../adapters/metrics';
+import { backoffMs } from '../service_layer/backoff';
 import type { MessageBus } from '../service_layer/messagebus';
 import type { Logger } from '../service_layer/ports';
 import { ChangeBatchQuantityInbound } from './inbound';
+import { setAside } from './set_aside';
+import { BoundedQueue, received, type QueueLimits, type Received } from './pubsub_queue';
+import type { PubsubSpill, SpilledEntry } from './pubsub_spill';
 
 export const CHANGE_BATCH_QUANTITY = 'change_batch_quantity';
+
+export interface PubsubConsumerOptions extends QueueLimits {
+  /** The longest a message stays in this process's memory, from its arrival. */
+  maxWaitMs: number;
+}
 
 /**
  * Subscribes to the `change_batch_quantity` channel (SPEC section 4). Messages are handled one
@@ -12,67 +22,195 @@ export const CHANGE_BATCH_QUANTITY = 'change_batch_quantity';
  * with its reason and the consumer goes on; ioredis reconnects and resubscribes by itself.
  * Pub/sub delivers every message to every subscriber: run one of these per deployment, or use
  * the stream consumer to scale out.
+ *
+ * Pub/sub cannot be told to slow down, and no wait may be unbounded (SPEC section 10), so while
+ * PostgreSQL is down or slower than the publishers, what arrives must go somewhere other than
+ * memory, without being lost. Received messages wait in a queue bounded in messages and bytes;
+ * one that does not fit, or the oldest once it has waited `maxWaitMs`, sends the consumer into
+ * spill mode: the queue moves, in order, to a Redis stream (pubsub_spill.ts), and every new
+ * message is appended behind it until the stream has been handled to the end. Order holds
+ * because the queue is always older than the spill: memory is used only while the spill is
+ * empty, and is emptied into it (oldest first) before anything else is appended. A message
+ * being handled when the spill starts is appended first too; if its handling commits after all,
+ * its copy applies the same quantity again right after it, which changes nothing (and one
+ * with a message id is skipped by the inbox).
  */
 export class RedisEventConsumer {
-  private queue: Promise<void> = Promise.resolve();
   private stopping = false;
+  private spilling = true; // on start: first finish what a previous process spilled
+  private readonly queue: BoundedQueue;
   private readonly inbound: ChangeBatchQuantityInbound;
+  /** The message in hand, and whether its copy is already in the spill. */
+  private current: { item: Received; spilled: boolean } | undefined;
+  /** The message in hand is given up (deferred) on a transient failure after this. */
+  private waitUntil = Infinity;
+  private wake: (() => void) | undefined;
+  private loop: Promise<void> | undefined;
+  private groupCreated = false;
 
   constructor(
     private readonly subscriber: RedisClient,
     bus: MessageBus,
     private readonly deadLetters: DeadLetters,
     private readonly log: Logger,
+    private readonly spill: PubsubSpill,
+    private readonly options: PubsubConsumerOptions,
   ) {
-    this.inbound = new ChangeBatchQuantityInbound(bus, log, () => this.stopping);
+    this.queue = new BoundedQueue(options);
+    this.inbound = new ChangeBatchQuantityInbound(bus, log, () => this.giveUp());
   }
 
   async start(): Promise<void> {
     // As bytes: a message over the size limit is never decoded into a string (only 'message'
     // listeners make ioredis decode).
     this.subscriber.on('messageBuffer', (channel: Buffer, payload: Buffer) => {
-      if (channel.toString() !== CHANGE_BATCH_QUANTITY || this.stopping) return;
-      this.queue = this.queue.then(() => this.handle(payload));
+      if (channel.toString() === CHANGE_BATCH_QUANTITY) this.receive(received(payload));
     });
     await this.subscriber.subscribe(CHANGE_BATCH_QUANTITY);
     this.log.info({ channel: CHANGE_BATCH_QUANTITY }, 'consumer subscribed');
+    this.loop = this.run();
   }
 
-  /** Stops taking messages and finishes the ones already received. */
+  /**
+   * Stops taking messages and finishes the one in hand; what waits in memory goes to the spill,
+   * which the next start handles first.
+   */
   async stop(): Promise<void> {
     this.stopping = true;
     await this.subscriber.unsubscribe().catch(() => undefined);
-    await this.queue;
+    this.wake?.();
+    await this.loop;
   }
 
-  /** Handles one raw message; never throws, so one message cannot stop the consumer. */
-  async handle(payload: Buffer): Promise<void> {
-    const outcome = await this.inbound.process(payload);
-    if (outcome.kind !== 'handled') {
-      const { payload: kept, reason } = outcome;
-      await setAside(this.deadLetters, this.log, CHANGE_BATCH_QUANTITY, kept, reason);
+  stats(): PubsubQueueGauges {
+    return {
+      ...this.queue.stats(),
+      spilling: this.spilling,
+      spilledTotal: this.spill.appendedTotal,
+      unwritten: this.spill.unwrittenCount,
+    };
+  }
+
+  private receive(item: Received): void {
+    const spilling = this.spilling;
+    if (!spilling && !this.stopping && this.queue.offer(item)) {
+      this.wake?.();
+      return;
+    }
+    this.spillEverything();
+    this.spill.append([item]);
+    if (!spilling) this.wake?.(); // an idle loop starts draining
+  }
+
+  /** From here on, until the spill is handled to its end, messages go to the spill. */
+  private spillEverything(): void {
+    const items: Received[] = [];
+    if (this.current && !this.current.spilled) {
+      items.push(this.current.item);
+      this.current.spilled = true;
+    }
+    items.push(...this.queue.takeAll());
+    this.spill.append(items);
+    if (!this.spilling && !this.stopping) {
+      this.log.warn({ spilled: items.length }, 'pub/sub consumer spilling to Redis');
+    }
+    this.spilling = true;
+  }
+
+  private giveUp(): boolean {
+    return this.stopping || this.current?.spilled === true || Date.now() > this.waitUntil;
+  }
+
+  private async run(): Promise<void> {
+    let failures = 0;
+    while (!this.stopping) {
+      try {
+        if (!this.spilling) await this.handleNextReceived();
+        else if ((await this.drainSpill()) === 'deferred') await this.pause(++failures);
+        else failures = 0;
+      } catch (error) {
+        // Redis refused a read or an acknowledgement: wait a little and go on.
+        this.log.warn({ err: error }, 'pub/sub spill failed; retrying');
+        if (String(error).includes('NOGROUP')) this.groupCreated = false;
+        await this.pause(++failures);
+      }
+    }
+    this.spillEverything();
+    await this.spill.flushed();
+  }
+
+  private async handleNextReceived(): Promise<void> {
+    const next = this.queue.peek();
+    if (next === undefined) return this.pause(0);
+    if (Date.now() > next.arrivedAt + this.options.maxWaitMs) return this.spillEverything();
+    this.queue.shift();
+    this.current = { item: next, spilled: false };
+    this.waitUntil = next.arrivedAt + this.options.maxWaitMs;
+    try {
+      const outcome = await this.inbound.process(next.payload, undefined, next.size);
+      if (outcome.kind === 'handled') return;
+      if (outcome.kind !== 'deferred' && (await this.setAside(outcome.payload, outcome.reason))) {
+        return;
+      }
+      // No fault of the message (or its dead letter could not be stored): tried again from the
+      // spill, ahead of everything that arrived after it.
+      this.spillEverything();
+    } finally {
+      this.current = undefined;
     }
   }
-}
 
-/**
- * Stores a message that cannot be processed, with the reason, for an operator to see. False
- * when it could not be stored: a transport that can redeliver must then not acknowledge it.
- */
-export async function setAside(
-  deadLetters: DeadLetters,
-  log: Logger,
-  source: string,
-  payload: string,
-  reason: string,
-): Promise<boolean> {
-  log.warn({ source, payload, reason }, 'message set aside');
-  try {
-    await deadLetters.add(source, payload, reason);
-    return true;
-  } catch (error) {
-    // The log line above still holds the payload and the reason.
-    log.error({ err: error, payload }, 'could not store the dead letter');
-    return false;
+  /** Handles the spill in order; 'empty' once it is (and memory is used again). */
+  private async drainSpill(): Promise<'empty' | 'deferred'> {
+    if (!this.groupCreated) await this.spill.createGroup();
+    this.groupCreated = true;
+    for (;;) {
+      const entries = await this.spill.read();
+      if (entries.length === 0) {
+        // Appends still on their way are read next time round; memory only once none are.
+        if (!this.spill.idle) return this.spill.flushed().then(() => 'empty' as const);
+        this.spilling = false;
+        this.log.info({}, 'pub/sub spill handled; back to memory');
+        return 'empty';
+      }
+      const done: string[] = [];
+      try {
+        for (const entry of entries) {
+          if (this.stopping || !(await this.handleSpilled(entry))) return 'deferred';
+          done.push(entry.id);
+        }
+      } finally {
+        await this.spill.remove(done);
+      }
+    }
+  }
+
+  /** False when the entry must stay in the spill, to be tried again (and nothing after it). */
+  private async handleSpilled({ id, payload, size }: SpilledEntry): Promise<boolean> {
+    if (payload === undefined) return true; // deleted already
+    this.waitUntil = Date.now() + this.options.maxWaitMs;
+    // The entry id is the message id of a message without one: handled twice, it counts once.
+    const delivery = { id: `${this.spill.stream}:${id}` };
+    const outcome = await this.inbound.process(payload, delivery, size);
+    if (outcome.kind === 'handled') return true;
+    if (outcome.kind === 'deferred') return false;
+    return this.setAside(outcome.payload, outcome.reason);
+  }
+
+  private setAside(payload: string, reason: string): Promise<boolean> {
+    return setAside(this.deadLetters, this.log, CHANGE_BATCH_QUANTITY, payload, reason);
+  }
+
+  /** Waits for a message (attempt 0) or backs off, either way no longer than a stop. */
+  private async pause(attempt: number): Promise<void> {
+    if (this.stopping) return;
+    await new Promise<void>((resolve) => {
+      const timer = attempt > 0 ? setTimeout(resolve, backoffMs(attempt, 200, 5_000)) : undefined;
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.wake = undefined;
   }
 }

@@ -4,7 +4,8 @@ import type { DeadLetters } from '../adapters/dead_letters';
 import type { MessageBus } from '../service_layer/messagebus';
 import type { Logger } from '../service_layer/ports';
 import { ChangeBatchQuantityInbound } from './inbound';
-import { CHANGE_BATCH_QUANTITY, setAside } from './redis_eventconsumer';
+import { CHANGE_BATCH_QUANTITY } from './redis_eventconsumer';
+import { setAside } from './set_aside';
 import { backoffMs } from '../service_layer/backoff';
 import { field, fieldNames } from './stream_fields';
 
