@@ -13,7 +13,7 @@ import { randomBatchref, randomOrderid, randomSku } from '../support/random_refs
 import { startServiceProcess, type ServiceProcess } from '../support/processes';
 import { addBatch } from '../support/requests';
 
-async function sql(url: string, text: string): Promise<unknown[]> {
+async function sql(url: string, text: string): Promise<Record<string, unknown>[]> {
   const client = new Client({ connectionString: url });
   await client.connect();
   try {
@@ -58,6 +58,16 @@ describe('read routes on a streaming replica', function () {
     const url = service!.url;
     const [sku, ref, orderid] = [randomSku('replica'), randomBatchref('replica'), randomOrderid()];
     await addBatch(url, ref, sku, 10);
+    // the replica first replays what the primary has (the migrations, the batch): paused
+    // earlier, it would not even have the read model's table
+    const [{ lsn }] = await sql(primaryUrl, 'SELECT pg_current_wal_lsn()::text AS lsn');
+    await eventually(async () => {
+      const [{ replayed }] = await sql(
+        replicaUrl,
+        `SELECT pg_last_wal_replay_lsn() >= '${String(lsn)}'::pg_lsn AS replayed`,
+      );
+      expect(replayed).to.equal(true);
+    }, 15_000);
     await sql(replicaUrl, 'SELECT pg_wal_replay_pause()');
     try {
       const response = await fetch(`${url}/allocate`, {

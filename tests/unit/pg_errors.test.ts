@@ -23,6 +23,7 @@ describe('database error classification', () => {
     ['57P01 admin shutdown', pgError('57P01')],
     ['57P02 crash shutdown', pgError('57P02')],
     ['57P03 cannot connect now', pgError('57P03')],
+    ['42P01 a table not there yet (a replica before the migrations)', pgError('42P01')],
     ['08006 connection failure', pgError('08006')],
     ['08001 cannot connect', pgError('08001')],
     ['ECONNREFUSED', pgError('ECONNREFUSED')],

@@ -7,9 +7,11 @@ import { isUniqueViolation } from './db';
  * SQLSTATEs that say "the database cannot serve this now", not "this request is wrong":
  * overload (53300 too many connections, 53xxx out of resources), cancellation by our own
  * timeouts (57014 statement timeout, 55P03 lock timeout, 25P03 idle-in-transaction timeout),
- * shutdown or recovery (57P01-57P03), and every connection error (class 08).
+ * shutdown or recovery (57P01-57P03), every connection error (class 08), and a table not there
+ * yet (42P01: a database not migrated yet, or a read replica that has not replayed the
+ * migrations yet).
  */
-const UNAVAILABLE_STATES = new Set(['57014', '55P03', '25P03', '57P01', '57P02', '57P03']);
+const UNAVAILABLE_STATES = new Set(['57014', '55P03', '25P03', '57P01', '57P02', '57P03', '42P01']);
 const UNAVAILABLE_CLASSES = ['08', '53'];
 
 /** Conflicts another attempt resolves: serialization failure, deadlock. */
