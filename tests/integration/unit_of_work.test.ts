@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { Knex } from 'knex';
-import { OrderLine } from '../../src/allocation/domain/model';
-import { ConcurrencyError } from '../../src/allocation/service_layer/errors';
+import { Batch, OrderLine, Product } from '../../src/allocation/domain/model';
+import { ConcurrencyError, DuplicateBatch } from '../../src/allocation/service_layer/errors';
 import { testDb } from '../support/db';
 import { randomBatchref, randomOrderid, randomSku } from '../support/random_refs';
 import { allocatedBatchref, insertBatch, newUow } from './uow_fixtures';
@@ -122,6 +122,25 @@ describe('unit of work', () => {
     expect(rows).to.deep.equal([{ type: 'Allocated', handler: 'line_allocated', payload }]);
     const view = await db('allocations_view').where({ sku }).select('orderid', 'batchref');
     expect(view).to.deep.equal([{ orderid: 'o1', batchref: ref }]); // written with the change
+  });
+
+  it('refuses a new batch whose ref another sku holds, and writes nothing of it', async () => {
+    const db = await testDb();
+    const [sku, otherSku, ref] = [randomSku(), randomSku('other'), randomBatchref()];
+    await insertBatch(db, ref, sku, 100);
+
+    const uow = newUow(db);
+    const run = uow.run(async () => {
+      const product = new Product(otherSku, []);
+      uow.products.add(product);
+      product.addBatch(new Batch(ref, otherSku, 10, null));
+      await uow.commit();
+    });
+
+    // The same error on PostgreSQL and on Citus (migration 20261127235100).
+    await expect(run).to.be.rejectedWith(DuplicateBatch, `Batch ${ref} already exists`);
+    expect(await db('products').where({ sku: otherSku }).select('sku')).to.deep.equal([]);
+    expect(await db('batch_refs').where({ reference: ref }).select('sku')).to.deep.equal([{ sku }]);
   });
 
   it('keeps a batch from being over-allocated even if the domain were bypassed', async () => {
