@@ -36,10 +36,10 @@ async function badBatches(db: Knex, skus: string[]): Promise<unknown[]> {
     `SELECT b.reference, b.purchased_quantity, b.allocated_quantity,
             coalesce(sum(ol.qty), 0)::int AS lines
      FROM batches b
-     LEFT JOIN allocations a ON a.batch_id = b.id
-     LEFT JOIN order_lines ol ON ol.id = a.orderline_id
+     LEFT JOIN allocations a ON a.sku = b.sku AND a.batch_id = b.id
+     LEFT JOIN order_lines ol ON ol.sku = a.sku AND ol.id = a.orderline_id
      WHERE b.sku = ANY(?)
-     GROUP BY b.id
+     GROUP BY b.sku, b.id
      HAVING b.allocated_quantity > b.purchased_quantity
         OR b.allocated_quantity <> coalesce(sum(ol.qty), 0)`,
     [skus],

@@ -5,7 +5,7 @@
 import { expect } from 'chai';
 import type { Knex } from 'knex';
 import http from 'node:http';
-import { testDb } from '../support/db';
+import { backendsBlockedBy, testDb } from '../support/db';
 import { eventually } from '../support/eventually';
 import { randomBatchref, randomOrderid, randomSku } from '../support/random_refs';
 import { startServiceProcess, type ServiceProcess } from '../support/processes';
@@ -258,11 +258,7 @@ describe('reliability of one service process', () => {
       await lock.raw('SELECT 1 FROM products WHERE sku = ? FOR UPDATE', [sku]);
       const inFlight = allocate();
       await eventually(async () => {
-        const blocked = await db.raw<{ rows: unknown[] }>(
-          'SELECT pid FROM pg_stat_activity WHERE ? = ANY(pg_blocking_pids(pid))',
-          [rows[0].pid],
-        );
-        expect(blocked.rows).to.have.length(1);
+        expect(await backendsBlockedBy(db, rows[0].pid)).to.have.length(1);
       });
       service.child.kill('SIGTERM');
       // The server refuses new connections: the stop has begun, the allocation still waits.

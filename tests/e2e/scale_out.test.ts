@@ -11,7 +11,7 @@ import { expect } from 'chai';
 import type { Knex } from 'knex';
 import type { RedisClient } from '../../src/allocation/adapters/redis_connections';
 import { randomBytes } from 'node:crypto';
-import { testDb } from '../support/db';
+import { backendsBlockedBy, testDb } from '../support/db';
 import { eventually } from '../support/eventually';
 import { randomBatchref, randomOrderid, randomSku } from '../support/random_refs';
 import { startServiceProcess, type ServiceProcess } from '../support/processes';
@@ -150,9 +150,10 @@ describe('scale-out', () => {
     try {
       // Holding every product's row lock, each consumer stops at the first entry it reads, with
       // its whole read in hand: both hold entries at once, whichever started first, no race.
-      await lock.raw('SELECT 1 FROM products WHERE sku = ANY(?) FOR UPDATE', [
-        products.map((p) => p.sku),
-      ]);
+      // One product at a time: on Citus a row lock over several shards is refused.
+      for (const { sku } of products) {
+        await lock.raw('SELECT 1 FROM products WHERE sku = ? FOR UPDATE', [sku]);
+      }
       [a, b] = await Promise.all([
         startServiceProcess(consumerEnv(group, 'consumer-a', extra), 'consumer'),
         startServiceProcess(consumerEnv(group, 'consumer-b', extra), 'consumer'),
@@ -244,13 +245,10 @@ describe('scale-out', () => {
       const claimFast = { STREAM_CLAIM_IDLE_MS: '1000' };
       a = await startServiceProcess(consumerEnv(group, 'consumer-a', claimFast), 'consumer');
       const blocked = await eventually(async () => {
-        const waiting = await db.raw<{ rows: { pid: number }[] }>(
-          'SELECT pid FROM pg_stat_activity WHERE ? = ANY(pg_blocking_pids(pid))',
-          [rows[0].pid],
-        );
-        expect(waiting.rows).to.have.length(1);
+        const waiting = await backendsBlockedBy(db, rows[0].pid);
+        expect(waiting).to.have.length(1);
         expect(await pendingEntries(redis, group, first, last, 'consumer-a')).to.not.be.empty;
-        return waiting.rows[0].pid;
+        return waiting[0];
       }, 15_000);
 
       a.child.kill('SIGKILL');
