@@ -96,6 +96,13 @@ describe("a failed commit's error", () => {
     );
   });
 
+  it('a unique violation without its constraint (how Citus relays a worker error) is a race', () => {
+    const relayed = Object.assign(pgError('23505'), {
+      detail: 'Key (message_id)=(m1) already exists.',
+    });
+    expect(translateCommitError(relayed)).to.be.instanceOf(ConcurrencyError);
+  });
+
   it('anything else is returned as it is', () => {
     const error = pgError('23514');
     expect(translateCommitError(error)).to.equal(error);

@@ -80,8 +80,10 @@ export function translateCommitError(error: unknown): unknown {
   if (isVersionConflict(error)) {
     return new ConcurrencyError('A product was changed by another transaction');
   }
-  // a ref taken by any sku (batch_refs), or by this one (batches)
-  // (Citus names the shard's constraint: batch_refs_pkey_102040)
+  // A ref taken by any sku (batch_refs), or by this one (batches), also under a shard's name
+  // (batch_refs_pkey_102040). On Citus, claim_batch_ref raises it as batch_refs_pkey on the
+  // coordinator (20261127235100): a worker's own violation reaches the client without its
+  // constraint, and one in a COPY (INSERT ... SELECT) as XX000.
   const constraint = (error as { constraint?: string })?.constraint ?? '';
   if (
     isUniqueViolation(error) &&
