@@ -34,16 +34,18 @@ const PENDING = {
            AND (b.first_id IS NULL OR o.id < b.first_id)
          ORDER BY o.id LIMIT $1`,
 };
+// The bookkeeping statements name the rows' keys as well as their ids: on Citus (the outbox
+// distributed by key) each then goes to the shards of those keys only, not to every shard.
 const DELIVERED = {
   name: 'outbox_delivered',
-  text: 'UPDATE outbox SET delivered_at = now() WHERE id = ANY($1::bigint[])',
+  text: 'UPDATE outbox SET delivered_at = now() WHERE key = ANY($2::text[]) AND id = ANY($1::bigint[])',
 };
 const FAILED = {
   name: 'outbox_failed',
   text: `UPDATE outbox o SET attempts = o.attempts + 1, last_error = f.error,
            next_attempt_at = now() + f.delay * interval '1 millisecond'
          FROM unnest($1::bigint[], $2::text[], $3::int[]) AS f (id, error, delay)
-         WHERE o.id = f.id`,
+         WHERE o.key = ANY($4::text[]) AND o.id = f.id`,
 };
 
 // Moves messages the relay gave up on to the dead letters, in one statement, with what a replay
@@ -53,7 +55,7 @@ const DEAD = {
   name: 'outbox_dead',
   text: `WITH dead AS (
            DELETE FROM outbox o USING unnest($1::bigint[], $2::text[]) AS f (id, error)
-           WHERE o.id = f.id
+           WHERE o.key = ANY($3::text[]) AND o.id = f.id
            RETURNING o.key, o.type, o.handler, o.payload, o.attempts, o.correlation_id,
              o.traceparent, f.error)
          INSERT INTO dead_letters (source, payload, reason, attempts,
@@ -82,8 +84,11 @@ export async function drainOutbox(
       }
     });
     const report = await deliver(readable);
+    const keyOf = new Map(rows.map((row) => [String(row.id), String(row.key)]));
+    const keysOf = (ids: string[]) => [...new Set(ids.map((id) => keyOf.get(id)))];
     if (report.delivered.length > 0) {
-      await connection.query({ ...DELIVERED, values: [report.delivered] });
+      const delivered = report.delivered;
+      await connection.query({ ...DELIVERED, values: [delivered, keysOf(delivered)] });
     }
     if (report.failed.length > 0) {
       const failed = report.failed;
@@ -93,6 +98,7 @@ export async function drainOutbox(
           failed.map((f) => f.id),
           failed.map((f) => f.error.slice(0, 2000)),
           failed.map((f) => f.retryInMs),
+          keysOf(failed.map((f) => f.id)),
         ],
       });
     }
@@ -100,7 +106,11 @@ export async function drainOutbox(
       const dead = report.dead;
       await connection.query({
         ...DEAD,
-        values: [dead.map((d) => d.id), dead.map((d) => d.error.slice(0, 2000))],
+        values: [
+          dead.map((d) => d.id),
+          dead.map((d) => d.error.slice(0, 2000)),
+          keysOf(dead.map((d) => d.id)),
+        ],
       });
     }
     return rows.length;
