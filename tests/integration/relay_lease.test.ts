@@ -156,4 +156,81 @@ describe('relay lease', () => {
     const lease = await db('relay_leases').first('holder').where({ name: 'outbox_relay' });
     expect(lease?.holder).to.equal(null);
   });
+
+  it('a relay that loses its lease mid-drain sends nothing more and records nothing', async function () {
+    this.timeout(30_000);
+    const db = await testDb();
+    const sku = randomSku('fenced');
+    await appendMessages(db, [sku], 5);
+    const rows = async () =>
+      db('outbox').where({ key: sku }).orderBy('id').select('id', 'delivered_at', 'attempts');
+    const ids = (await rows()).map((r) => String(r.id));
+    const published: string[] = [];
+    let openGate: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (openGate = resolve));
+    let gateReached: () => void = () => undefined;
+    const reached = new Promise<void>((resolve) => (gateReached = resolve));
+    // Together the messages fail, so the relay sends them one by one; the first one sent holds
+    // the drain until the test has handed the lease to another holder.
+    const deliverTo = async (_handler: string, messages: PendingMessage[]) => {
+      if (messages.length > 1) throw new Error('one by one, please');
+      if (messages[0].id === ids[0]) {
+        gateReached();
+        await gate;
+      }
+      published.push(messages[0].id);
+    };
+    const pool = knex({ client: 'pg', connection: process.env.DATABASE_URL, pool: { max: 3 } });
+    const outbox = new KnexOutbox(pool, LEASE_MS);
+    const relay = new OutboxRelay(outbox, deliverTo, silentLogger, { batchSize: BATCH });
+    const leaseRow = db('relay_leases').where({ name: 'outbox_relay' });
+    try {
+      relay.kick();
+      await reached;
+      // Another relay takes the lease (as one would once this one's lapsed), and this one's
+      // lease runs out by its own clock too: its renewals find the lease gone.
+      await leaseRow
+        .clone()
+        .update({ holder: 'another relay', expires_at: db.raw("now() + interval '1 hour'") });
+      await sleep(LEASE_MS + 100);
+      openGate();
+      await relay.stop();
+
+      const after = await rows();
+      expect(published, 'sent after the lease was lost').to.deep.equal([ids[0]]);
+      expect(
+        after.filter((r) => r.delivered_at !== null),
+        'recorded as delivered',
+      ).to.deep.equal([]);
+      expect(
+        after.map((r) => r.attempts),
+        'failures recorded',
+      ).to.deep.equal([0, 0, 0, 0, 0]);
+      expect(
+        await outbox.deliverPending(BATCH, () => Promise.reject(new Error('not the leader'))),
+      ).to.equal(0);
+
+      // Once the lease is free again, every message goes out, in order, and is recorded.
+      await leaseRow.clone().update({ holder: null, expires_at: db.raw("'-infinity'") });
+      published.length = 0;
+      // (another relay: this one's outbox waits a while before it asks for the lease again)
+      const next = new OutboxRelay(
+        new KnexOutbox(pool, LEASE_MS),
+        async (_handler, messages) => {
+          published.push(...messages.map((m) => m.id));
+        },
+        silentLogger,
+        { batchSize: BATCH },
+      );
+      await next.deliverPending();
+      expect(published).to.deep.equal(ids);
+      expect((await rows()).filter((r) => r.delivered_at === null)).to.deep.equal([]);
+    } finally {
+      openGate();
+      await relay.stop();
+      await leaseRow.clone().update({ holder: null, expires_at: db.raw("'-infinity'") });
+      await outbox.close();
+      await pool.destroy();
+    }
+  });
 });

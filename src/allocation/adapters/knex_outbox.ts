@@ -21,7 +21,9 @@ export interface OutboxFailure {
  * The outbox table. One relay at a time delivers: the leader, which holds the relay lease
  * (adapters/relay_lease.ts), so per-product order holds and nothing is sent twice in the normal
  * course, however many processes run a relay. Under load a drain (knex_outbox_drain.ts) is one
- * select and one update, with no transaction around them. The lease is renewed while a drain
+ * select, then the updates of its report in one transaction that first checks the lease: it is
+ * fenced, so a relay that lost its lease mid-drain records nothing, and stops sending once its
+ * lease may have run out by its own clock. The lease is renewed while a drain
  * delivers and given up when one finds nothing to do; if the leader dies, its lease expires and
  * another process's relay takes over.
  */
@@ -38,10 +40,14 @@ export class KnexOutbox implements Outbox {
 
   async deliverPending(
     limit: number,
-    deliver: (messages: PendingMessage[]) => Promise<DeliveryReport>,
+    deliver: (messages: PendingMessage[], stillLeading?: () => boolean) => Promise<DeliveryReport>,
   ): Promise<number> {
     if (!(await this.leadership())) return 0;
-    const handed = await this.renewingWhile(() => drainOutbox(this.db, limit, deliver));
+    const handed = await this.renewingWhile(() =>
+      drainOutbox(this.db, limit, this.lease, (messages) =>
+        deliver(messages, () => this.lease.heldFor(0)),
+      ),
+    );
     // Lead only while there is work: an idle leader steps down, so whichever process has
     // messages next (another replica, a restarted one) can deliver them at once.
     if (handed === 0) await this.lease.release();

@@ -1,9 +1,10 @@
 // One drain of the outbox by the relay's leader (knex_outbox.ts holds the lease): one select
 // of the due rows, the delivery, then one statement per outcome (delivered, failed, dead), on
-// one pooled connection and with no transaction around them.
+// one pooled connection, in a transaction that first checks that the lease is still ours.
 import type { Knex } from 'knex';
 import { eventFromStorage } from '../domain/events';
 import type { DeliveryReport, PendingMessage } from '../service_layer/ports';
+import type { RelayLease } from './relay_lease';
 
 interface Connection {
   query(config: string | { text: string; values?: unknown[]; name?: string }): Promise<{
@@ -34,8 +35,14 @@ const PENDING = {
            AND (b.first_id IS NULL OR o.id < b.first_id)
          ORDER BY o.id LIMIT $1`,
 };
-// The bookkeeping statements name the rows' keys as well as their ids: on Citus (the outbox
-// distributed by key) each then goes to the shards of those keys only, not to every shard.
+// The fence: the report is recorded only while the lease is ours and running. FOR SHARE holds
+// the lease row until the commit, so a relay taking the lease over meanwhile waits for it, and
+// its first select sees these updates: no row is recorded by a relay that is no longer leader.
+const LEASE_HELD = {
+  name: 'outbox_lease_held',
+  text: `SELECT 1 FROM relay_leases
+         WHERE name = $1 AND holder = $2 AND expires_at > now() FOR SHARE`,
+};
 const DELIVERED = {
   name: 'outbox_delivered',
   text: 'UPDATE outbox SET delivered_at = now() WHERE key = ANY($2::text[]) AND id = ANY($1::bigint[])',
@@ -65,10 +72,14 @@ const DEAD = {
          FROM dead`,
 };
 
-/** Hands the due messages to `deliver` and records its report; the number of rows read. */
+/**
+ * Hands the due messages to `deliver` and records its report, unless the lease was lost
+ * meanwhile (then `lease` is told, and the messages stay due); the number of rows read.
+ */
 export async function drainOutbox(
   db: Knex,
   limit: number,
+  lease: RelayLease,
   deliver: (messages: PendingMessage[]) => Promise<DeliveryReport>,
 ): Promise<number> {
   const client = db.client as PoolClient;
@@ -84,38 +95,67 @@ export async function drainOutbox(
       }
     });
     const report = await deliver(readable);
-    const keyOf = new Map(rows.map((row) => [String(row.id), String(row.key)]));
-    const keysOf = (ids: string[]) => [...new Set(ids.map((id) => keyOf.get(id)))];
-    if (report.delivered.length > 0) {
-      const delivered = report.delivered;
-      await connection.query({ ...DELIVERED, values: [delivered, keysOf(delivered)] });
+    if (report.delivered.length + report.failed.length + report.dead.length === 0) {
+      return rows.length;
     }
-    if (report.failed.length > 0) {
-      const failed = report.failed;
-      await connection.query({
-        ...FAILED,
-        values: [
-          failed.map((f) => f.id),
-          failed.map((f) => f.error.slice(0, 2000)),
-          failed.map((f) => f.retryInMs),
-          keysOf(failed.map((f) => f.id)),
-        ],
-      });
-    }
-    if (report.dead.length > 0) {
-      const dead = report.dead;
-      await connection.query({
-        ...DEAD,
-        values: [
-          dead.map((d) => d.id),
-          dead.map((d) => d.error.slice(0, 2000)),
-          keysOf(dead.map((d) => d.id)),
-        ],
-      });
+    await connection.query('BEGIN');
+    try {
+      const held = await connection.query({ ...LEASE_HELD, values: [lease.name, lease.holder] });
+      if (held.rows.length === 0) {
+        await connection.query('ROLLBACK');
+        lease.lost();
+        return rows.length;
+      }
+      await record(connection, report, rows);
+      await connection.query('COMMIT');
+    } catch (error) {
+      await connection.query('ROLLBACK').catch(() => undefined);
+      throw error;
     }
     return rows.length;
   } finally {
     await client.releaseConnection(connection);
+  }
+}
+
+/**
+ * One statement per outcome: delivered, failed (with its backoff), dead (to dead letters). Each
+ * names its rows' keys as well as their ids: on Citus (the outbox distributed by key) it then
+ * goes to the shards of those keys only, not to every shard.
+ */
+async function record(
+  connection: Connection,
+  report: DeliveryReport,
+  rows: Record<string, unknown>[],
+): Promise<void> {
+  const keyOf = new Map(rows.map((row) => [String(row.id), String(row.key)]));
+  const keysOf = (ids: string[]) => [...new Set(ids.map((id) => keyOf.get(id)))];
+  if (report.delivered.length > 0) {
+    const delivered = report.delivered;
+    await connection.query({ ...DELIVERED, values: [delivered, keysOf(delivered)] });
+  }
+  if (report.failed.length > 0) {
+    const failed = report.failed;
+    await connection.query({
+      ...FAILED,
+      values: [
+        failed.map((f) => f.id),
+        failed.map((f) => f.error.slice(0, 2000)),
+        failed.map((f) => f.retryInMs),
+        keysOf(failed.map((f) => f.id)),
+      ],
+    });
+  }
+  if (report.dead.length > 0) {
+    const dead = report.dead;
+    await connection.query({
+      ...DEAD,
+      values: [
+        dead.map((d) => d.id),
+        dead.map((d) => d.error.slice(0, 2000)),
+        keysOf(dead.map((d) => d.id)),
+      ],
+    });
   }
 }
 

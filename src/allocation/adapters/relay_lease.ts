@@ -18,7 +18,7 @@ export class RelayLease {
   constructor(
     private readonly db: Knex,
     readonly ttlMs: number,
-    private readonly name = 'outbox_relay',
+    readonly name = 'outbox_relay',
   ) {}
 
   /** Takes the lease or renews ours; false when another holder's lease is still running. */
@@ -46,6 +46,11 @@ export class RelayLease {
   /** Whether the lease is ours for at least `marginMs` more. */
   heldFor(marginMs: number): boolean {
     return Date.now() + marginMs < this.validUntil;
+  }
+
+  /** Found lost (another holder's, or expired): held no more until acquired again. */
+  lost(): void {
+    this.validUntil = 0;
   }
 
   /** Gives the lease up (if still ours), so another process can take it at once. */

@@ -93,7 +93,6 @@ export class OutboxRelay {
     this.timer.unref();
   }
 
-  /** Stops polling and lets the current drain finish. */
   /** Stops polling; the drain in progress ends after the batch in hand. */
   async stop(): Promise<void> {
     this.stopped = true;
@@ -109,11 +108,14 @@ export class OutboxRelay {
       this.again = false;
       while (!this.stopped) {
         let progress = 0;
-        const handed = await this.outbox.deliverPending(this.options.batchSize, async (batch) => {
-          const report = await this.deliver(batch);
-          progress = report.delivered.length;
-          return report;
-        });
+        const handed = await this.outbox.deliverPending(
+          this.options.batchSize,
+          async (batch, lead) => {
+            const report = await this.deliver(batch, lead ?? (() => true));
+            progress = report.delivered.length;
+            return report;
+          },
+        );
         delivered += progress;
         if (handed < this.options.batchSize || progress === 0) break;
       }
@@ -129,9 +131,13 @@ export class OutboxRelay {
    * Products and handlers are delivered concurrently, so a drain's publishes share a round
    * trip; the messages of one product and handler go to it together, in commit order. If they
    * fail together, they are tried one by one, so one bad message holds back only those after it
-   * (until it becomes a dead letter, which holds back nothing).
+   * (until it becomes a dead letter, which holds back nothing). Nothing more is sent once the
+   * lease may be another relay's: what is left stays due, for the new leader, in order.
    */
-  private async deliver(messages: PendingMessage[]): Promise<DeliveryReport> {
+  private async deliver(
+    messages: PendingMessage[],
+    stillLeading: () => boolean,
+  ): Promise<DeliveryReport> {
     const report: DeliveryReport = { delivered: [], failed: [], dead: [] };
     const groups = new Map<string, PendingMessage[]>();
     for (const message of messages) {
@@ -142,9 +148,10 @@ export class OutboxRelay {
     }
     await Promise.all(
       [...groups.values()].map(async (group) => {
+        if (!stillLeading()) return;
         if (group.length > 1 && (await this.deliverGroup(group, report)) === 'delivered') return;
         for (const message of group) {
-          if ((await this.deliverGroup([message], report)) === 'retry') return;
+          if (!stillLeading() || (await this.deliverGroup([message], report)) === 'retry') return;
         }
       }),
     );

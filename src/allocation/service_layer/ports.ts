@@ -60,10 +60,13 @@ export interface Outbox {
    * whose product has an earlier one for the same handler still backing off is not handed over
    * yet. Returns how many messages were handed over (0 when another relay holds the lease).
    * Messages reported dead leave the outbox for the dead letters, so they hold back nothing.
+   * `stillLeading` turns false once the lease may have passed to another relay: `deliver` sends
+   * nothing more, and the report of a drain whose lease was lost is not recorded (its messages
+   * stay due, for the new leader).
    */
   deliverPending(
     limit: number,
-    deliver: (messages: PendingMessage[]) => Promise<DeliveryReport>,
+    deliver: (messages: PendingMessage[], stillLeading?: () => boolean) => Promise<DeliveryReport>,
   ): Promise<number>;
   /** Undelivered messages and the age of the oldest, for monitoring. */
   backlog(): Promise<{ count: number; oldestAgeSeconds: number }>;
