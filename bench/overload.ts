@@ -11,6 +11,7 @@ import {
   newOrderId,
 } from './scenarios';
 import { seedSkus } from './seed';
+import { type Buckets, HistogramReader, quantileBound } from './service_histogram';
 
 export interface OverloadResult {
   measurement: Measurement;
@@ -25,6 +26,8 @@ export interface OverloadResult {
   stored: number;
   /** Connections the kernel dropped because a listen queue was full (machine-wide, whole run). */
   listenOverflows: number;
+  /** The service's own histogram of its 202s in the measured window (service_histogram.ts). */
+  service: { admitted: number; p99BoundSeconds: number };
 }
 
 export async function runOverload(ctx: BenchContext, connections: number): Promise<OverloadResult> {
@@ -33,8 +36,13 @@ export async function runOverload(ctx: BenchContext, connections: number): Promi
   const overflowsBefore = listenOverflows();
   let accepted = 0;
   let refusedWithoutRetryAfter = 0;
+  const histograms: Promise<Buckets>[] = [];
+  const reader = new HistogramReader(ctx.origin, '/allocate', 202);
+  await reader.open();
+  const readAdmitted = () => histograms.push(reader.read());
   const measurement = await measure(ctx, 'overload', {
     concurrency: connections,
+    onWindow: { start: readAdmitted, end: readAdmitted },
     // Queued requests may wait long without admission control: count them, do not cut them off.
     timeoutSeconds: 60,
     next: () => allocateRequest(newOrderId(ctx), skus[Math.floor(Math.random() * skus.length)], 1),
@@ -48,6 +56,8 @@ export async function runOverload(ctx: BenchContext, connections: number): Promi
     [skus],
   );
   const load = measurement.load;
+  const [from, to] = await Promise.all(histograms).finally(() => reader.close());
+  const serviceP99 = quantileBound(from, to, 0.99);
   const result: OverloadResult = {
     measurement,
     admittedPerSecond: (load.statuses['202'] ?? 0) / load.seconds,
@@ -56,10 +66,12 @@ export async function runOverload(ctx: BenchContext, connections: number): Promi
     accepted,
     stored: rows[0].n,
     listenOverflows: listenOverflows() - overflowsBefore,
+    service: { admitted: serviceP99.count, p99BoundSeconds: serviceP99.boundSeconds },
   };
   ctx.log(
     `overload c=${connections}: ${result.admittedPerSecond.toFixed(0)} admitted/s, admitted p50 ` +
-      `${load.latency2xx.p50.toFixed(1)} ms p99 ${load.latency2xx.p99.toFixed(1)} ms, ` +
+      `${load.latency2xx.p50.toFixed(1)} ms p99 ${load.latency2xx.p99.toFixed(1)} ms ` +
+      `(service: ${result.service.admitted} admitted, p99 <= ${result.service.p99BoundSeconds} s), ` +
       `${(100 * result.refusedShare).toFixed(1)}% refused, ${accepted} accepted, ` +
       `${result.stored} stored, ${result.listenOverflows} listen queue overflows`,
   );

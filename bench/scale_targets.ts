@@ -51,10 +51,20 @@ export function overloadTargets(results: Results): Target[] {
   const failed = load ? load.non2xx - (load.statuses['503'] ?? 0) + load.errors : NaN;
   return [
     {
-      name: 'overload admitted p99',
+      name: 'overload admitted p99, as the load generator saw it',
       requirement: `< ${OVERLOAD_P99_MS} ms`,
       measured: load ? `${ms(load.latency2xx.p99)} ms` : 'not run',
       met: load ? load.latency2xx.p99 < OVERLOAD_P99_MS : undefined,
+    },
+    {
+      name: "overload admitted p99, in the service's own histogram",
+      requirement: `< ${OVERLOAD_P99_MS} ms`,
+      measured: o
+        ? `<= ${o.service.p99BoundSeconds * 1000} ms (${o.service.admitted} admitted)`
+        : 'not run',
+      met: o
+        ? o.service.p99BoundSeconds * 1000 <= OVERLOAD_P99_MS && o.service.admitted > 0
+        : undefined,
     },
     {
       name: 'overload errors',

@@ -173,6 +173,7 @@ export function overloadTable(results: Results): string | undefined {
   const otherNon2xx = load.non2xx - refused;
   return table(
     ['connections', 'admitted/s', 'admitted p50 ms', 'admitted p99 ms', 'admitted max ms'].concat([
+      'service p99 ms',
       'refused 503',
       'other non-2xx',
       'no answer',
@@ -187,6 +188,7 @@ export function overloadTable(results: Results): string | undefined {
         ms(load.latency2xx.p50),
         ms(load.latency2xx.p99),
         ms(load.latency2xx.max),
+        `<= ${o.service.p99BoundSeconds * 1000}`,
         `${(100 * o.refusedShare).toFixed(1)}% (${refused})`,
         String(otherNon2xx),
         String(load.errors),
@@ -195,6 +197,6 @@ export function overloadTable(results: Results): string | undefined {
         String(o.listenOverflows),
       ],
     ],
-    [true, true, true, true, true, true, true, true, true, false, true],
+    [true, true, true, true, true, true, true, true, true, true, false, true],
   );
 }

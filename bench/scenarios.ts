@@ -34,28 +34,30 @@ export interface Measurement {
 export async function measure(
   ctx: BenchContext,
   scenario: string,
-  options: Omit<LoadOptions, 'origin' | 'warmupMs' | 'durationMs'> &
-    Partial<Pick<LoadOptions, 'warmupMs' | 'durationMs'>>,
+  options: Omit<LoadOptions, 'origin' | 'warmupMs' | 'durationMs' | 'onWindow'> &
+    Partial<Pick<LoadOptions, 'warmupMs' | 'durationMs' | 'onWindow'>>,
 ): Promise<Measurement> {
   const rss = sampleRss(ctx.servicePid);
   let from: CpuSnapshot | undefined;
   let cpu: CpuUsage | undefined;
   const xids: Promise<number>[] = [];
   const load = await runLoad({
+    ...options,
     origin: ctx.origin,
-    warmupMs: ctx.warmupMs,
-    durationMs: ctx.durationMs,
+    warmupMs: options.warmupMs ?? ctx.warmupMs,
+    durationMs: options.durationMs ?? ctx.durationMs,
     onWindow: {
       start: () => {
         from = ctx.cpu.snapshot();
         xids.push(nextXid(ctx.pool));
+        options.onWindow?.start();
       },
       end: () => {
         cpu = from && CpuMeter.usage(from, ctx.cpu.snapshot());
         xids.push(nextXid(ctx.pool));
+        options.onWindow?.end();
       },
     },
-    ...options,
   });
   const [xidFrom, xidTo] = await Promise.all(xids);
   const measurement: Measurement = {
