@@ -22,12 +22,13 @@ import { sendPage } from './responses';
 import { sameOriginOnly } from './same_origin';
 import { addSessionRoutes, requireSession } from './session';
 
+const PREFIX = '/console';
 const FAILURES_SHOWN = 20;
 const DEAD_LETTERS_COUNTED = 100;
 
 export function consoleRoutes(deps: AppDeps): Koa.Middleware {
   const token = deps.auth?.adminToken;
-  const router = new Router({ prefix: '/console' });
+  const router = new Router({ prefix: PREFIX });
   // Console forms only: the origin is checked before a body is even read.
   const parseForm = bodyParser({ enableTypes: ['form'], formLimit: '8kb' });
   const checkForm = (ctx: Koa.Context, next: Koa.Next) =>
@@ -109,5 +110,8 @@ export function consoleRoutes(deps: AppDeps): Koa.Middleware {
     sendPage(ctx, shell('Not found', { query: value }), notFoundPage(kind, value), status);
   }
 
-  return compose([methodNotAllowed(), router.routes()]) as Koa.Middleware;
+  // Every request passes here: only the console's own go through its router (which would
+  // otherwise try each of its routes on every API request).
+  const pages = compose([methodNotAllowed(), router.routes()]) as Koa.Middleware;
+  return (ctx, next) => (ctx.path.startsWith(PREFIX) ? pages(ctx, next) : next());
 }
