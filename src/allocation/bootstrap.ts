@@ -10,7 +10,6 @@ import type { Knex } from 'knex';
 import { container, type DependencyContainer } from 'tsyringe';
 import { registerAdapters, TOKENS, type Closers } from './bootstrap_adapters';
 import * as config from './config';
-import { withCorrelationId } from './correlation';
 import type { DeadLetters } from './adapters/dead_letters';
 import { KnexUnitOfWork, type KnexUnitOfWorkOptions } from './adapters/knex_unit_of_work';
 import type { PrometheusMetrics } from './adapters/metrics';
@@ -25,7 +24,7 @@ import { PubsubSpill } from './entrypoints/pubsub_spill';
 import { RedisEventConsumer } from './entrypoints/redis_eventconsumer';
 import { RedisStreamConsumer } from './entrypoints/redis_streamconsumer';
 import { COMMAND_HANDLERS, EVENT_HANDLERS } from './service_layer/handlers';
-import { MessageBus } from './service_layer/messagebus';
+import { type Chain, MessageBus } from './service_layer/messagebus';
 import { OutboxRelay } from './service_layer/outbox';
 import { currentTraceparent } from './service_layer/tracing';
 import type { Logger, Notifications, Outbox, Publish } from './service_layer/ports';
@@ -105,7 +104,6 @@ export function bootstrap(overrides: Overrides = {}): Service {
       maxDelayMs: config.outboxRetryMaxMs(),
       maxAttempts: config.outboxMaxAttempts(),
       metrics,
-      correlate: (id, fn) => withCorrelationId(id ?? undefined, fn),
     },
   );
   const db = () => c.resolve<Knex>(TOKENS.Db);
@@ -172,14 +170,15 @@ function pubsubConsumer(
 function knexUnitsOfWork(
   c: DependencyContainer,
   fromBus: Pick<KnexUnitOfWorkOptions, 'handlersOf' | 'runInline' | 'onOutboxWritten'>,
-): () => UnitOfWork {
+): (chain: Chain) => UnitOfWork {
   const options = {
     ...fromBus,
     skuLocks: new SkuLocks(config.skuQueueTimeoutMs()),
     hotSkus: new HotSkus(),
     statementTimeoutMs: config.dbLimits().statementTimeoutMs,
   };
-  return () => new KnexUnitOfWork(c.resolve<Knex>(TOKENS.Db), options);
+  return (chain) =>
+    new KnexUnitOfWork(c.resolve<Knex>(TOKENS.Db), options, chain.correlationId ?? null);
 }
 
 function registerOverrides(c: DependencyContainer, overrides: Overrides): void {

@@ -1,12 +1,12 @@
 import pino, { type Logger, type LoggerOptions } from 'pino';
 import pretty from 'pino-pretty';
 import { logLevel } from './config';
-import { currentCorrelationId } from './correlation';
 import { currentTraceId } from './service_layer/tracing';
 
 /**
- * Structured logs; every line written inside a causal chain carries its correlation id, and,
- * with tracing on, the id of its trace (to find the trace from a log line and back). A person
+ * Structured logs; the lines written about a causal chain name its correlation id (the callers
+ * pass it: see Chain in messagebus.ts) and, with tracing on, the id of its trace (to find the
+ * trace from a log line and back). A person
  * at a terminal gets coloured, readable lines; a pipe or a log collector gets JSON lines.
  */
 export function createLogger(name: string): Logger {
@@ -14,12 +14,8 @@ export function createLogger(name: string): Logger {
     name,
     level: logLevel(),
     mixin: () => {
-      const correlationId = currentCorrelationId();
       const traceId = currentTraceId();
-      return {
-        ...(correlationId && { correlation_id: correlationId }),
-        ...(traceId && { trace_id: traceId }),
-      };
+      return traceId ? { trace_id: traceId } : {};
     },
   };
   if (!process.stdout.isTTY) return pino(options);

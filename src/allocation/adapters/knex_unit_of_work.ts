@@ -18,7 +18,6 @@
 //    the row instead of retrying, and a long change cannot be starved.
 // Numbers for each piece are in BENCHMARKS.md ("What each mechanism buys").
 import type { Knex } from 'knex';
-import { currentCorrelationId } from '../correlation';
 import type { Event } from '../domain/events';
 import { currentTraceparent } from '../service_layer/tracing';
 import type { Inbox, ReadModel, ReadModelRow, UnitOfWork } from '../service_layer/unit_of_work';
@@ -58,6 +57,7 @@ class Run implements Session {
   constructor(
     private readonly db: Knex,
     private readonly options: KnexUnitOfWorkOptions,
+    private readonly correlationId: string | null,
   ) {}
 
   query: Query = (sql, bindings, timeoutMs) =>
@@ -80,7 +80,7 @@ class Run implements Session {
       return productChanges(product, this.repository.snapshots.get(product), {
         handlersOf: this.options.handlersOf,
         viewRows,
-        correlationId: currentCorrelationId() ?? null,
+        correlationId: this.correlationId,
         traceparent: currentTraceparent() ?? null,
         messageId: i === 0 ? this.messageId : undefined,
       });
@@ -140,6 +140,8 @@ export class KnexUnitOfWork implements UnitOfWork {
   constructor(
     private readonly db: Knex,
     private readonly options: KnexUnitOfWorkOptions,
+    /** The chain its outbox rows belong to (MessageBus Chain). */
+    private readonly correlationId: string | null = null,
   ) {}
 
   get products(): KnexRepository {
@@ -161,7 +163,7 @@ export class KnexUnitOfWork implements UnitOfWork {
   }
 
   async run<T>(fn: () => Promise<T>): Promise<T> {
-    const run = new Run(this.db, this.options);
+    const run = new Run(this.db, this.options, this.correlationId);
     this.current = run;
     try {
       return await fn();

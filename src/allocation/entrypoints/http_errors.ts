@@ -47,11 +47,11 @@ export function errorMiddleware(log: Logger) {
         [ctx.status, ctx.body] = [known[0], { message: known[1] }];
         if (known[0] === 503) {
           ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
-          log.warn({ err: error }, 'dependency unavailable');
+          log.warn({ err: error, correlation_id: ctx.state.requestId }, 'dependency unavailable');
         }
         return;
       }
-      log.error({ err: error }, 'unexpected error');
+      log.error({ err: error, correlation_id: ctx.state.requestId }, 'unexpected error');
       ctx.status = 500;
       ctx.body = { message: 'Internal server error' };
     }

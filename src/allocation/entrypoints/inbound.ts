@@ -1,8 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { StringDecoder } from 'node:string_decoder';
 import { isSafeNumber, parse as parseLossless } from 'lossless-json';
 import { translateDbError } from '../adapters/pg_errors';
-import { withCorrelationId } from '../correlation';
 import { ChangeBatchQuantity } from '../domain/commands';
 import type { DeadLetterReplayDeps, DeadLetterStore } from '../service_layer/dead_letters';
 import type { MessageBus } from '../service_layer/messagebus';
@@ -65,26 +65,33 @@ export class ChangeBatchQuantityInbound {
   }
 
   private async handle(parsed: ChangeBatchQuantity, payload: string): Promise<Outcome> {
-    return withCorrelationId(parsed.messageId, async () => {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await this.bus.handle(parsed);
-          this.log.info({ batchref: parsed.ref, qty: parsed.qty }, 'batch quantity changed');
-          return { kind: 'handled' };
-        } catch (thrown) {
-          const error = translateDbError(thrown);
-          const e = error as Error;
-          if (isTransient(error)) {
-            if (this.stopping()) return { kind: 'deferred', reason: `${e.name}: ${e.message}` };
-            const delay = backoffMs(attempt, 100, 5_000);
-            this.log.warn({ err: error, delay }, 'transient failure; will retry the message');
-            await sleep(delay);
-            continue;
-          }
-          return { kind: 'failed', reason: `${e.name}: ${e.message}`, payload };
+    // the chain this message starts: its id, or a new one
+    const chain = { correlationId: parsed.messageId ?? randomUUID() };
+    const logged = { correlation_id: chain.correlationId };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.bus.handle(parsed, chain);
+        this.log.info(
+          { batchref: parsed.ref, qty: parsed.qty, ...logged },
+          'batch quantity changed',
+        );
+        return { kind: 'handled' };
+      } catch (thrown) {
+        const error = translateDbError(thrown);
+        const e = error as Error;
+        if (isTransient(error)) {
+          if (this.stopping()) return { kind: 'deferred', reason: `${e.name}: ${e.message}` };
+          const delay = backoffMs(attempt, 100, 5_000);
+          this.log.warn(
+            { err: error, delay, ...logged },
+            'transient failure; will retry the message',
+          );
+          await sleep(delay);
+          continue;
         }
+        return { kind: 'failed', reason: `${e.name}: ${e.message}`, payload };
       }
-    });
+    }
   }
 }
 

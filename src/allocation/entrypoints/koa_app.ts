@@ -17,7 +17,7 @@ import { asyncApiDocument } from './asyncapi';
 import { consoleRoutes } from './console/routes';
 import { errorMiddleware } from './http_errors';
 import { methodNotAllowed } from './method_not_allowed';
-import { HEALTHY, liveness, parseJsonBody, requestContext } from './middleware';
+import { HEALTHY, liveness, parseJsonBody, requestChain, requestContext } from './middleware';
 
 export interface AppDeps {
   bus: MessageBus;
@@ -54,14 +54,20 @@ export function createApp(deps: AppDeps): Koa {
 function addCommandRoutes(router: Router, { bus }: AppDeps, guard: AuthGuards): void {
   router.post('/add_batch', guard.api, async (ctx) => {
     const body = AddBatchBody.parse(ctx.request.body);
-    await bus.handle(new CreateBatch(body.ref, body.sku, body.qty, body.eta ?? null));
+    await bus.handle(
+      new CreateBatch(body.ref, body.sku, body.qty, body.eta ?? null),
+      requestChain(ctx),
+    );
     ctx.status = 201;
     ctx.body = { message: 'OK' };
   });
 
   router.post('/allocate', guard.api, async (ctx) => {
     const body = AllocateBody.parse(ctx.request.body);
-    const batchref = await bus.handle(new Allocate(body.orderid, body.sku, body.qty));
+    const batchref = await bus.handle(
+      new Allocate(body.orderid, body.sku, body.qty),
+      requestChain(ctx),
+    );
     ctx.status = 202;
     ctx.body = { batchref: batchref ?? null };
   });

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { bodyParser } from '@koa/bodyparser';
 import type Koa from 'koa';
 import type { PrometheusMetrics } from '../adapters/metrics';
-import { withCorrelationId } from '../correlation';
+import type { Chain } from '../service_layer/messagebus';
 import type { Logger } from '../service_layer/ports';
 
 const MAX_BODY = '16kb';
@@ -51,21 +51,34 @@ export function requestIdOf(given: string | string[] | undefined): string {
   return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
 }
 
-/** A request id (the caller's X-Request-Id, or a new one) that every log line of it carries. */
+/**
+ * A request id (the caller's X-Request-Id, or a new one): the correlation id of the request's
+ * log lines and of what its commands cause (`requestChain`).
+ */
 export function requestContext(metrics: PrometheusMetrics, log: Logger) {
   return async (ctx: Koa.Context, next: Koa.Next): Promise<void> => {
     const id = requestIdOf(ctx.get('X-Request-Id'));
     ctx.set('X-Request-Id', id);
+    ctx.state.requestId = id;
     const started = process.hrtime.bigint();
-    await withCorrelationId(id, async () => {
-      await next();
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const route = (ctx as { _matchedRoute?: string })._matchedRoute ?? 'unmatched';
-      metrics.observeHttp(ctx.method, String(route), ctx.status, seconds);
-      log.debug(
-        { method: ctx.method, path: ctx.path, status: ctx.status, ms: seconds * 1000 },
-        'request',
-      );
-    });
+    await next();
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const route = (ctx as { _matchedRoute?: string })._matchedRoute ?? 'unmatched';
+    metrics.observeHttp(ctx.method, String(route), ctx.status, seconds);
+    log.debug(
+      {
+        method: ctx.method,
+        path: ctx.path,
+        status: ctx.status,
+        ms: seconds * 1000,
+        correlation_id: id,
+      },
+      'request',
+    );
   };
+}
+
+/** The chain of what a request's commands cause: its request id. */
+export function requestChain(ctx: Koa.Context): Chain {
+  return { correlationId: ctx.state.requestId as string | undefined };
 }

@@ -60,8 +60,19 @@ export interface RetryPolicy {
   maxDelayMs: number;
 }
 
+/**
+ * The causal chain a message belongs to, passed along explicitly: the HTTP request's id, the
+ * inbound message's, or the delivered event's. An AsyncLocalStorage carried it before; with one
+ * enabled, Node 20 runs promise hooks on every promise of the process, which cost 7-11% of the
+ * service CPU of a read and of GET /healthz (BENCHMARKS.md, "What each change bought").
+ */
+export interface Chain {
+  correlationId?: string;
+}
+
 export interface MessageBusOptions {
-  startUow: () => UnitOfWork;
+  /** A fresh unit of work; what it commits names the chain (outbox rows' correlation id). */
+  startUow: (chain: Chain) => UnitOfWork;
   commandHandlers: ReadonlyMap<MessageClass, CommandHandler>;
   /** Per event class, its handlers by name; the name is stored on the event's outbox rows. */
   eventHandlers: ReadonlyMap<MessageClass, EventHandlers>;
@@ -81,10 +92,10 @@ export class MessageBus {
   }
 
   /** Handles a command; what its handler returns, or throws, reaches the caller. */
-  async handle(command: Command): Promise<unknown> {
+  async handle(command: Command, chain: Chain = {}): Promise<unknown> {
     const handler = this.options.commandHandlers.get(command.constructor as MessageClass);
     if (!handler) throw new Error(`No handler for command ${command.constructor.name}`);
-    return this.withRetry(command.constructor.name, (uow) =>
+    return this.withRetry(command.constructor.name, chain, (uow) =>
       (handler as AnyCommandHandler)(command, uow),
     );
   }
@@ -104,16 +115,22 @@ export class MessageBus {
     const type = deliveries[0].event.constructor as MessageClass;
     const handler = this.options.eventHandlers.get(type)?.outbox[name];
     if (!handler) throw new Error(`No handler ${name} for event ${type.name}`);
-    await this.withRetry(`${type.name}.${name}`, (uow) =>
+    // a delivery continues the chain of its first event (the relay groups them that way)
+    const chain = { correlationId: deliveries[0].meta.correlationId ?? undefined };
+    await this.withRetry(`${type.name}.${name}`, chain, (uow) =>
       (handler as AnyEventHandler)(deliveries, { ...this.options.deps, uow }),
     );
   }
 
   /** Runs `fn` in a fresh unit of work, again if it loses a version race. */
-  private async withRetry<T>(name: string, fn: (uow: UnitOfWork) => Promise<T>): Promise<T> {
+  private async withRetry<T>(
+    name: string,
+    chain: Chain,
+    fn: (uow: UnitOfWork) => Promise<T>,
+  ): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
-        const result = await inHandlerSpan(name, () => fn(this.options.startUow()));
+        const result = await inHandlerSpan(name, () => fn(this.options.startUow(chain)));
         this.metrics.handled(name, 'ok');
         return result;
       } catch (error) {
@@ -125,7 +142,10 @@ export class MessageBus {
         }
         const delay = backoffMs(attempt, this.retry.baseDelayMs, this.retry.maxDelayMs);
         this.metrics.retried(name);
-        this.options.log.debug({ message: name, attempt, delay }, 'retrying conflict');
+        this.options.log.debug(
+          { message: name, attempt, delay, correlation_id: chain.correlationId },
+          'retrying conflict',
+        );
         await sleep(delay);
       }
     }

@@ -47,21 +47,15 @@ export class OutboxRelay {
 
   private readonly options: RelayOptions;
   private readonly metrics: Metrics;
-  /** Runs a delivery in its chain's correlation context, so its log lines carry the id. */
-  private readonly correlate?: (id: string | null, fn: () => Promise<void>) => Promise<void>;
 
   constructor(
     private readonly outbox: Outbox,
     private readonly deliverTo: Deliver,
     private readonly log: Logger,
-    options: Partial<RelayOptions> & {
-      metrics?: Metrics;
-      correlate?: (id: string | null, fn: () => Promise<void>) => Promise<void>;
-    } = {},
+    options: Partial<RelayOptions> & { metrics?: Metrics } = {},
   ) {
     this.options = { ...DEFAULT_RELAY_OPTIONS, ...options };
     this.metrics = options.metrics ?? NO_METRICS;
-    this.correlate = options.correlate;
   }
 
   /** Delivers everything that is due; concurrent calls share one drain. */
@@ -123,10 +117,6 @@ export class OutboxRelay {
     return delivered;
   }
 
-  private withCorrelation(id: string | null, fn: () => Promise<void>): Promise<void> {
-    return this.correlate ? this.correlate(id, fn) : fn();
-  }
-
   /**
    * Products and handlers are delivered concurrently, so a drain's publishes share a round
    * trip; the messages of one product and handler go to it together, in commit order. If they
@@ -166,12 +156,10 @@ export class OutboxRelay {
     group: PendingMessage[],
     report: DeliveryReport,
   ): Promise<'delivered' | 'retry' | 'dead'> {
-    const [{ handler, correlationId }] = group;
+    const [{ handler }] = group;
     const type = group[0].event.constructor.name;
     try {
-      await inDeliverySpan(`${type}.${handler}`, group, () =>
-        this.withCorrelation(correlationId, () => this.deliverTo(handler, group)),
-      );
+      await inDeliverySpan(`${type}.${handler}`, group, () => this.deliverTo(handler, group));
       report.delivered.push(...group.map((m) => m.id));
       this.metrics.delivered(`${type}.${handler}`, 'ok');
       return 'delivered';
@@ -182,7 +170,7 @@ export class OutboxRelay {
       const attempts = message.attempts + 1;
       if (error instanceof PermanentDeliveryError || attempts >= this.options.maxAttempts) {
         this.log.error(
-          { err: error, messageId: message.id, handler, attempts },
+          { err: error, messageId: message.id, handler, attempts, ...chainOf(message) },
           'outbox delivery failed for good; moved to the dead letters',
         );
         report.dead.push({ id: message.id, error: String(error) });
@@ -194,11 +182,23 @@ export class OutboxRelay {
         this.options.maxDelayMs,
       );
       this.log.warn(
-        { err: error, messageId: message.id, handler, attempts: message.attempts + 1, retryInMs },
+        {
+          err: error,
+          messageId: message.id,
+          handler,
+          attempts: message.attempts + 1,
+          retryInMs,
+          ...chainOf(message),
+        },
         'outbox delivery failed; will retry',
       );
       report.failed.push({ id: message.id, error: String(error), retryInMs });
       return 'retry';
     }
   }
+}
+
+/** A log line's correlation id: the chain of the message it is about. */
+function chainOf(message: PendingMessage): { correlation_id?: string } {
+  return message.correlationId === null ? {} : { correlation_id: message.correlationId };
 }
