@@ -3,7 +3,9 @@ import request from 'supertest';
 import { eventually } from '../support/eventually';
 import { randomBatchref, randomOrderid, randomSku } from '../support/random_refs';
 import { startTestService, type TestService } from '../support/in_process';
-import type { RedisClient } from '../../src/allocation/adapters/redis_connections';
+import { publishInOrder, type RedisClient } from '../../src/allocation/adapters/redis_connections';
+import { redisPublisher } from '../../src/allocation/adapters/redis_eventpublisher';
+import { Allocated } from '../../src/allocation/domain/events';
 import { describeOnEachRedis } from '../support/redis_setups';
 import { listen, testRedis } from '../support/redis';
 
@@ -44,7 +46,8 @@ describeOnEachRedis('Redis entrypoints', () => {
         expect(lineAllocated.messages.filter((m) => m.orderid === orderid)).to.have.length(1);
       });
 
-      await publisher.publish(
+      await publishInOrder(
+        publisher,
         'change_batch_quantity',
         JSON.stringify({ batchref: earlier, qty: 5 }),
       );
@@ -63,18 +66,49 @@ describeOnEachRedis('Redis entrypoints', () => {
     }
   });
 
+  it('line_allocated messages reach a subscriber in the order they were published', async () => {
+    // On a Redis Cluster, publishes sent through different nodes could arrive swapped.
+    const sku = randomSku('order');
+    const publish = redisPublisher(publisher);
+    const lineAllocated = await listen('line_allocated');
+    try {
+      const sent = Array.from({ length: 300 }, (_, i) => `order-${i}`);
+      for (const orderid of sent) {
+        const event = new Allocated(orderid, sku, 1, 'batch', 1);
+        await publish('line_allocated', event, {
+          messageId: orderid,
+          correlationId: null,
+          occurredAt: new Date(),
+        });
+      }
+      const received = await eventually(async () => {
+        const mine = lineAllocated.messages.filter((m) => m.sku === sku);
+        expect(mine).to.have.length(sent.length);
+        return mine.map((m) => m.orderid);
+      });
+      expect(received).to.deep.equal(sent);
+    } finally {
+      lineAllocated.close();
+    }
+  });
+
   it('a malformed message is set aside and the next valid one is still processed', async () => {
     const [sku, ref] = [randomSku(), randomBatchref()];
     await post('/add_batch', { ref, sku, qty: 10 }).expect(201);
     const garbage = `{"batchref": "${ref}", "qty": "lots"}`;
 
-    await publisher.publish('change_batch_quantity', 'not json at all');
-    await publisher.publish('change_batch_quantity', garbage);
-    await publisher.publish(
+    await publishInOrder(publisher, 'change_batch_quantity', 'not json at all');
+    await publishInOrder(publisher, 'change_batch_quantity', garbage);
+    await publishInOrder(
+      publisher,
       'change_batch_quantity',
       JSON.stringify({ batchref: randomBatchref('unknown'), qty: 1 }),
     );
-    await publisher.publish('change_batch_quantity', JSON.stringify({ batchref: ref, qty: 7 }));
+    await publishInOrder(
+      publisher,
+      'change_batch_quantity',
+      JSON.stringify({ batchref: ref, qty: 7 }),
+    );
 
     await eventually(async () => {
       const batch = await t.service
@@ -96,18 +130,28 @@ describeOnEachRedis('Redis entrypoints', () => {
     const [sku, ref, messageId] = [randomSku(), randomBatchref(), randomOrderid('msg')];
     await post('/add_batch', { ref, sku, qty: 10 }).expect(201);
 
-    await publisher.publish(
+    await publishInOrder(
+      publisher,
       'change_batch_quantity',
       JSON.stringify({ batchref: ref, qty: 5, message_id: messageId }),
     );
-    await publisher.publish('change_batch_quantity', JSON.stringify({ batchref: ref, qty: 8 }));
-    await publisher.publish(
+    await publishInOrder(
+      publisher,
+      'change_batch_quantity',
+      JSON.stringify({ batchref: ref, qty: 8 }),
+    );
+    await publishInOrder(
+      publisher,
       'change_batch_quantity',
       JSON.stringify({ batchref: ref, qty: 5, message_id: messageId }),
     );
     const marker = randomBatchref('marker');
     await post('/add_batch', { ref: marker, sku: randomSku(), qty: 1 }).expect(201);
-    await publisher.publish('change_batch_quantity', JSON.stringify({ batchref: marker, qty: 2 }));
+    await publishInOrder(
+      publisher,
+      'change_batch_quantity',
+      JSON.stringify({ batchref: marker, qty: 2 }),
+    );
 
     // messages are handled in order, so once the marker changed the duplicate was seen too
     await eventually(async () => {

@@ -1,4 +1,4 @@
-import type { RedisClient } from './redis_connections';
+import { publishInOrder, type RedisClient } from './redis_connections';
 import { Allocated, type Event } from '../domain/events';
 import { LineAllocatedMessage } from '../message_schemas';
 import type { MessageMeta, Publish } from '../service_layer/ports';
@@ -43,7 +43,7 @@ export function redisPublisher(
   return async (channel, event, meta) => {
     const message = JSON.stringify(toPublicMessage(event, meta));
     if (!stream.enabled) {
-      await redis.publish(channel, message);
+      await publishInOrder(redis, channel, message);
       return;
     }
     const results = await redis
