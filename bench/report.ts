@@ -7,6 +7,7 @@ import type { AllocatedLatency, ConsumerThroughput } from './consumer';
 import type { HistoryResult } from './history';
 import type { HotResult, SelloutResult } from './hot';
 import type { MachineInfo } from './machine';
+import { measuredChangesTable } from './measured_changes';
 import { MINIMAL_SERVERS, type MinimalRow } from './minimal_servers';
 import type { OverloadResult } from './overload';
 import type { PgbenchResult } from './pgbench';
@@ -156,6 +157,12 @@ export function markdown(results: Results, targets: Target[]): string {
         '(`--service`, its own database), run on 2026-11-27 at 15:58 UTC on a machine busy with ' +
         'other work. Absolute req/s move with the load generator and the background load; the ' +
         'ratios, measured within one run, are what to compare.',
+    ),
+    ...section(
+      'What each change bought',
+      measuredChangesTable(),
+      'Measured apart from this run (bench/measured_changes.ts says how), in one window each: ' +
+        'a change of a few microseconds per request is lost in the noise of a whole run here.',
     ),
     ...section(
       'Minimal servers',

@@ -1,0 +1,52 @@
+// What each speed change of issue 11 bought, measured apart from make bench's full run: on this
+// shared machine a few microseconds vanish in one run's noise, so each was measured as an A/B in
+// one window (both builds running at once, the load alternating between them in short rounds,
+// service CPU per request from /proc, the median of the rounds), or, for SQL, as PostgreSQL CPU
+// per call on one connection. BENCHMARKS.md prints this table as written here.
+import { table } from './tables';
+
+interface Change {
+  change: string;
+  where: string;
+  measure: string;
+  before: string;
+  after: string;
+}
+
+const CHANGES: Change[] = [
+  {
+    change: 'an allocation loads its product with `orderid = $1`, not `= ANY($1)`',
+    where: 'adapters/repository.ts',
+    measure: 'PostgreSQL CPU per product load (1,500 loads, one connection)',
+    before: '320-350 us (planned again on every call)',
+    after: '40-55 us (one plan per connection)',
+  },
+  {
+    change: 'API requests skip the console router; GET/HEAD skip the body parser',
+    where: 'console/routes.ts, middleware.ts',
+    measure: 'service CPU per GET /allocations/:orderid (c16, 8 rounds)',
+    before: '192 us',
+    after: '172 us',
+  },
+  {
+    change: 'correlation ids passed along (Chain), no AsyncLocalStorage',
+    where: 'messagebus.ts, middleware.ts, inbound.ts',
+    measure: 'service CPU per request (c16, 8 rounds): read / healthz / allocate',
+    before: '208 / 32.3 / 547 us',
+    after: '173 / 31.6 / 541 us',
+  },
+  {
+    change: 'tried, not kept: --max-semi-space-size=16 instead of 4',
+    where: 'package.json, Dockerfile',
+    measure: 'service CPU per request (c16, 6 rounds): read / allocate; peak RSS',
+    before: '197 / 530 us; 94 MB',
+    after: '192 / 588 us; 121 MB',
+  },
+];
+
+export function measuredChangesTable(): string {
+  return table(
+    ['change', 'where', 'measure', 'before', 'after'],
+    CHANGES.map((c) => [c.change, c.where, c.measure, c.before, c.after]),
+  );
+}
