@@ -169,6 +169,37 @@ describe('pub/sub consumer bounds', () => {
     expect(peakBytes).to.be.at.most(BOUND.bytes);
   });
 
+  it('behind a stuck transaction, the queue stays bounded and every message applies once it ends', async function () {
+    this.timeout(90_000);
+    const spill = `pubsub-spill-test-${randomSku('stuck')}`;
+    // Each attempt waits for the lock at most 300 ms, then the message is tried again.
+    service = await startServiceProcess({ ...boundedEnv(spill), DB_LOCK_TIMEOUT_MS: '300' });
+    const skus = await seed(service, 'stuck', 2);
+    const db = await testDb();
+    const blocker = await db.transaction();
+    let ids: string[] = [];
+    try {
+      // What a stuck process would do: hold the first product's row and never finish.
+      await blocker.raw('SELECT 1 FROM products WHERE sku = ? FOR UPDATE', [skus.skus[0]]);
+      ids = await publish(`stuck-${spill}`, skus.batchrefs, 50);
+      // The first message waits for the lock; the consumer keeps order, so all wait behind it.
+      await eventually(async () => {
+        expect(await metric(service!, 'allocation_pubsub_spilled_total')).to.equal(ids.length);
+        expect(await metric(service!, 'allocation_pubsub_queue_messages')).to.equal(0);
+      }, 30_000);
+      expect(await spillLength(spill)).to.equal(ids.length);
+    } finally {
+      await blocker.rollback();
+    }
+    await eventually(async () => {
+      expect(await spillLength(spill)).to.equal(0);
+      await expectAllApplied(db, ids, skus, 50);
+    }, 60_000);
+    expect(await metric(service, 'allocation_pubsub_queue_peak_messages')).to.be.at.most(
+      BOUND.messages,
+    );
+  });
+
   describe('while PostgreSQL is down', () => {
     before(async function () {
       this.timeout(60_000);
