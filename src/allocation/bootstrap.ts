@@ -19,6 +19,7 @@ import { admissionGate } from './entrypoints/admission';
 import type { AuthTokens } from './entrypoints/auth';
 import { deadLetterReplayDeps } from './entrypoints/inbound';
 import { createApp } from './entrypoints/koa_app';
+import { livenessFirst } from './entrypoints/middleware';
 import { readinessChecks } from './entrypoints/readiness';
 import { PubsubSpill } from './entrypoints/pubsub_spill';
 import { RedisEventConsumer } from './entrypoints/redis_eventconsumer';
@@ -53,7 +54,7 @@ export interface Service {
   deadLetters(): DeadLetters;
   /** The HTTP API (not listening: main or a test does that). */
   app(): Koa;
-  /** What the HTTP server runs: the API behind admission control (SPEC section 10). */
+  /** What the HTTP server runs: liveness first, then the API behind admission control. */
   httpListener(): RequestListener;
   /** The change_batch_quantity consumer (pub/sub or stream, per config) on its own connection. */
   consumer(): { start(): Promise<void>; stop(): Promise<void> };
@@ -129,7 +130,8 @@ export function bootstrap(overrides: Overrides = {}): Service {
     redis,
     deadLetters,
     app,
-    httpListener: () => admissionGate(config.maxInflight(), metrics, app().callback()),
+    httpListener: () =>
+      livenessFirst(admissionGate(config.maxInflight(), metrics, app().callback())),
     consumer: () => {
       // A subscribed (or blocked) connection can do nothing else, so the consumer has its own.
       // Its commands time out too (above the stream consumer's 1 s blocking read): a read that

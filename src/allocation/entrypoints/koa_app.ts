@@ -17,7 +17,7 @@ import { asyncApiDocument } from './asyncapi';
 import { consoleRoutes } from './console/routes';
 import { errorMiddleware } from './http_errors';
 import { methodNotAllowed } from './method_not_allowed';
-import { HEALTHY, liveness, parseJsonBody, requestChain, requestContext } from './middleware';
+import { HEALTHY, parseJsonBody, requestChain, requestContext } from './middleware';
 
 export interface AppDeps {
   bus: MessageBus;
@@ -36,7 +36,6 @@ export interface AppDeps {
 /** Builds the Koa app without listening, so tests can drive it with supertest. */
 export function createApp(deps: AppDeps): Koa {
   const app = new Koa();
-  app.use(liveness());
   app.use(requestContext(deps.metrics, deps.log));
   app.use(errorMiddleware(deps.log));
   app.use(consoleRoutes(deps)); // before the JSON body parser: the console reads its own forms
