@@ -174,8 +174,8 @@ describe('scale-out', () => {
       }, 15_000);
       await lock.commit();
 
-      // A deadline, not a speed: about 8 s on one PostgreSQL, 15-30 s on the local Citus
-      // cluster (two round trips per statement, two-phase commits) while other tests run.
+      // A deadline, not a speed: the whole test took 11-12 s on one PostgreSQL and 8-27 s on
+      // the local Citus cluster (a hop per statement, two-phase commits, other runs beside it).
       const settled = await eventually(async () => {
         expect(await groupLag(redis, group)).to.equal(0);
         expect(await groupPendingCount(redis, group)).to.equal(0);
