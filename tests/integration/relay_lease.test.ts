@@ -233,4 +233,34 @@ describe('relay lease', () => {
       await pool.destroy();
     }
   });
+
+  it('records a failed delivery with its retry time by the database clock', async () => {
+    const db = await testDb();
+    const sku = randomSku('failing');
+    await appendMessages(db, [sku], 1);
+    const outbox = new KnexOutbox(db, LEASE_MS);
+    const relay = new OutboxRelay(
+      outbox,
+      async (_handler, messages) => {
+        // another test's leftover goes out as usual: only ours fails
+        if (messages.some((m) => (m.event as Allocated).sku === sku)) {
+          throw new Error('Redis is down');
+        }
+      },
+      silentLogger,
+      { baseDelayMs: 60_000, maxDelayMs: 60_000 }, // a retry 30 to 60 s later
+    );
+    const clock = async () => ((await db.raw('SELECT now() AS now')).rows[0].now as Date).getTime();
+    const before = await clock();
+    await relay.deliverPending();
+    const after = await clock();
+    await outbox.close();
+
+    const row = await db('outbox')
+      .first('attempts', 'last_error', 'next_attempt_at', 'delivered_at')
+      .where({ key: sku });
+    expect(row).to.include({ attempts: 1, last_error: 'Error: Redis is down', delivered_at: null });
+    const retryAt = (row?.next_attempt_at as Date).getTime();
+    expect(retryAt).to.be.within(before + 30_000, after + 60_000);
+  });
 });

@@ -40,18 +40,19 @@ const PENDING = {
 // its first select sees these updates: no row is recorded by a relay that is no longer leader.
 const LEASE_HELD = {
   name: 'outbox_lease_held',
-  text: `SELECT 1 FROM relay_leases
+  text: `SELECT now() AS now FROM relay_leases
          WHERE name = $1 AND holder = $2 AND expires_at > now() FOR SHARE`,
 };
 const DELIVERED = {
   name: 'outbox_delivered',
   text: 'UPDATE outbox SET delivered_at = now() WHERE key = ANY($2::text[]) AND id = ANY($1::bigint[])',
 };
+// The retry times come computed (from the database's clock, read by the fence): Citus refuses
+// an UPDATE whose values combine a STABLE function (now(), timestamptz + interval) with columns.
 const FAILED = {
   name: 'outbox_failed',
-  text: `UPDATE outbox o SET attempts = o.attempts + 1, last_error = f.error,
-           next_attempt_at = now() + f.delay * interval '1 millisecond'
-         FROM unnest($1::bigint[], $2::text[], $3::int[]) AS f (id, error, delay)
+  text: `UPDATE outbox o SET attempts = o.attempts + 1, last_error = f.error, next_attempt_at = f.at
+         FROM unnest($1::bigint[], $2::text[], $3::timestamptz[]) AS f (id, error, at)
          WHERE o.key = ANY($4::text[]) AND o.id = f.id`,
 };
 
@@ -106,7 +107,7 @@ export async function drainOutbox(
         lease.lost();
         return rows.length;
       }
-      await record(connection, report, rows);
+      await record(connection, report, rows, held.rows[0].now as Date);
       await connection.query('COMMIT');
     } catch (error) {
       await connection.query('ROLLBACK').catch(() => undefined);
@@ -127,6 +128,7 @@ async function record(
   connection: Connection,
   report: DeliveryReport,
   rows: Record<string, unknown>[],
+  now: Date,
 ): Promise<void> {
   const keyOf = new Map(rows.map((row) => [String(row.id), String(row.key)]));
   const keysOf = (ids: string[]) => [...new Set(ids.map((id) => keyOf.get(id)))];
@@ -141,7 +143,7 @@ async function record(
       values: [
         failed.map((f) => f.id),
         failed.map((f) => f.error.slice(0, 2000)),
-        failed.map((f) => f.retryInMs),
+        failed.map((f) => new Date(now.getTime() + f.retryInMs)),
         keysOf(failed.map((f) => f.id)),
       ],
     });
