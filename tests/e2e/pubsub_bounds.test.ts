@@ -13,6 +13,8 @@ import { eventually } from '../support/eventually';
 import { startServiceProcess, type ServiceProcess } from '../support/processes';
 import { randomBatchref, randomSku } from '../support/random_refs';
 import { testRedis } from '../support/redis';
+import { describeOnEachRedis } from '../support/redis_setups';
+import { publishInOrder } from '../../src/allocation/adapters/redis_connections';
 import { addBatch, send } from '../support/requests';
 
 const REPO_ROOT = path.resolve(__dirname, '../../..');
@@ -73,16 +75,18 @@ async function publish(idPrefix: string, batchrefs: string[], perBatch: number):
   const redis = testRedis();
   const ids: string[] = [];
   try {
-    const pipeline = redis.pipeline();
+    // Sent all at once (a burst), and in order: through one connection to the node that owns
+    // the channel, on a Redis Cluster too (publishInOrder).
+    const sent: Promise<void>[] = [];
     for (let j = 0; j < perBatch; j++) {
       for (const [i, batchref] of batchrefs.entries()) {
         const message_id = `${idPrefix}-${i}-${j}`;
         ids.push(message_id);
-        const qty = quantity(j, perBatch);
-        pipeline.publish('change_batch_quantity', JSON.stringify({ batchref, qty, message_id }));
+        const message = JSON.stringify({ batchref, qty: quantity(j, perBatch), message_id });
+        sent.push(publishInOrder(redis, 'change_batch_quantity', message));
       }
     }
-    await pipeline.exec();
+    await Promise.all(sent);
   } finally {
     redis.disconnect();
   }
@@ -123,28 +127,12 @@ async function expectAllApplied(
   }
 }
 
-describe('pub/sub consumer bounds', () => {
+describeOnEachRedis('pub/sub consumer bounds, a burst', () => {
   let service: ServiceProcess | undefined;
-  let postgres: EmbeddedPostgresHandle | undefined;
-
-  afterEach(async () => {
-    await service?.stop();
-    service = undefined;
-  });
 
   after(async () => {
-    await postgres?.stop();
+    await service?.stop();
   });
-
-  /** Asks the test's own PostgreSQL, on a connection that does not outlive the question. */
-  async function inOwnDb(check: (db: Knex) => Promise<void>): Promise<void> {
-    const db = createKnex(postgres!.url, 1);
-    try {
-      await check(db);
-    } finally {
-      await db.destroy();
-    }
-  }
 
   it('with PostgreSQL up, a burst over the bound goes through the spill, in order, each message once', async function () {
     this.timeout(90_000);
@@ -168,6 +156,30 @@ describe('pub/sub consumer bounds', () => {
     expect(peak).to.be.at.most(BOUND.messages);
     expect(peakBytes).to.be.at.most(BOUND.bytes);
   });
+});
+
+describe('pub/sub consumer bounds', () => {
+  let service: ServiceProcess | undefined;
+  let postgres: EmbeddedPostgresHandle | undefined;
+
+  afterEach(async () => {
+    await service?.stop();
+    service = undefined;
+  });
+
+  after(async () => {
+    await postgres?.stop();
+  });
+
+  /** Asks the test's own PostgreSQL, on a connection that does not outlive the question. */
+  async function inOwnDb(check: (db: Knex) => Promise<void>): Promise<void> {
+    const db = createKnex(postgres!.url, 1);
+    try {
+      await check(db);
+    } finally {
+      await db.destroy();
+    }
+  }
 
   it('behind a stuck transaction, the queue stays bounded and every message applies once it ends', async function () {
     this.timeout(90_000);
