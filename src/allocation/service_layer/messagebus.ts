@@ -63,8 +63,8 @@ export interface RetryPolicy {
 /**
  * The causal chain a message belongs to, passed along explicitly: the HTTP request's id, the
  * inbound message's, or the delivered event's. An AsyncLocalStorage carried it before; with one
- * enabled, Node 20 runs promise hooks on every promise of the process, which cost 7-11% of the
- * service CPU of a read and of GET /healthz (BENCHMARKS.md, "What each change bought").
+ * enabled, Node 20 runs promise hooks on every promise of the process, which cost 12-17% of
+ * the service CPU of a read, 2-7% of a /healthz (BENCHMARKS.md, "What each change bought").
  */
 export interface Chain {
   correlationId?: string;
