@@ -16,7 +16,8 @@ export interface SpilledEntry {
 // read but not finished (the group's pending list), in order.
 const GROUP = 'pubsub-spill';
 const CONSUMER = 'consumer';
-const APPEND_CHUNK = 100;
+// One MULTI holds at most this much: few round trips in a burst, no huge command.
+const APPEND_CHUNK = { messages: 1_000, bytes: 1024 * 1024 };
 const READ_COUNT = 50;
 
 type Entry = [id: Buffer, fields: Buffer[] | null];
@@ -76,7 +77,7 @@ export class PubsubSpill {
 
   private async write(): Promise<void> {
     for (let failures = 0; this.unwritten.length > 0;) {
-      const chunk = this.unwritten.slice(0, APPEND_CHUNK);
+      const chunk = this.nextChunk();
       try {
         const multi = this.redis.multi();
         for (const { payload, size } of chunk) {
@@ -97,6 +98,15 @@ export class PubsubSpill {
       }
     }
     this.writing = undefined; // synchronously after the last check: no append can slip past
+  }
+
+  private nextChunk(): Received[] {
+    let [count, bytes] = [0, 0];
+    while (count < this.unwritten.length && count < APPEND_CHUNK.messages) {
+      if (count > 0 && bytes + this.unwritten[count].payload.length > APPEND_CHUNK.bytes) break;
+      bytes += this.unwritten[count++].payload.length;
+    }
+    return this.unwritten.slice(0, count);
   }
 
   /** The next entries in order: the ones read before but not removed first, else new ones. */
