@@ -65,6 +65,20 @@ const CHANGES: Change[] = [
     before: '197 us; 94 MB',
     after: '192 us; 117 MB',
   },
+  {
+    change: 'tried, not kept: one-row branches in apply_product_changes (no jsonb joins)',
+    where: 'a migration (not written)',
+    measure: 'PostgreSQL CPU per call (1,500 calls, one connection, 3 runs)',
+    before: '473 / 487 / 560 us',
+    after: '427 / 480 / 527 us',
+  },
+  {
+    change: 'not a cause of the spread regression: the relay (due rows, delivered, lease)',
+    where: 'adapters/knex_outbox*.ts, relay_lease.ts',
+    measure: 'PostgreSQL time per allocation (pg_stat_statements, spread c16)',
+    before: '-',
+    after: '20-25 us (one drain per 19-26 allocations)',
+  },
 ];
 
 export function measuredChangesTable(): string {
