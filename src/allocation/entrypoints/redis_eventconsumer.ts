@@ -104,12 +104,11 @@ export class RedisEventConsumer {
 
   /** From here on, until the spill is handled to its end, messages go to the spill. */
   private spillEverything(): void {
-    const items: Received[] = [];
     if (this.current && !this.current.spilled) {
-      items.push(this.current.item);
+      this.spill.append([this.current.item]);
       this.current.spilled = true;
     }
-    items.push(...this.queue.takeAll());
+    const items = this.queue.takeAll();
     this.spill.append(items);
     if (!this.spilling && !this.stopping) {
       this.log.warn({ spilled: items.length }, 'pub/sub consumer spilling to Redis');
