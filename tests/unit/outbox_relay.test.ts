@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { Allocated } from '../../src/allocation/domain/events';
 import { PermanentDeliveryError } from '../../src/allocation/service_layer/errors';
-import { OutboxRelay, type Deliver } from '../../src/allocation/service_layer/outbox';
+import { OutboxRelay } from '../../src/allocation/service_layer/outbox';
+import type { Deliver } from '../../src/allocation/service_layer/outbox_delivery';
 import { FakeOutbox, silentLogger } from './fakes';
 
 const allocated = (orderid: string, sku: string) => new Allocated(orderid, sku, 1, 'b1', 1);

@@ -1,29 +1,13 @@
 // The relay for messages that leave the service (its port, Outbox, is in ports.ts). The unit of work writes them to the
 // outbox in the transaction that raised them; the relay delivers them after commit, so nothing
 // is sent for a rolled-back change and nothing committed is lost when Redis or SMTP is down.
-import {
-  NO_METRICS,
-  type Logger,
-  type Metrics,
-  type Outbox,
-  type PendingMessage,
-  type DeliveryReport,
-} from './ports';
+import { NO_METRICS, type Logger, type Metrics, type Outbox } from './ports';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { backoffMs } from './backoff';
-import { PermanentDeliveryError } from './errors';
-import { continuingTrace, inDeliverySpan } from './tracing';
+import { OutboxDelivery, type Deliver, type DeliveryRetryOptions } from './outbox_delivery';
+import { continuingTrace } from './tracing';
 
-/** Runs one handler on messages of one product, in commit order (MessageBus.handleEvents). */
-export type Deliver = (handler: string, messages: PendingMessage[]) => Promise<void>;
-
-export interface RelayOptions {
+export interface RelayOptions extends DeliveryRetryOptions {
   batchSize: number;
-  /** Backoff after a failed delivery: capped exponential with jitter. */
-  baseDelayMs: number;
-  maxDelayMs: number;
-  /** Deliveries of a message before it becomes a dead letter. */
-  maxAttempts: number;
   /**
    * Least time between two drains. Under load, commits keep asking for drains; waiting this
    * long lets each drain take a batch rather than one message per database round trip.
@@ -46,16 +30,17 @@ export class OutboxRelay {
   private timer: NodeJS.Timeout | undefined;
 
   private readonly options: RelayOptions;
-  private readonly metrics: Metrics;
+  private readonly delivery: OutboxDelivery;
 
   constructor(
     private readonly outbox: Outbox,
-    private readonly deliverTo: Deliver,
+    deliverTo: Deliver,
     private readonly log: Logger,
     options: Partial<RelayOptions> & { metrics?: Metrics } = {},
   ) {
     this.options = { ...DEFAULT_RELAY_OPTIONS, ...options };
-    this.metrics = options.metrics ?? NO_METRICS;
+    const metrics = options.metrics ?? NO_METRICS;
+    this.delivery = new OutboxDelivery(deliverTo, log, metrics, this.options);
   }
 
   /** Delivers everything that is due; concurrent calls share one drain. */
@@ -105,7 +90,7 @@ export class OutboxRelay {
         const handed = await this.outbox.deliverPending(
           this.options.batchSize,
           async (batch, lead) => {
-            const report = await this.deliver(batch, lead ?? (() => true));
+            const report = await this.delivery.deliver(batch, lead ?? (() => true));
             progress = report.delivered.length;
             return report;
           },
@@ -116,89 +101,4 @@ export class OutboxRelay {
     }
     return delivered;
   }
-
-  /**
-   * Products and handlers are delivered concurrently, so a drain's publishes share a round
-   * trip; the messages of one product and handler go to it together, in commit order. If they
-   * fail together, they are tried one by one, so one bad message holds back only those after it
-   * (until it becomes a dead letter, which holds back nothing). Nothing more is sent once the
-   * lease may be another relay's: what is left stays due, for the new leader, in order.
-   */
-  private async deliver(
-    messages: PendingMessage[],
-    stillLeading: () => boolean,
-  ): Promise<DeliveryReport> {
-    const report: DeliveryReport = { delivered: [], failed: [], dead: [] };
-    const groups = new Map<string, PendingMessage[]>();
-    for (const message of messages) {
-      const key = JSON.stringify([message.key, message.event.constructor.name, message.handler]);
-      const group = groups.get(key);
-      if (group) group.push(message);
-      else groups.set(key, [message]);
-    }
-    await Promise.all(
-      [...groups.values()].map(async (group) => {
-        if (!stillLeading()) return;
-        if (group.length > 1 && (await this.deliverGroup(group, report)) === 'delivered') return;
-        for (const message of group) {
-          if (!stillLeading() || (await this.deliverGroup([message], report)) === 'retry') return;
-        }
-      }),
-    );
-    return report;
-  }
-
-  /**
-   * Delivers a group and records the outcome of a single message in the report: a retry with
-   * its backoff, or a dead letter once it failed permanently or maxAttempts times.
-   */
-  private async deliverGroup(
-    group: PendingMessage[],
-    report: DeliveryReport,
-  ): Promise<'delivered' | 'retry' | 'dead'> {
-    const [{ handler }] = group;
-    const type = group[0].event.constructor.name;
-    try {
-      await inDeliverySpan(`${type}.${handler}`, group, () => this.deliverTo(handler, group));
-      report.delivered.push(...group.map((m) => m.id));
-      this.metrics.delivered(`${type}.${handler}`, 'ok');
-      return 'delivered';
-    } catch (error) {
-      this.metrics.delivered(`${type}.${handler}`, 'error');
-      if (group.length > 1) return 'retry'; // tried again one by one
-      const [message] = group;
-      const attempts = message.attempts + 1;
-      if (error instanceof PermanentDeliveryError || attempts >= this.options.maxAttempts) {
-        this.log.error(
-          { err: error, messageId: message.id, handler, attempts, ...chainOf(message) },
-          'outbox delivery failed for good; moved to the dead letters',
-        );
-        report.dead.push({ id: message.id, error: String(error) });
-        return 'dead';
-      }
-      const retryInMs = backoffMs(
-        message.attempts,
-        this.options.baseDelayMs,
-        this.options.maxDelayMs,
-      );
-      this.log.warn(
-        {
-          err: error,
-          messageId: message.id,
-          handler,
-          attempts: message.attempts + 1,
-          retryInMs,
-          ...chainOf(message),
-        },
-        'outbox delivery failed; will retry',
-      );
-      report.failed.push({ id: message.id, error: String(error), retryInMs });
-      return 'retry';
-    }
-  }
-}
-
-/** A log line's correlation id: the chain of the message it is about. */
-function chainOf(message: PendingMessage): { correlation_id?: string } {
-  return message.correlationId === null ? {} : { correlation_id: message.correlationId };
 }
