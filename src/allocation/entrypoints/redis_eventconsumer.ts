@@ -1,13 +1,14 @@
 import type { RedisClient } from '../adapters/redis_connections';
 import type { DeadLetters } from '../adapters/dead_letters';
 import type { PubsubQueueGauges } from '../adapters/metrics';
-import { backoffMs } from '../service_layer/backoff';
 import type { MessageBus } from '../service_layer/messagebus';
 import type { Logger } from '../service_layer/ports';
 import { ChangeBatchQuantityInbound } from './inbound';
 import { setAside } from './set_aside';
 import { BoundedQueue, received, type QueueLimits, type Received } from './pubsub_queue';
 import type { PubsubSpill, SpilledEntry } from './pubsub_spill';
+import { PubsubSpillDrain } from './pubsub_spill_drain';
+import { WakeablePause } from './wakeable_pause';
 
 export const CHANGE_BATCH_QUANTITY = 'change_batch_quantity';
 
@@ -44,9 +45,9 @@ export class RedisEventConsumer {
   private current: { item: Received; spilled: boolean } | undefined;
   /** The message in hand is given up (deferred) on a transient failure after this. */
   private waitUntil = Infinity;
-  private wake: (() => void) | undefined;
+  private readonly idle = new WakeablePause();
   private loop: Promise<void> | undefined;
-  private groupCreated = false;
+  private readonly spillDrain: PubsubSpillDrain;
 
   constructor(
     private readonly subscriber: RedisClient,
@@ -58,6 +59,14 @@ export class RedisEventConsumer {
   ) {
     this.queue = new BoundedQueue(options);
     this.inbound = new ChangeBatchQuantityInbound(bus, log, () => this.giveUp());
+    this.spillDrain = new PubsubSpillDrain(
+      spill,
+      async (entry) => !this.stopping && (await this.handleSpilled(entry)),
+      () => {
+        this.spilling = false;
+        this.log.info({}, 'pub/sub spill handled; back to memory');
+      },
+    );
   }
 
   async start(): Promise<void> {
@@ -78,7 +87,7 @@ export class RedisEventConsumer {
   async stop(): Promise<void> {
     this.stopping = true;
     await this.subscriber.unsubscribe().catch(() => undefined);
-    this.wake?.();
+    this.idle.wake();
     await this.loop;
   }
 
@@ -94,12 +103,12 @@ export class RedisEventConsumer {
   private receive(item: Received): void {
     const spilling = this.spilling;
     if (!spilling && !this.stopping && this.queue.offer(item)) {
-      this.wake?.();
+      this.idle.wake();
       return;
     }
     this.spillEverything();
     this.spill.append([item]);
-    if (!spilling) this.wake?.(); // an idle loop starts draining
+    if (!spilling) this.idle.wake(); // an idle loop starts draining
   }
 
   /** From here on, until the spill is handled to its end, messages go to the spill. */
@@ -125,12 +134,12 @@ export class RedisEventConsumer {
     while (!this.stopping) {
       try {
         if (!this.spilling) await this.handleNextReceived();
-        else if ((await this.drainSpill()) === 'deferred') await this.pause(++failures);
+        else if ((await this.spillDrain.drain()) === 'deferred') await this.pause(++failures);
         else failures = 0;
       } catch (error) {
         // Redis refused a read or an acknowledgement: wait a little and go on.
         this.log.warn({ err: error }, 'pub/sub spill failed; retrying');
-        if (String(error).includes('NOGROUP')) this.groupCreated = false;
+        if (String(error).includes('NOGROUP')) this.spillDrain.groupLost();
         await this.pause(++failures);
       }
     }
@@ -159,31 +168,6 @@ export class RedisEventConsumer {
     }
   }
 
-  /** Handles the spill in order; 'empty' once it is (and memory is used again). */
-  private async drainSpill(): Promise<'empty' | 'deferred'> {
-    if (!this.groupCreated) await this.spill.createGroup();
-    this.groupCreated = true;
-    for (;;) {
-      const entries = await this.spill.read();
-      if (entries.length === 0) {
-        // Appends still on their way are read next time round; memory only once none are.
-        if (!this.spill.idle) return this.spill.flushed().then(() => 'empty' as const);
-        this.spilling = false;
-        this.log.info({}, 'pub/sub spill handled; back to memory');
-        return 'empty';
-      }
-      const done: string[] = [];
-      try {
-        for (const entry of entries) {
-          if (this.stopping || !(await this.handleSpilled(entry))) return 'deferred';
-          done.push(entry.id);
-        }
-      } finally {
-        await this.spill.remove(done);
-      }
-    }
-  }
-
   /** False when the entry must stay in the spill, to be tried again (and nothing after it). */
   private async handleSpilled({ id, payload, size }: SpilledEntry): Promise<boolean> {
     if (payload === undefined) return true; // deleted already
@@ -202,14 +186,6 @@ export class RedisEventConsumer {
 
   /** Waits for a message (attempt 0) or backs off, either way no longer than a stop. */
   private async pause(attempt: number): Promise<void> {
-    if (this.stopping) return;
-    await new Promise<void>((resolve) => {
-      const timer = attempt > 0 ? setTimeout(resolve, backoffMs(attempt, 200, 5_000)) : undefined;
-      this.wake = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
-    this.wake = undefined;
+    if (!this.stopping) await this.idle.pause(attempt);
   }
 }
