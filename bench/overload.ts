@@ -10,6 +10,7 @@ import {
   type Measurement,
   newOrderId,
 } from './scenarios';
+import { type ProbeResult, startProbe } from './overload_probe';
 import { seedSkus } from './seed';
 import { type Buckets, HistogramReader, quantileBound } from './service_histogram';
 
@@ -28,6 +29,8 @@ export interface OverloadResult {
   listenOverflows: number;
   /** The service's own histogram of its 202s in the measured window (service_histogram.ts). */
   service: { admitted: number; p99BoundSeconds: number };
+  /** What one unhurried client saw meanwhile (overload_probe.ts). */
+  probe: ProbeResult;
 }
 
 export async function runOverload(ctx: BenchContext, connections: number): Promise<OverloadResult> {
@@ -39,10 +42,22 @@ export async function runOverload(ctx: BenchContext, connections: number): Promi
   const histograms: Promise<Buckets>[] = [];
   const reader = new HistogramReader(ctx.origin, '/allocate', 202);
   await reader.open();
+  const probe = startProbe({ origin: ctx.origin, skus, orderPrefix: `${prefix}-probe` });
+  const probed: Promise<ProbeResult>[] = [];
   const readAdmitted = () => histograms.push(reader.read());
+  const window = {
+    start: () => {
+      readAdmitted();
+      probe.measureFromNow();
+    },
+    end: () => {
+      readAdmitted();
+      probed.push(probe.stop());
+    },
+  };
   const measurement = await measure(ctx, 'overload', {
     concurrency: connections,
-    onWindow: { start: readAdmitted, end: readAdmitted },
+    onWindow: window,
     // Queued requests may wait long without admission control: count them, do not cut them off.
     timeoutSeconds: 60,
     next: () => allocateRequest(newOrderId(ctx), skus[Math.floor(Math.random() * skus.length)], 1),
@@ -57,6 +72,7 @@ export async function runOverload(ctx: BenchContext, connections: number): Promi
   );
   const load = measurement.load;
   const [from, to] = await Promise.all(histograms).finally(() => reader.close());
+  const [probeResult] = await Promise.all(probed);
   const serviceP99 = quantileBound(from, to, 0.99);
   const result: OverloadResult = {
     measurement,
@@ -67,11 +83,13 @@ export async function runOverload(ctx: BenchContext, connections: number): Promi
     stored: rows[0].n,
     listenOverflows: listenOverflows() - overflowsBefore,
     service: { admitted: serviceP99.count, p99BoundSeconds: serviceP99.boundSeconds },
+    probe: probeResult ?? { admittedMs: [], refused: 0 },
   };
   ctx.log(
     `overload c=${connections}: ${result.admittedPerSecond.toFixed(0)} admitted/s, admitted p50 ` +
       `${load.latency2xx.p50.toFixed(1)} ms p99 ${load.latency2xx.p99.toFixed(1)} ms ` +
-      `(service: ${result.service.admitted} admitted, p99 <= ${result.service.p99BoundSeconds} s), ` +
+      `(service: ${result.service.admitted} admitted, p99 <= ${result.service.p99BoundSeconds} s; ` +
+      `one unhurried client: ${describeProbe(result.probe)}), ` +
       `${(100 * result.refusedShare).toFixed(1)}% refused, ${accepted} accepted, ` +
       `${result.stored} stored, ${result.listenOverflows} listen queue overflows`,
   );
@@ -91,4 +109,23 @@ function listenOverflows(): number {
   } catch {
     return NaN;
   }
+}
+
+/** The probe's admitted p99 in ms (Infinity when none was admitted). */
+export function probeP99({ admittedMs }: ProbeResult): number {
+  if (admittedMs.length === 0) return Infinity;
+  const sorted = [...admittedMs].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(0.99 * sorted.length))];
+}
+
+/** The probe's admitted latencies: how many, p50, p99 and the slowest. */
+export function describeProbe(probe: ProbeResult): string {
+  const { admittedMs, refused } = probe;
+  if (admittedMs.length === 0) return `none admitted, ${refused} refused`;
+  const sorted = [...admittedMs].sort((a, b) => a - b);
+  return (
+    `${sorted.length} admitted (${refused} refused): p50 ` +
+    `${sorted[Math.floor(0.5 * sorted.length)].toFixed(0)} ms, p99 ${probeP99(probe).toFixed(0)} ms, ` +
+    `max ${sorted[sorted.length - 1].toFixed(0)} ms`
+  );
 }
