@@ -6,6 +6,10 @@
 // of the requests completed in a window took longer than the target, it shrinks by a fifth;
 // while requests are being refused and the window was fast, it grows by a tenth. It never goes
 // above the configured ceiling, nor below a floor that ordinary clients never reach.
+// What it buys (make bench overload, 2,000 connections, back to back on a quiet machine,
+// 2026-11-27): fixed 256 (ADMISSION_TARGET_MS=0): 285 admitted/s, the service's own p99 over
+// 2.5 s; adaptive: 238 admitted/s, p99 under 0.5 s, and a separate client allocating one at a
+// time meanwhile saw p50 13-57 ms, p99 291-401 ms.
 //
 // Only completions move it, so one stuck request cannot close the door: the others keep
 // completing fast. If everything is stuck (the database hangs), completions stop until their
