@@ -20,8 +20,10 @@ import { payloadOf, poisonMessages, type PoisonMessage } from './fuzz_poison_mes
 const SEED = Number(process.env.FUZZ_SEED ?? 20_261_121);
 /** Requests go in batches sent together (1 to 8), as concurrent clients send them. */
 const HTTP_BATCHES_PER_ROUTE = 150;
-/** Messages go in batches of 1 to 120, each followed by a valid one that marks its end. */
+/** Messages go in batches of 50 to 120, each followed by a valid one that marks its end. */
 const REDIS_BATCHES = 20;
+/** Every seed sends at least this many poison messages. */
+const REDIS_MIN_MESSAGES = 1000;
 
 /**
  * Runs a property from the seed (or replays `FUZZ_REPLAY=name:seed:path`); on failure, throws
@@ -147,7 +149,11 @@ describe('fuzz', () => {
     let batches = 0;
     let sent = 0;
     const property = fc.asyncProperty(
-      fc.array(poisonMessages, { minLength: 1, maxLength: 120, size: 'max' }),
+      fc.array(poisonMessages, {
+        minLength: Math.ceil(REDIS_MIN_MESSAGES / REDIS_BATCHES),
+        maxLength: 120,
+        size: 'max',
+      }),
       async (messages: PoisonMessage[]) => {
         const batch = ++batches;
         const tagOf = (i: number) => `<fz:${runId}:${batch}:${i}>`;
@@ -189,7 +195,7 @@ describe('fuzz', () => {
     }
 
     console.log(`      redis fuzz: messages sent ${sent} in ${batches} batches, all dead-lettered`);
-    expect(sent).to.be.at.least(1000);
+    expect(sent).to.be.at.least(REDIS_MIN_MESSAGES);
     const listed = await send({ method: 'GET', url: `${service.url}/dead_letters?limit=5` });
     const entries = listed.body as { payload?: unknown; reason?: unknown }[];
     expect(listed.status).to.equal(200);
