@@ -1,6 +1,7 @@
 // SPEC section 10: a process admits at most MAX_INFLIGHT commands; the next ones get 503 with
 // Retry-After at once, and every admitted one is applied. Counts, never timings.
 import { expect } from 'chai';
+import { ADAPTIVE_FLOOR } from '../../src/allocation/entrypoints/adaptive_limit';
 import { testDb } from '../support/db';
 import { eventually } from '../support/eventually';
 import { randomBatchref, randomOrderid, randomSku } from '../support/random_refs';
@@ -110,9 +111,9 @@ async function metric(url: string, series: string): Promise<number> {
   return Number(line?.split(' ')[1]);
 }
 
-describe('admission control follows latency (MAX_INFLIGHT=64, ADMISSION_TARGET_MS=50)', () => {
-  const ceiling = 64;
-  const requests = 70;
+describe('admission control follows latency (MAX_INFLIGHT=128, ADMISSION_TARGET_MS=50)', () => {
+  const ceiling = 128;
+  const requests = 134;
   let service: ServiceProcess;
   before(async () => {
     await testDb(); // migrated
@@ -158,7 +159,7 @@ describe('admission control follows latency (MAX_INFLIGHT=64, ADMISSION_TARGET_M
     expect((await allocate(service.url, randomOrderid(), sku)).status).to.equal(202);
 
     const lowered = await metric(service.url, 'allocation_admission_limit{kind="commands"}');
-    expect(lowered).to.be.below(ceiling).and.at.least(32);
+    expect(lowered).to.be.below(ceiling).and.at.least(ADAPTIVE_FLOOR);
     expect(await burstWhileLocked(sku, 0)).to.equal(requests - lowered);
     const refused = await metric(
       service.url,
