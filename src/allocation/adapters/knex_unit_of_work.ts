@@ -16,7 +16,8 @@
 //    (HotSkus), and every quantity change (it may read thousands of lines), is loaded under
 //    its product's row lock in a transaction, and the same call commits it: racers queue on
 //    the row instead of retrying, and a long change cannot be starved.
-// Numbers for each piece are in BENCHMARKS.md ("What each mechanism buys").
+// What SkuLocks and HotSkus buy, measured, is beside them in sku_locks.ts; the write path as a
+// whole is in BENCHMARKS.md (spread, hot, history).
 import type { Knex } from 'knex';
 import type { Event } from '../domain/events';
 import { currentTraceparent } from '../service_layer/tracing';
