@@ -32,6 +32,35 @@ async function allocate(url: string, orderid: string, sku: string): Promise<Answ
   };
 }
 
+/**
+ * Sends `requests` allocations on `sku` while a test transaction holds its product's row:
+ * nothing admitted can finish meanwhile, so exactly those over `limit` come back at once, all
+ * refused. The row is let go `holdMs` after that (the admitted ones are then that slow).
+ */
+async function burstWhileLocked(
+  url: string,
+  sku: string,
+  requests: number,
+  limit: number,
+  holdMs = 0,
+): Promise<Answer[]> {
+  const answers: Answer[] = [];
+  const blocker = await (await testDb()).transaction();
+  let pending: Promise<Answer>[];
+  try {
+    await blocker.raw('SELECT 1 FROM products WHERE sku = ? FOR UPDATE', [sku]);
+    pending = Array.from({ length: requests }, () =>
+      allocate(url, randomOrderid(), sku).then((answer) => (answers.push(answer), answer)),
+    );
+    await eventually(async () => expect(answers.length).to.equal(requests - limit), 20_000);
+    expect(countBy(answers, (a) => a.status)).to.deep.equal({ 503: answers.length });
+    await new Promise((resolve) => setTimeout(resolve, holdMs));
+  } finally {
+    await blocker.rollback();
+  }
+  return Promise.all(pending);
+}
+
 describe(`admission control (MAX_INFLIGHT=${MAX_INFLIGHT})`, () => {
   let service: ServiceProcess;
   before(async () => {
@@ -51,30 +80,8 @@ describe(`admission control (MAX_INFLIGHT=${MAX_INFLIGHT})`, () => {
     await addBatch(service.url, ref, sku, 1_000);
     const db = await testDb();
     const requests = 60;
-    const answers: Answer[] = [];
 
-    // While the product's row is locked, admitted commands cannot finish: exactly the
-    // requests beyond the limit come back, all refused.
-    const blocker = await db.transaction();
-    let pending: Promise<Answer>[];
-    try {
-      await blocker.raw('SELECT 1 FROM products WHERE sku = ? FOR UPDATE', [sku]);
-      pending = Array.from({ length: requests }, () =>
-        allocate(service.url, randomOrderid(), sku).then((answer) => {
-          answers.push(answer);
-          return answer;
-        }),
-      );
-      await eventually(async () => {
-        expect(answers.length).to.be.at.least(requests - MAX_INFLIGHT);
-      }, 20_000);
-      expect(countBy(answers, (a) => a.status)).to.deep.equal({
-        503: answers.length,
-      });
-    } finally {
-      await blocker.rollback();
-    }
-    const all = await Promise.all(pending);
+    const all = await burstWhileLocked(service.url, sku, requests, MAX_INFLIGHT);
     // Once the lock is gone, a second burst at the same concurrency, nothing blocked.
     all.push(
       ...(await Promise.all(
@@ -126,41 +133,27 @@ describe('admission control follows latency (MAX_INFLIGHT=128, ADMISSION_TARGET_
     await service.stop();
   });
 
-  /** Sends `requests` allocations while the product's row is locked; returns the refusals. */
-  async function burstWhileLocked(sku: string, holdMs: number): Promise<number> {
-    const db = await testDb();
-    const answers: Answer[] = [];
-    const blocker = await db.transaction();
-    let pending: Promise<Answer>[];
-    try {
-      await blocker.raw('SELECT 1 FROM products WHERE sku = ? FOR UPDATE', [sku]);
-      pending = Array.from({ length: requests }, () =>
-        allocate(service.url, randomOrderid(), sku).then((a) => (answers.push(a), a)),
-      );
-      const limit = await metric(service.url, 'allocation_admission_limit{kind="commands"}');
-      // nothing admitted can finish while the row is locked: exactly those over the limit return
-      await eventually(async () => expect(answers.length).to.equal(requests - limit), 20_000);
-      await new Promise((resolve) => setTimeout(resolve, holdMs)); // admitted ones are now slow
-    } finally {
-      await blocker.rollback();
-    }
-    const all = await Promise.all(pending);
-    expect(all.every((a) => a.status === 202 || a.status === 503)).to.equal(true);
-    return all.filter((a) => a.status === 503).length;
-  }
+  const refusals = (answers: Answer[]) => {
+    expect(answers.every((a) => a.status === 202 || a.status === 503)).to.equal(true);
+    return answers.filter((a) => a.status === 503).length;
+  };
+  const limit = () => metric(service.url, 'allocation_admission_limit{kind="commands"}');
 
   it('admits fewer at once after slow requests, and every 202 is stored', async () => {
     const [sku, ref] = [randomSku('adaptive'), randomBatchref()];
     await addBatch(service.url, ref, sku, 1_000);
 
-    expect(await burstWhileLocked(sku, 200)).to.equal(requests - ceiling);
+    expect(await limit()).to.equal(ceiling);
+    const slow = await burstWhileLocked(service.url, sku, requests, ceiling, 200);
+    expect(refusals(slow)).to.equal(requests - ceiling);
     // a window is judged by the first request that completes after it
     await new Promise((resolve) => setTimeout(resolve, 150));
     expect((await allocate(service.url, randomOrderid(), sku)).status).to.equal(202);
 
-    const lowered = await metric(service.url, 'allocation_admission_limit{kind="commands"}');
+    const lowered = await limit();
     expect(lowered).to.be.below(ceiling).and.at.least(ADAPTIVE_FLOOR);
-    expect(await burstWhileLocked(sku, 0)).to.equal(requests - lowered);
+    const burst = await burstWhileLocked(service.url, sku, requests, lowered);
+    expect(refusals(burst)).to.equal(requests - lowered);
     const refused = await metric(
       service.url,
       'allocation_http_requests_refused_total{kind="commands"}',
