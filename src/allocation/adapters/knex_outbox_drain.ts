@@ -73,6 +73,9 @@ const DEAD = {
          FROM dead`,
 };
 
+/** How long a message of a type this version does not know waits before it is read again. */
+const UNKNOWN_TYPE_RETRY_MS = 60_000;
+
 /**
  * Hands the due messages to `deliver` and records its report, unless the lease was lost
  * meanwhile (then `lease` is told, and the messages stay due); the number of rows read.
@@ -88,14 +91,21 @@ export async function drainOutbox(
   try {
     const { rows } = await connection.query({ ...PENDING, values: [limit] });
     if (rows.length === 0) return 0;
+    // A type this version does not know (written by a newer one, mid-deploy) is put out of the
+    // way for a while, as a failed delivery: left due, a batch of them at the head of the
+    // outbox was read again by every drain and nothing behind it was ever delivered.
+    const unreadable: DeliveryReport['failed'] = [];
     const readable = rows.flatMap((row) => {
       try {
         return [toPending(row)];
-      } catch {
-        return []; // a type this version does not know (say, mid-deploy): left for later
+      } catch (error) {
+        const reason = `Not delivered by this version: ${(error as Error).message}`;
+        unreadable.push({ id: String(row.id), error: reason, retryInMs: UNKNOWN_TYPE_RETRY_MS });
+        return [];
       }
     });
-    const report = await deliver(readable);
+    const delivery = await deliver(readable);
+    const report = { ...delivery, failed: [...delivery.failed, ...unreadable] };
     if (report.delivered.length + report.failed.length + report.dead.length === 0) {
       return rows.length;
     }
