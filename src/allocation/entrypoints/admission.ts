@@ -11,7 +11,7 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import type { PrometheusMetrics } from '../adapters/metrics';
 import { AdaptiveLimit } from './adaptive_limit';
 import { RETRY_AFTER_SECONDS } from './http_errors';
-import { requestIdOf } from './middleware';
+import { answerJson } from './middleware';
 
 export interface AdmissionLimits {
   /** Writes: POST /add_batch and /allocate (MAX_INFLIGHT). */
@@ -63,11 +63,5 @@ function refuse(req: IncomingMessage, res: ServerResponse, limit: number): void 
   const body = JSON.stringify({
     message: `Too many requests in progress (now ${limit}); retry soon`,
   });
-  res.writeHead(503, {
-    'Content-Type': 'application/json; charset=utf-8',
-    'Content-Length': Buffer.byteLength(body),
-    'Retry-After': String(RETRY_AFTER_SECONDS),
-    'X-Request-Id': requestIdOf(req.headers['x-request-id']),
-  });
-  res.end(body);
+  answerJson(req, res, 503, body, { 'Retry-After': String(RETRY_AFTER_SECONDS) });
 }

@@ -1,7 +1,7 @@
 // The middleware every request passes through, in the order koa_app.ts installs it, and the
 // liveness probe answered in front of it all.
 import { randomUUID } from 'node:crypto';
-import type { RequestListener } from 'node:http';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { bodyParser } from '@koa/bodyparser';
 import type Koa from 'koa';
 import type { PrometheusMetrics } from '../adapters/metrics';
@@ -25,13 +25,28 @@ export function livenessFirst(next: RequestListener): RequestListener {
     if (req.method !== 'GET' || (url !== '/healthz' && !url.startsWith('/healthz?'))) {
       return next(req, res);
     }
-    res.writeHead(200, {
-      'Content-Type': 'application/json; charset=utf-8',
-      'Content-Length': HEALTHY_BODY.length,
-      'X-Request-Id': requestIdOf(req.headers['x-request-id']),
-    });
-    res.end(HEALTHY_BODY);
+    answerJson(req, res, 200, HEALTHY_BODY);
   };
+}
+
+/**
+ * A JSON answer written straight to Node's response, for the answers given in front of Koa
+ * (the liveness probe, admission's refusals); like Koa's, it carries the request id.
+ */
+export function answerJson(
+  req: IncomingMessage,
+  res: ServerResponse,
+  status: number,
+  body: string,
+  headers: Record<string, string> = {},
+): void {
+  res.writeHead(status, {
+    ...headers,
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(body),
+    'X-Request-Id': requestIdOf(req.headers['x-request-id']),
+  });
+  res.end(body);
 }
 
 export const HEALTHY = { status: 'ok' };
@@ -58,7 +73,7 @@ export function parseJsonBody() {
 }
 
 /** The caller's X-Request-Id when it is a sane one, or a new id. */
-export function requestIdOf(given: string | string[] | undefined): string {
+function requestIdOf(given: string | string[] | undefined): string {
   return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
 }
 
