@@ -1,18 +1,59 @@
 // The read side: plain SQL on the allocations_view read model, no domain needed.
+import DataLoader from 'dataloader';
 import type { Knex } from 'knex';
 import { queryPrepared } from './adapters/prepared';
 
-export async function allocations(
-  orderid: string,
+export interface AllocationRow {
+  sku: string;
+  batchref: string;
+}
+
+/** The allocations of each of `orderids`, by order id (an order with none is left out). */
+export async function allocationsOfOrders(
+  orderids: readonly string[],
   db: Knex,
-): Promise<{ sku: string; batchref: string }[]> {
-  const { rows } = await queryPrepared<{ sku: string; batchref: string }>(
+): Promise<Map<string, AllocationRow[]>> {
+  const { rows } = await queryPrepared<AllocationRow & { orderid: string }>(
     db,
     // a row whose batchref is null records a removal (see the migration that versions it)
-    'SELECT sku, batchref FROM allocations_view WHERE orderid = ? AND batchref IS NOT NULL ORDER BY sku',
-    [orderid],
+    `SELECT orderid, sku, batchref FROM allocations_view
+     WHERE orderid = ANY(?::text[]) AND batchref IS NOT NULL ORDER BY orderid, sku`,
+    [orderids],
   );
-  return rows;
+  const byOrder = new Map<string, AllocationRow[]>();
+  for (const { orderid, sku, batchref } of rows) {
+    const lines = byOrder.get(orderid) ?? [];
+    lines.push({ sku, batchref });
+    byOrder.set(orderid, lines);
+  }
+  return byOrder;
+}
+
+/** One order's allocations, by sku. */
+export async function allocations(orderid: string, db: Knex): Promise<AllocationRow[]> {
+  return (await allocationsOfOrders([orderid], db)).get(orderid) ?? [];
+}
+
+// Reads asked for in the same turn of the event loop share one statement (and one pooled
+// connection): per read, most of the cost is the round trip, not the lookup. Under load many
+// requests are parsed in one turn; setImmediate runs the batch after all of them, and a lone
+// read waits for nothing. Nothing is cached (cache: false): every read sees the table as it is.
+// Measured (GET /allocations/:orderid of 100,000 orders, c16, autocannon, two runs of 8
+// alternating rounds, 2026-11-27): per read, service CPU 174-178 us -> 100-107 us, PostgreSQL
+// CPU 49-51 us -> 22-24 us; 5,971-6,026 -> 10,489-10,561 reads/s (about 7 reads per statement),
+// beside Koa + pg SELECT 1's 11,092-11,759/s.
+const MAX_BATCH = 100;
+
+/** `allocations`, with the reads that arrive together batched into one statement. */
+export function batchedAllocations(db: Knex): (orderid: string) => Promise<AllocationRow[]> {
+  const loader = new DataLoader<string, AllocationRow[]>(
+    async (orderids) => {
+      const byOrder = await allocationsOfOrders(orderids, db);
+      return orderids.map((orderid) => byOrder.get(orderid) ?? []);
+    },
+    { cache: false, maxBatchSize: MAX_BATCH, batchScheduleFn: (run) => setImmediate(run) },
+  );
+  return (orderid) => loader.load(orderid);
 }
 
 export interface ProductStock {

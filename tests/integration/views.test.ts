@@ -4,7 +4,8 @@ import { bootstrap } from '../../src/allocation/bootstrap';
 import type { MessageBus } from '../../src/allocation/service_layer/messagebus';
 import type { OutboxRelay } from '../../src/allocation/service_layer/outbox';
 import { Allocate, ChangeBatchQuantity, CreateBatch } from '../../src/allocation/domain/commands';
-import { allocations } from '../../src/allocation/views';
+import { createKnex } from '../../src/allocation/adapters/db';
+import { allocations, batchedAllocations } from '../../src/allocation/views';
 import { FakeNotifications, recordingPublisher, silentLogger } from '../unit/fakes';
 import { testDb } from '../support/db';
 import { eventually } from '../support/eventually';
@@ -86,5 +87,49 @@ describe('views', () => {
     const db = await testDb();
 
     expect(await allocations(randomOrderid(), db)).to.deep.equal([]);
+  });
+
+  describe('reads batched into one statement', () => {
+    it('gives each read its own order, whatever else was asked with it', async () => {
+      const db = await testDb();
+      // more orders than one statement takes (100), so the reads are split over several
+      const orders = Array.from({ length: 250 }, () => randomOrderid('batched'));
+      const [later, earlier] = [randomSku('b'), randomSku('a')]; // each order's rows come by sku
+      const rows = orders.flatMap((orderid, i) => [
+        { orderid, sku: later, batchref: `ref-a-${i}` },
+        ...(i % 2 === 0 ? [{ orderid, sku: earlier, batchref: `ref-b-${i}` }] : []),
+      ]);
+      // a removed line (batchref null) is not an allocation
+      rows.push({ orderid: orders[1], sku: earlier, batchref: null as unknown as string });
+      await db('allocations_view').insert(rows);
+      const read = batchedAllocations(db);
+      const unknown = randomOrderid('none');
+
+      const asked = [...orders, unknown, orders[7], orders[0]];
+      const answers = await Promise.all(asked.map((orderid) => read(orderid)));
+
+      const expected = (i: number) =>
+        i % 2 === 0
+          ? [
+              { sku: earlier, batchref: `ref-b-${i}` },
+              { sku: later, batchref: `ref-a-${i}` },
+            ]
+          : [{ sku: later, batchref: `ref-a-${i}` }];
+      orders.forEach((_, i) => expect(answers[i]).to.deep.equal(expected(i)));
+      expect(answers[250]).to.deep.equal([]);
+      expect(answers[251]).to.deep.equal(expected(7));
+      expect(answers[252]).to.deep.equal(expected(0));
+    });
+
+    it('fails every read of a statement that fails', async () => {
+      const db = createKnex(process.env.DATABASE_URL as string, 2);
+      const read = batchedAllocations(db);
+      const orderid = randomOrderid();
+      await db.destroy(); // no connection can be acquired any more
+
+      const results = await Promise.allSettled([read(orderid), read(randomOrderid())]);
+
+      expect(results.map((result) => result.status)).to.deep.equal(['rejected', 'rejected']);
+    });
   });
 });

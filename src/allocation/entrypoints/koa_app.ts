@@ -8,7 +8,7 @@ import { Allocate, CreateBatch } from '../domain/commands';
 import type { DeadLetterReplayDeps } from '../service_layer/dead_letters';
 import type { MessageBus } from '../service_layer/messagebus';
 import type { Logger } from '../service_layer/ports';
-import { allocations, productStock } from '../views';
+import { batchedAllocations, productStock } from '../views';
 import { AddBatchBody, AllocateBody, OrderId, Sku, openApiDocument } from './api_schemas';
 import { authGuards, type AuthGuards, type AuthTokens } from './auth';
 import { addDeadLetterRoutes } from './dead_letter_routes';
@@ -74,9 +74,10 @@ function addCommandRoutes(router: Router, { bus }: AppDeps, guard: AuthGuards): 
 
 function addQueryRoutes(router: Router, deps: AppDeps, guard: AuthGuards): void {
   const db = deps.readDb ?? deps.db;
+  const allocations = batchedAllocations(db);
   router.get('/allocations/:orderid', guard.api, async (ctx) => {
     const orderid = OrderId.parse(ctx.params.orderid);
-    const result = await allocations(orderid, db);
+    const result = await allocations(orderid);
     if (result.length === 0) {
       ctx.status = 404;
       ctx.body = { message: `No allocations for order ${orderid}` };
