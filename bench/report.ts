@@ -8,7 +8,7 @@ import type { HistoryResult } from './history';
 import type { HotResult, SelloutResult } from './hot';
 import type { MachineInfo } from './machine';
 import { measuredChangesTable } from './measured_changes';
-import { MINIMAL_SERVERS, type MinimalRow } from './minimal_servers';
+import { MINIMAL_SERVERS, ROUNDS, type MinimalRow } from './minimal_servers';
 import type { OverloadResult } from './overload';
 import type { PgbenchResult } from './pgbench';
 import type { ProfileSummary } from './profile';
@@ -168,8 +168,9 @@ export function markdown(results: Results, targets: Target[]): string {
       'Minimal servers',
       minimalTable(results),
       'Each minimal server (`bench/yardstick/koa_*.ts`) is a process of its own on the same ' +
-        'PostgreSQL, driven right after ours with the same load: the hello world answers the ' +
-        'same JSON as `/healthz`; SELECT 1 goes to PostgreSQL once per request and answers its ' +
+        `PostgreSQL, taking turns with ours under the same load (${ROUNDS} rounds each, the ` +
+        "order alternating; the ratio is the median of the rounds' ratios, all listed): the " +
+        'hello world answers the same JSON as `/healthz`; SELECT 1 goes to PostgreSQL once per request and answers its ' +
         'row; the allocation runs, on the yardstick database, what a hand-written Koa + pg ' +
         'server would: BEGIN, the six statements of `allocate.pgbench`, COMMIT, with no ' +
         'validation, no availability check and no outbox.',

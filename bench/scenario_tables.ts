@@ -121,7 +121,7 @@ export function minimalTable(results: Results): string | undefined {
       'req/s',
       'p50 ms',
       'p99 ms',
-    ].concat(['ratio', 'target']),
+    ].concat(['ratio', 'rounds', 'target']),
     results.minimal.map((row) => {
       const server = MINIMAL_SERVERS[row.server];
       return [
@@ -131,10 +131,11 @@ export function minimalTable(results: Results): string | undefined {
         server.label,
         ...side(row.theirs),
         `${row.ratio.toFixed(2)} x`,
+        row.ratios.map((ratio) => ratio.toFixed(2)).join(', '),
         `>= ${server.target} x`,
       ];
     }),
-    [false, true, true, true, true, false, true, true, true, true, false],
+    [false, true, true, true, true, false, true, true, true, true, false, false],
   );
 }
 
