@@ -78,14 +78,15 @@ export async function runScenarios(
   }
   let skus: string[] | undefined;
   if (only.has('spread')) {
-    skus = await seedSpread(ctx);
+    const spreadSkus = await seedSpread(ctx);
+    skus = spreadSkus;
     for (const c of options.spread) {
-      const row = await beside(await runSpread(ctx, c, skus), 'allocate');
+      const row = await beside(await runSpread(ctx, c, spreadSkus), 'allocate');
       results.spread.push(row);
       if (c === MINIMAL_AT) {
         await minimal(
           'koa_allocate',
-          (k) => runSpread(k, c, skus as string[]),
+          (k) => runSpread(k, c, spreadSkus),
           (k) => runSpread(k, c, YARDSTICK_SKUS, 'koa_allocate'),
         );
       }
