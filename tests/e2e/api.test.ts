@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib';
 import { expect } from 'chai';
 import request from 'supertest';
 import { randomBatchref, randomOrderid, randomSku } from '../support/random_refs';
@@ -51,6 +52,25 @@ describe('API', () => {
 
     expect(response.status).to.equal(202);
     expect(response.body).to.deep.equal({ batchref: null });
+  });
+
+  // superagent writes a Buffer sent with a JSON content type as JSON; this sends its bytes
+  const bytesAsTheyAre = ((bytes: Buffer) => bytes) as unknown as (body: unknown) => string;
+
+  it('takes a gzip-compressed body', async () => {
+    const [sku, ref] = [randomSku(), randomBatchref()];
+    await addBatch(ref, sku, 5).expect(201);
+    const body = gzipSync(JSON.stringify({ orderid: randomOrderid(), sku, qty: 2 }));
+
+    const response = await request(t.app.callback())
+      .post('/allocate')
+      .set('Content-Type', 'application/json')
+      .set('Content-Encoding', 'gzip')
+      .serialize(bytesAsTheyAre)
+      .send(body);
+
+    expect(response.status).to.equal(202);
+    expect(response.body).to.deep.equal({ batchref: ref });
   });
 
   it('allocating the same line twice gives the same batch and one allocation', async () => {
@@ -175,6 +195,27 @@ describe('API', () => {
         .send('orderid=o1');
 
       expect(response.status).to.equal(400);
+      expect(response.body.message).to.be.a('string');
+    });
+
+    it('a body whose JSON names __proto__', async () => {
+      const response = await request(t.app.callback())
+        .post('/allocate')
+        .set('Content-Type', 'application/json')
+        .send('{"orderid": "o1", "sku": "LAMP", "qty": 1, "__proto__": {"admin": true}}');
+
+      expect(response.status).to.equal(400);
+      expect(response.body.message).to.be.a('string');
+    });
+
+    it('a body in a content encoding the service does not know', async () => {
+      const response = await request(t.app.callback())
+        .post('/allocate')
+        .set('Content-Type', 'application/json')
+        .set('Content-Encoding', 'compress')
+        .send(JSON.stringify(valid));
+
+      expect(response.status).to.equal(415);
       expect(response.body.message).to.be.a('string');
     });
 

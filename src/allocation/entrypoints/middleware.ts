@@ -2,13 +2,25 @@
 // liveness probe answered in front of it all.
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
-import { bodyParser } from '@koa/bodyparser';
+import bourne from '@hapi/bourne';
+import inflate from 'inflation';
+import getRawBody from 'raw-body';
 import type Koa from 'koa';
 import type { PrometheusMetrics } from '../adapters/metrics';
 import type { Chain } from '../service_layer/messagebus';
 import type { Logger } from '../service_layer/ports';
 
-const MAX_BODY = '16kb';
+const MAX_BODY_BYTES = 16 * 1024;
+// what @koa/bodyparser took for JSON: application/json and the JSON types it listed
+const JSON_TYPES = [
+  'application/json',
+  'application/json-patch+json',
+  'application/vnd.api+json',
+  'application/csp-report',
+  'application/reports+json',
+  'application/scim+json',
+];
+const OBJECT_OR_ARRAY = /^[\x20\x09\x0a\x0d]*[[{]/;
 const PARSED_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 const REQUEST_ID = /^[\w.-]{1,64}$/;
 
@@ -53,23 +65,48 @@ export const HEALTHY = { status: 'ok' };
 const HEALTHY_BODY = JSON.stringify(HEALTHY);
 
 /**
- * JSON bodies up to MAX_BODY. Any failure to read one is the client's: a corrupt compressed
- * body, say, fails inside zlib with no HTTP status, and must still be a 400, not a 500.
+ * JSON bodies of POST, PUT and PATCH, up to MAX_BODY_BYTES, inflated when sent compressed: the
+ * pieces @koa/bodyparser uses (co-body's), without its wrapper. The wrapper cost 20-60 us of
+ * service CPU per POST /allocate (content-type checks repeated per request, option objects, a
+ * text decoder per body): 479 -> 448 us per allocation in one window of 8 alternating rounds,
+ * 2026-11-27. Any failure to read a body is the client's: a corrupt compressed body, say,
+ * fails inside zlib with no HTTP status, and must still be a 400, not a 500.
  */
 export function parseJsonBody() {
-  const parse = bodyParser({ enableTypes: ['json'], jsonLimit: MAX_BODY, encoding: 'utf-8' });
   return async (ctx: Koa.Context, next: Koa.Next): Promise<void> => {
-    // the parser reads bodies of these methods only; the rest skip two async frames
+    // the other methods skip reading a body, and two async frames
     if (!PARSED_METHODS.has(ctx.method)) return next();
-    try {
-      await parse(ctx, () => Promise.resolve());
-    } catch (error) {
-      const status = (error as { status?: number }).status;
-      if (status !== undefined && status >= 400 && status < 500) throw error;
-      ctx.throw(400, `Body could not be read: ${(error as Error).message}`);
-    }
+    // a body of another type is left unread: `{}` fails validation as a 400
+    ctx.request.body = ctx.is(JSON_TYPES) ? await readJson(ctx) : {};
     await next();
   };
+}
+
+async function readJson(ctx: Koa.Context): Promise<unknown> {
+  let text: string;
+  try {
+    // the declared length can be checked before reading only when the body is not compressed
+    const identity = (ctx.get('Content-Encoding') || 'identity') === 'identity';
+    const length = identity ? ctx.get('Content-Length') : '';
+    const bytes = await getRawBody(inflate(ctx.req), {
+      limit: MAX_BODY_BYTES,
+      length: length === '' ? undefined : length,
+    });
+    text = bytes.toString('utf8');
+  } catch (error) {
+    const status = (error as { status?: number }).status;
+    if (status !== undefined && status >= 400 && status < 500) throw error; // 413, 415, 400
+    return ctx.throw(400, `Body could not be read: ${(error as Error).message}`);
+  }
+  if (text === '') return {};
+  // as co-body's strict mode: a JSON body is an object or an array
+  if (!OBJECT_OR_ARRAY.test(text)) ctx.throw(400, 'A JSON body must be an object or an array');
+  try {
+    // refuses a `__proto__` key, as co-body did: no body can reach an object's prototype
+    return bourne.parse(text, { protoAction: 'error' });
+  } catch (error) {
+    return ctx.throw(400, `Invalid JSON body: ${(error as Error).message}`);
+  }
 }
 
 /** The caller's X-Request-Id when it is a sane one, or a new id. */
