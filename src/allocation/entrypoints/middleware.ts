@@ -20,7 +20,8 @@ const JSON_TYPES = [
   'application/reports+json',
   'application/scim+json',
 ];
-const OBJECT_OR_ARRAY = /^[\x20\x09\x0a\x0d]*[[{]/;
+// JSON's whitespace (RFC 8259: space, tab, line feed, carriage return), then { or [
+const OBJECT_OR_ARRAY = /^[ \t\n\r]*[[{]/;
 const PARSED_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 const REQUEST_ID = /^[\w.-]{1,64}$/;
 
