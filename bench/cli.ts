@@ -65,8 +65,8 @@ servers) on the same server, prints the results and, after a full run, writes BE
   --workers-duration S  its measured seconds (default 6, or --duration when given)
   --no-yardstick        skip pgbench and the minimal Koa servers (no ratios)
   --service DIR         measure the service built in another checkout (DIR/dist/src/...), e.g.
-                        an older commit, with this benchmark; give it a database of its own
-                        (DATABASE_URL), as it migrates to its own schema
+                        an older commit, with this benchmark (every run gives the service a new
+                        database, allocation_bench, migrated by that checkout)
   --profile             CPU-profile the service (node --cpu-prof) and print its top functions;
                         alone it runs spread at c16 only
   --write               write BENCHMARKS.md after a partial run too

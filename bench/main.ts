@@ -7,6 +7,7 @@ import { findRepoRoot } from '../tools/services';
 import { type Options, parseArgs, SCENARIOS, USAGE, UsageError } from './cli';
 import { CpuMeter, postmasterOf } from './cpu';
 import { describeMachine } from './machine';
+import { SERVICE_DATABASE, freshServiceDatabase } from './fresh_database';
 import { profilesIn, summarizeProfile } from './profile';
 import { printed, markdown, measuredRows, type Results } from './report';
 import { runScenarios } from './run';
@@ -53,7 +54,9 @@ async function main(argv: string[]): Promise<number> {
     yardstick = await Yardstick.prepare(locateYardstick(repoRoot), databaseUrl, log);
   }
 
-  const pool = new Pool({ connectionString: databaseUrl, max: 4 });
+  log(`a new database ${SERVICE_DATABASE} for the service`);
+  const serviceDatabaseUrl = await freshServiceDatabase(databaseUrl, serviceRoot);
+  const pool = new Pool({ connectionString: serviceDatabaseUrl, max: 4 });
   const profileDir = path.join(repoRoot, '.data', 'bench-profile', `${Date.now()}`);
   if (options.profile) await fs.mkdir(profileDir, { recursive: true });
   // The service running now, if any: stopped on a signal.
@@ -90,7 +93,7 @@ async function main(argv: string[]): Promise<number> {
       log('starting the service: node dist/src/allocation/entrypoints/main.js all');
       const service = await startService({
         repoRoot: serviceRoot,
-        databaseUrl,
+        databaseUrl: serviceDatabaseUrl,
         redisUrl,
         nodeArgs: options.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
       });
@@ -125,7 +128,7 @@ async function main(argv: string[]): Promise<number> {
     if (options.only.has('workers')) {
       results.workers = await runWorkers({
         repoRoot: serviceRoot,
-        databaseUrl,
+        databaseUrl: serviceDatabaseUrl,
         redisUrl,
         pool,
         runId,
