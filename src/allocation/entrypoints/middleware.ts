@@ -67,10 +67,10 @@ const HEALTHY_BODY = JSON.stringify(HEALTHY);
 
 /**
  * JSON bodies of POST, PUT and PATCH, up to MAX_BODY_BYTES, inflated when sent compressed: the
- * pieces @koa/bodyparser uses (co-body's), without its wrapper. The wrapper cost 20-60 us of
- * service CPU per POST /allocate (content-type checks repeated per request, option objects, a
- * text decoder per body): 479 -> 448 us per allocation in one window of 8 alternating rounds,
- * 2026-11-27. Any failure to read a body is the client's: a corrupt compressed body, say,
+ * pieces @koa/bodyparser uses through co-body, called directly. The two layers above them cost
+ * 20-60 us of service CPU per POST /allocate (content-type checks repeated per request, option
+ * objects, a text decoder per body): 479 -> 448 us per allocation in one window of 8
+ * alternating rounds, 2026-11-27. Any failure to read a body is the client's: a corrupt compressed body, say,
  * fails inside zlib with no HTTP status, and must still be a 400, not a 500.
  */
 export function parseJsonBody() {
