@@ -67,6 +67,14 @@ const CHANGES: Change[] = [
     after: '100-107 us; 22-24 us; 10,489-10,561/s (Koa + pg SELECT 1: 11,092-11,759/s)',
   },
   {
+    change: 'group commit: one-product commits of one turn share one statement and transaction',
+    where: 'adapters/group_commit.ts',
+    measure:
+      'spread c16, make bench, two alternating runs: write transactions, service / PostgreSQL CPU per allocation; req/s',
+    before: '1.03; 0.639-0.679 / 0.633-0.692 ms; 1,091-1,187/s',
+    after: '0.33; 0.585-0.606 / 0.522-0.538 ms; 1,266-1,316/s',
+  },
+  {
     change: 'JSON bodies read by raw-body + inflation + bourne, without @koa/bodyparser',
     where: 'entrypoints/middleware.ts',
     measure:

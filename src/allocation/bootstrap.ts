@@ -11,6 +11,7 @@ import { container, type DependencyContainer } from 'tsyringe';
 import { registerAdapters, TOKENS, type Closers } from './bootstrap_adapters';
 import * as config from './config';
 import type { DeadLetters } from './adapters/dead_letters';
+import { groupCommit, type GroupCommit } from './adapters/group_commit';
 import { KnexUnitOfWork, type KnexUnitOfWorkOptions } from './adapters/knex_unit_of_work';
 import type { PrometheusMetrics } from './adapters/metrics';
 import { connectRedis, type RedisClient } from './adapters/redis_connections';
@@ -168,15 +169,21 @@ function pubsubConsumer(
   return consumer;
 }
 
-/** Units of work on PostgreSQL; the sku queue and hot skus are shared by the process's units. */
+/**
+ * Units of work on PostgreSQL; the sku queue, hot skus and group commit are shared by the
+ * process's units.
+ */
 function knexUnitsOfWork(
   c: DependencyContainer,
   fromBus: Pick<KnexUnitOfWorkOptions, 'handlersOf' | 'runInline' | 'onOutboxWritten'>,
 ): (chain: Chain) => UnitOfWork {
+  let commitInGroup: GroupCommit | undefined;
   const options = {
     ...fromBus,
     skuLocks: new SkuLocks(config.skuQueueTimeoutMs()),
     hotSkus: new HotSkus(),
+    groupCommit: (sku: string, changesJson: string) =>
+      (commitInGroup ??= groupCommit(c.resolve<Knex>(TOKENS.Db)))(sku, changesJson),
     statementTimeoutMs: config.dbLimits().statementTimeoutMs,
   };
   return (chain) =>

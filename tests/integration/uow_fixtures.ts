@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { groupCommit } from '../../src/allocation/adapters/group_commit';
 import { KnexUnitOfWork } from '../../src/allocation/adapters/knex_unit_of_work';
 import { HotSkus, SkuLocks } from '../../src/allocation/adapters/sku_locks';
 import type { Event } from '../../src/allocation/domain/events';
@@ -12,6 +13,7 @@ export function newUow(db: Knex): KnexUnitOfWork {
     runInline: (events, readModel) => runInline(EVENT_HANDLERS, events, readModel),
     skuLocks: new SkuLocks(),
     hotSkus: new HotSkus(),
+    groupCommit: groupCommit(db),
     onOutboxWritten: () => undefined,
     statementTimeoutMs: 10_000,
   });

@@ -10,7 +10,8 @@
 //    first statement is the version check: when another unit of work changed the product since
 //    it was loaded, it raises serialization_failure and nothing is written; the bus reloads and
 //    retries. Two round trips per allocation, one fixed prepared statement, and a gate that no
-//    write can forget.
+//    write can forget. Units committing one product on the pool in the same turn share one
+//    statement and transaction (group_commit.ts).
 // 3. Contention. Within a process, units of work on one sku queue behind each other (SkuLocks),
 //    so they do not race for its version. Across processes, a sku that keeps losing races
 //    (HotSkus), and every quantity change (it may read thousands of lines), is loaded under
@@ -23,6 +24,7 @@ import type { Event } from '../domain/events';
 import { currentTraceparent } from '../service_layer/tracing';
 import type { Inbox, ReadModel, ReadModelRow, UnitOfWork } from '../service_layer/unit_of_work';
 import { isVersionConflict, translateCommitError, translateDbError } from './pg_errors';
+import type { GroupCommit } from './group_commit';
 import { preparedQuery, type Query } from './prepared';
 import { productChanges, type ProductChanges } from './product_changes';
 import { KnexRepository, type Session } from './repository';
@@ -36,6 +38,8 @@ export interface KnexUnitOfWorkOptions {
   /** Shared by the units of work of one process. */
   skuLocks: SkuLocks;
   hotSkus: HotSkus;
+  /** Commits one product's changes together with other units' (group_commit.ts). */
+  groupCommit: GroupCommit;
   /** Told after a commit that wrote outbox rows (the relay delivers them). */
   onOutboxWritten: () => void;
   /** The connections' statement timeout (0: none), which large changes extend. */
@@ -92,7 +96,13 @@ class Run implements Session {
       .map((c) => [APPLY, [c.sku, JSON.stringify(c.changes)]]);
     if (statements.length > 1) this.trx ??= await this.db.transaction();
     try {
-      for (const [sql, bindings] of statements) await this.query(sql, bindings, timeoutMs);
+      if (statements.length === 1 && !this.trx && timeoutMs === undefined) {
+        // one product on the pool: committed with the others of this turn (group_commit.ts)
+        const [, [sku, changesJson]] = statements[0];
+        await this.options.groupCommit(sku as string, changesJson as string);
+      } else {
+        for (const [sql, bindings] of statements) await this.query(sql, bindings, timeoutMs);
+      }
       if (this.trx) {
         // knex's commit() resolves even when COMMIT fails (knex#3847); its execution promise
         // is what rejects then.
