@@ -169,10 +169,7 @@ function pubsubConsumer(
   return consumer;
 }
 
-/**
- * Units of work on PostgreSQL; the sku queue, hot skus and group commit are shared by the
- * process's units.
- */
+/** Units of work on PostgreSQL, sharing the process's sku queue, hot skus and group commit. */
 function knexUnitsOfWork(
   c: DependencyContainer,
   fromBus: Pick<KnexUnitOfWorkOptions, 'handlersOf' | 'runInline' | 'onOutboxWritten'>,
