@@ -20,8 +20,13 @@ export type GroupCommit = (sku: string, changesJson: string) => Promise<void>;
 
 export function groupCommit(db: Knex): GroupCommit {
   const query = preparedQuery(db);
+  // In sku order: every statement that locks several product rows locks them in one order, so
+  // two processes' groups cannot deadlock on each other.
   const applyAll = (group: readonly [string, string][]) =>
-    query(`SELECT ${group.map(() => APPLY_ONE).join(', ')}`, group.flat());
+    query(
+      `SELECT ${group.map(() => APPLY_ONE).join(', ')}`,
+      [...group].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).flat(),
+    );
   const loader = new DataLoader<[string, string], void>(
     async (group) => {
       try {
