@@ -91,17 +91,16 @@ class Run implements Session {
       });
     });
     const timeoutMs = await this.allowForSize(changes);
-    const statements: [string, unknown[]][] = changes
+    const applies = changes
       .filter((c) => c !== undefined)
-      .map((c) => [APPLY, [c.sku, JSON.stringify(c.changes)]]);
-    if (statements.length > 1) this.trx ??= await this.db.transaction();
+      .map((c): [string, string] => [c.sku, JSON.stringify(c.changes)]);
+    if (applies.length > 1) this.trx ??= await this.db.transaction();
     try {
-      if (statements.length === 1 && !this.trx && timeoutMs === undefined) {
+      if (applies.length === 1 && !this.trx && timeoutMs === undefined) {
         // one product on the pool: committed with the others of this turn (group_commit.ts)
-        const [, [sku, changesJson]] = statements[0];
-        await this.options.groupCommit(sku as string, changesJson as string);
+        await this.options.groupCommit(...applies[0]);
       } else {
-        for (const [sql, bindings] of statements) await this.query(sql, bindings, timeoutMs);
+        for (const bindings of applies) await this.query(APPLY, bindings, timeoutMs);
       }
       if (this.trx) {
         // knex's commit() resolves even when COMMIT fails (knex#3847); its execution promise
