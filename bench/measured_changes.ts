@@ -18,14 +18,14 @@ interface Change {
 const CHANGES: Change[] = [
   {
     change: 'an allocation loads its product with `orderid = $1`, not `= ANY($1)`',
-    where: 'adapters/repository.ts',
+    where: 'adapters/postgres/repository.ts',
     measure: 'PostgreSQL CPU per product load (1,500 loads, one connection)',
     before: '320-350 us (planned again on every call)',
     after: '40-55 us (one plan per connection)',
   },
   {
     change: '(the same, seen from spread c16, 6 rounds, another 1.2 cores busy)',
-    where: 'adapters/repository.ts',
+    where: 'adapters/postgres/repository.ts',
     measure: 'PostgreSQL CPU per allocation; req/s',
     before: '1,225 us; 371/s',
     after: '936 us; 480/s',
@@ -68,7 +68,7 @@ const CHANGES: Change[] = [
   },
   {
     change: 'group commit: one-product commits of one turn share one statement and transaction',
-    where: 'adapters/group_commit.ts',
+    where: 'adapters/postgres/group_commit.ts',
     measure:
       'spread c16, make bench, two alternating runs: write transactions, service / PostgreSQL CPU per allocation; req/s',
     before: '1.03; 0.639-0.679 / 0.633-0.692 ms; 1,091-1,187/s',
@@ -76,7 +76,7 @@ const CHANGES: Change[] = [
   },
   {
     change: 'JSON bodies read by raw-body + inflation + bourne, without @koa/bodyparser',
-    where: 'entrypoints/middleware.ts',
+    where: 'entrypoints/http/middleware.ts',
     measure:
       'service CPU per POST /allocate (spread c16, relay off, 8 alternating rounds; then one service at a time)',
     before: '479 us; 735 us',

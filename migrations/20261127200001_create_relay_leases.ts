@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 
-// Leadership of the outbox relay (adapters/relay_lease.ts): one row per lease, free at first.
+// Leadership of the outbox relay (adapters/postgres/relay_lease.ts): one row per lease, free at first.
 export async function up(knex: Knex): Promise<void> {
   await knex.schema.createTable('relay_leases', (t) => {
     t.string('name', 64).primary();

@@ -5,13 +5,13 @@ import type { Knex } from 'knex';
 import { instanceCachingFactory, type DependencyContainer } from 'tsyringe';
 import * as config from './config';
 import { createLogger } from './logging';
-import { createKnex } from './adapters/db';
-import { DeadLetters } from './adapters/dead_letters';
-import { KnexOutbox } from './adapters/knex_outbox';
-import { PrometheusMetrics } from './adapters/metrics';
-import { EmailNotifications, LogNotifications } from './adapters/notifications';
-import { connectRedis, type RedisClient } from './adapters/redis_connections';
-import { redisPublisher } from './adapters/redis_eventpublisher';
+import { createKnex } from './adapters/postgres/db';
+import { DeadLetters } from './adapters/postgres/dead_letter_store';
+import { KnexOutbox } from './adapters/postgres/knex_outbox';
+import { PrometheusMetrics } from './adapters/prometheus/metrics';
+import { EmailNotifications, LogNotifications } from './adapters/smtp/notifications';
+import { connectRedis, type RedisClient } from './adapters/redis/redis_connections';
+import { redisPublisher } from './adapters/redis/redis_eventpublisher';
 import type { Logger, Outbox } from './service_layer/ports';
 
 export const TOKENS = {

@@ -30,7 +30,7 @@ export function streamConsumer(): {
 /**
  * The pub/sub consumer's bounds (SPEC section 10): at most this many messages and bytes wait in
  * memory, none for longer than maxWaitMs; beyond that they go to the Redis stream `spillStream`
- * and are handled from there, in order (entrypoints/redis_eventconsumer.ts).
+ * and are handled from there, in order (entrypoints/redis/redis_eventconsumer.ts).
  */
 export function pubsubConsumer(): {
   messages: number;

@@ -1,7 +1,7 @@
 // The read side: plain SQL on the allocations_view read model, no domain needed.
 import DataLoader from 'dataloader';
 import type { Knex } from 'knex';
-import { queryPrepared } from './adapters/prepared';
+import { queryPrepared } from './adapters/postgres/prepared';
 
 export interface AllocationRow {
   sku: string;

@@ -1,7 +1,7 @@
 // SPEC section 10: a process admits at most MAX_INFLIGHT commands; the next ones get 503 with
 // Retry-After at once, and every admitted one is applied. Counts, never timings.
 import { expect } from 'chai';
-import { ADAPTIVE_FLOOR } from '../../src/allocation/entrypoints/adaptive_limit';
+import { ADAPTIVE_FLOOR } from '../../src/allocation/entrypoints/http/adaptive_limit';
 import { testDb } from '../support/db';
 import { eventually } from '../support/eventually';
 import { randomBatchref, randomOrderid, randomSku } from '../support/random_refs';

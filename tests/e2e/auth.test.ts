@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import request from 'supertest';
-import { consoleSessionValue } from '../../src/allocation/entrypoints/auth';
+import { consoleSessionValue } from '../../src/allocation/entrypoints/http/auth';
 import { randomBatchref, randomOrderid, randomSku } from '../support/random_refs';
 import { startTestService, type TestService } from '../support/in_process';
 

@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import type { Knex } from 'knex';
 import type Koa from 'koa';
 import request from 'supertest';
-import { createKnex } from '../../src/allocation/adapters/db';
+import { createKnex } from '../../src/allocation/adapters/postgres/db';
 import { bootstrap, type Service } from '../../src/allocation/bootstrap';
 import { dbLimits, type DbLimits } from '../../src/allocation/config';
 import { testDb } from '../support/db';

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import request from 'supertest';
-import { EmailNotifications } from '../../src/allocation/adapters/notifications';
+import { EmailNotifications } from '../../src/allocation/adapters/smtp/notifications';
 import { eventually } from '../support/eventually';
 import { randomBatchref, randomOrderid, randomSku } from '../support/random_refs';
 import { startSmtpServer, type TestSmtpServer } from '../support/smtp_server';

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import request from 'supertest';
-import { RedisStreamConsumer } from '../../src/allocation/entrypoints/redis_streamconsumer';
+import { RedisStreamConsumer } from '../../src/allocation/entrypoints/redis/redis_streamconsumer';
 import { eventually } from '../support/eventually';
 import { randomBatchref, randomOrderid, randomSku } from '../support/random_refs';
 import { startTestService, type TestService } from '../support/in_process';

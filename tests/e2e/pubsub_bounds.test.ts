@@ -6,7 +6,7 @@
 import { expect } from 'chai';
 import type { Knex } from 'knex';
 import path from 'node:path';
-import { createKnex } from '../../src/allocation/adapters/db';
+import { createKnex } from '../../src/allocation/adapters/postgres/db';
 import { type EmbeddedPostgresHandle, startEmbeddedPostgres } from '../../tools/embedded_postgres';
 import { testDb } from '../support/db';
 import { eventually } from '../support/eventually';
@@ -14,7 +14,7 @@ import { startServiceProcess, type ServiceProcess } from '../support/processes';
 import { randomBatchref, randomSku } from '../support/random_refs';
 import { testRedis } from '../support/redis';
 import { describeOnEachRedis } from '../support/redis_setups';
-import { publishInOrder } from '../../src/allocation/adapters/redis_connections';
+import { publishInOrder } from '../../src/allocation/adapters/redis/redis_connections';
 import { addBatch, send } from '../support/requests';
 
 const REPO_ROOT = path.resolve(__dirname, '../../..');

@@ -3,8 +3,11 @@ import request from 'supertest';
 import { eventually } from '../support/eventually';
 import { randomBatchref, randomOrderid, randomSku } from '../support/random_refs';
 import { startTestService, type TestService } from '../support/in_process';
-import { publishInOrder, type RedisClient } from '../../src/allocation/adapters/redis_connections';
-import { redisPublisher } from '../../src/allocation/adapters/redis_eventpublisher';
+import {
+  publishInOrder,
+  type RedisClient,
+} from '../../src/allocation/adapters/redis/redis_connections';
+import { redisPublisher } from '../../src/allocation/adapters/redis/redis_eventpublisher';
 import { Allocated } from '../../src/allocation/domain/events';
 import { describeOnEachRedis } from '../support/redis_setups';
 import { listen, testRedis } from '../support/redis';

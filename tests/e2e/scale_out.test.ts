@@ -9,7 +9,7 @@
 // timings; every wait has a deadline.
 import { expect } from 'chai';
 import type { Knex } from 'knex';
-import type { RedisClient } from '../../src/allocation/adapters/redis_connections';
+import type { RedisClient } from '../../src/allocation/adapters/redis/redis_connections';
 import { randomBytes } from 'node:crypto';
 import { backendsBlockedBy, testDb } from '../support/db';
 import { eventually } from '../support/eventually';

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { EmailNotifications } from '../../src/allocation/adapters/notifications';
+import { EmailNotifications } from '../../src/allocation/adapters/smtp/notifications';
 import { bootstrap } from '../../src/allocation/bootstrap';
 import { Allocate, CreateBatch } from '../../src/allocation/domain/commands';
 import { PermanentDeliveryError } from '../../src/allocation/service_layer/errors';

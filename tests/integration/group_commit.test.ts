@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { groupCommit } from '../../src/allocation/adapters/group_commit';
-import { isUniqueViolation } from '../../src/allocation/adapters/db';
+import { groupCommit } from '../../src/allocation/adapters/postgres/group_commit';
+import { isUniqueViolation } from '../../src/allocation/adapters/postgres/db';
 import { testDb } from '../support/db';
 import { randomBatchref, randomSku } from '../support/random_refs';
 

@@ -2,7 +2,7 @@
 // deploy) must not hold up the outbox: it is put aside for a while, as a failed delivery, and
 // the messages behind it are delivered.
 import { expect } from 'chai';
-import { KnexOutbox } from '../../src/allocation/adapters/knex_outbox';
+import { KnexOutbox } from '../../src/allocation/adapters/postgres/knex_outbox';
 import type { PendingMessage } from '../../src/allocation/service_layer/ports';
 import { testDb } from '../support/db';
 import { eventually } from '../support/eventually';

@@ -3,7 +3,7 @@
 // cannot leave it disagreeing with the write side. Each case that once did, on its own.
 import { expect } from 'chai';
 import type { Knex } from 'knex';
-import { createKnex } from '../../src/allocation/adapters/db';
+import { createKnex } from '../../src/allocation/adapters/postgres/db';
 import { bootstrap, type Service } from '../../src/allocation/bootstrap';
 import * as config from '../../src/allocation/config';
 import { Allocate, ChangeBatchQuantity, CreateBatch } from '../../src/allocation/domain/commands';

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
-import { createKnex } from '../../src/allocation/adapters/db';
-import { readinessChecks } from '../../src/allocation/entrypoints/readiness';
+import { createKnex } from '../../src/allocation/adapters/postgres/db';
+import { readinessChecks } from '../../src/allocation/entrypoints/http/readiness';
 import type { Logger } from '../../src/allocation/service_layer/ports';
 import { testDb } from '../support/db';
 

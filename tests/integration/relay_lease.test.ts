@@ -6,7 +6,7 @@
 import { expect } from 'chai';
 import knex, { type Knex } from 'knex';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { KnexOutbox } from '../../src/allocation/adapters/knex_outbox';
+import { KnexOutbox } from '../../src/allocation/adapters/postgres/knex_outbox';
 import type { Allocated } from '../../src/allocation/domain/events';
 import { OutboxRelay } from '../../src/allocation/service_layer/outbox';
 import type { PendingMessage } from '../../src/allocation/service_layer/ports';

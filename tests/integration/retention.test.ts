@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { Knex } from 'knex';
-import { Retention } from '../../src/allocation/adapters/retention';
+import { Retention } from '../../src/allocation/adapters/postgres/retention';
 import { testDb } from '../support/db';
 import { randomOrderid, randomSku } from '../support/random_refs';
 import { silentLogger } from '../unit/fakes';

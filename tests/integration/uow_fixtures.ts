@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
-import { groupCommit } from '../../src/allocation/adapters/group_commit';
-import { KnexUnitOfWork } from '../../src/allocation/adapters/knex_unit_of_work';
-import { HotSkus, SkuLocks } from '../../src/allocation/adapters/sku_locks';
+import { groupCommit } from '../../src/allocation/adapters/postgres/group_commit';
+import { KnexUnitOfWork } from '../../src/allocation/adapters/postgres/knex_unit_of_work';
+import { HotSkus, SkuLocks } from '../../src/allocation/adapters/postgres/sku_locks';
 import type { Event } from '../../src/allocation/domain/events';
 import { EVENT_HANDLERS } from '../../src/allocation/service_layer/handlers';
 import { outboxHandlerNames, runInline } from '../../src/allocation/service_layer/messagebus';

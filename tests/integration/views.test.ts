@@ -4,7 +4,7 @@ import { bootstrap } from '../../src/allocation/bootstrap';
 import type { MessageBus } from '../../src/allocation/service_layer/messagebus';
 import type { OutboxRelay } from '../../src/allocation/service_layer/outbox';
 import { Allocate, ChangeBatchQuantity, CreateBatch } from '../../src/allocation/domain/commands';
-import { createKnex } from '../../src/allocation/adapters/db';
+import { createKnex } from '../../src/allocation/adapters/postgres/db';
 import { allocations, batchedAllocations } from '../../src/allocation/views';
 import { FakeNotifications, recordingPublisher, silentLogger } from '../unit/fakes';
 import { testDb } from '../support/db';

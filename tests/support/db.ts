@@ -1,6 +1,6 @@
 // One migrated database per test run, from DATABASE_URL (set by the devenv wrapper).
 import type { Knex } from 'knex';
-import { createKnex, migrate } from '../../src/allocation/adapters/db';
+import { createKnex, migrate } from '../../src/allocation/adapters/postgres/db';
 
 let db: Promise<Knex> | undefined;
 

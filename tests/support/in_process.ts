@@ -1,9 +1,9 @@
 // The whole service in-process (API app, consumer, relay) on the real PostgreSQL and Redis
 // that the test run started, as `make run` wires it.
 import type Koa from 'koa';
-import type { DeadLetters } from '../../src/allocation/adapters/dead_letters';
+import type { DeadLetters } from '../../src/allocation/adapters/postgres/dead_letter_store';
 import { bootstrap, type Service } from '../../src/allocation/bootstrap';
-import type { AuthTokens } from '../../src/allocation/entrypoints/auth';
+import type { AuthTokens } from '../../src/allocation/entrypoints/http/auth';
 import type { Notifications } from '../../src/allocation/service_layer/ports';
 import { testDb } from './db';
 

@@ -1,6 +1,9 @@
 // The test run's Redis, from REDIS_URL (set by the devenv wrapper), or the Redis Cluster of
 // REDIS_CLUSTER_NODES while a suite of redis_setups.ts runs on one.
-import { connectRedis, type RedisClient } from '../../src/allocation/adapters/redis_connections';
+import {
+  connectRedis,
+  type RedisClient,
+} from '../../src/allocation/adapters/redis/redis_connections';
 import { redisTarget } from '../../src/allocation/config';
 
 export function redisUrl(): string {

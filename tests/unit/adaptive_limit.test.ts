@@ -3,7 +3,7 @@ import {
   ADAPTIVE_FLOOR,
   AdaptiveLimit,
   WINDOW_MS,
-} from '../../src/allocation/entrypoints/adaptive_limit';
+} from '../../src/allocation/entrypoints/http/adaptive_limit';
 
 /** A limit on a clock the test moves by hand, one window at a time. */
 function limitOf(ceiling: number, targetMs: number) {

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { HotSkus } from '../../src/allocation/adapters/sku_locks';
+import { HotSkus } from '../../src/allocation/adapters/postgres/sku_locks';
 
 describe('hot skus', () => {
   it('a sku that lost one race stays on the lock-free path', () => {

@@ -1,6 +1,9 @@
 import { expect } from 'chai';
 import { KnexTimeoutError } from 'knex';
-import { translateCommitError, translateDbError } from '../../src/allocation/adapters/pg_errors';
+import {
+  translateCommitError,
+  translateDbError,
+} from '../../src/allocation/adapters/postgres/pg_errors';
 import {
   ConcurrencyError,
   DuplicateBatch,

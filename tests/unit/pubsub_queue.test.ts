@@ -1,7 +1,7 @@
 // The pub/sub consumer's in-memory queue: first in, first out, never past either bound.
 import { expect } from 'chai';
-import { BoundedQueue, received } from '../../src/allocation/entrypoints/pubsub_queue';
-import { KEPT_BYTES, MAX_MESSAGE_BYTES } from '../../src/allocation/entrypoints/inbound';
+import { BoundedQueue, received } from '../../src/allocation/entrypoints/redis/pubsub_queue';
+import { KEPT_BYTES, MAX_MESSAGE_BYTES } from '../../src/allocation/entrypoints/redis/inbound';
 
 const message = (text: string) => received(Buffer.from(text), 0);
 

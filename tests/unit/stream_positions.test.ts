@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { sortablePosition } from '../../src/allocation/entrypoints/redis_streamconsumer';
+import { sortablePosition } from '../../src/allocation/entrypoints/redis/redis_streamconsumer';
 
 /** Redis's own order of entry ids: by milliseconds, then sequence, both unsigned 64-bit. */
 function compareIds(a: string, b: string): number {

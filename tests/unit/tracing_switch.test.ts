@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { expect } from 'chai';
-import { tracingRequested } from '../../src/allocation/tracing';
+import { tracingRequested } from '../../src/allocation/adapters/opentelemetry/tracing_sdk';
 
 const TRACING = path.resolve(__dirname, '../../src/allocation/tracing.js');
 

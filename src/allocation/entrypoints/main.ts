@@ -1,14 +1,14 @@
 // First: tracing must patch http, koa, pg and ioredis before anything loads them.
-import { stopTracing } from '../tracing';
+import { stopTracing } from '../adapters/opentelemetry/tracing_sdk';
 import { setTimeout as sleep } from 'node:timers/promises';
 import 'reflect-metadata';
 import cluster from 'node:cluster';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import { bootstrap, type Service } from '../bootstrap';
 import * as config from '../config';
-import { createKnex, migrate } from '../adapters/db';
-import { Retention } from '../adapters/retention';
-import { isLoopback } from './auth';
+import { createKnex, migrate } from '../adapters/postgres/db';
+import { Retention } from '../adapters/postgres/retention';
+import { isLoopback } from './http/auth';
 import { startupSummary } from './startup_summary';
 import type { Logger } from '../service_layer/ports';
 

@@ -1,5 +1,5 @@
 // `make migrate`: brings the schema to the latest migration and exits.
-import { createKnex, migrate } from '../adapters/db';
+import { createKnex, migrate } from '../adapters/postgres/db';
 import { databaseUrl, dbLimits } from '../config';
 
 async function run(): Promise<void> {

@@ -1,7 +1,7 @@
 // The one start-up line that says what this process runs and where (issue 10): what an
 // operator looks for first. Secrets and connection strings stay out of it.
 import * as config from '../config';
-import { tracingRequested } from '../tracing';
+import { tracingRequested } from '../adapters/opentelemetry/tracing_sdk';
 
 export function startupSummary(role: 'all' | 'api' | 'consumer', workers: number): string {
   const api = `http://${config.apiHost()}:${config.apiPort()}`;

@@ -18,7 +18,7 @@ export interface StoredDeadLetter extends DeadLetter {
   outbound: boolean;
 }
 
-/** The port: dead letters in storage (adapters/dead_letters.ts). Discarded ones are not found. */
+/** The port: dead letters in storage (adapters/postgres/dead_letter_store.ts). Discarded ones are not found. */
 export interface DeadLetterStore {
   /** Sets a message aside; returns the new dead letter's id. */
   add(source: string, payload: string, reason: string): Promise<string>;

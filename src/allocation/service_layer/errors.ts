@@ -1,5 +1,5 @@
 // The service's named errors, each a sentence an API user can read. Entrypoints map them to
-// statuses (entrypoints/http_errors.ts); the domain never sees them.
+// statuses (entrypoints/http/http_errors.ts); the domain never sees them.
 
 export class InvalidSku extends Error {
   name = 'InvalidSku';

@@ -65,7 +65,7 @@ export class OutboxRelay {
 
   /**
    * Polls for messages other processes wrote, and retries failed ones when their backoff ends
-   * (delivered ones are pruned by adapters/retention.ts).
+   * (delivered ones are pruned by adapters/postgres/retention.ts).
    */
   start(pollMs: number): void {
     this.timer ??= setInterval(() => this.kick(), pollMs);

@@ -1,4 +1,4 @@
-import type { OutboxFailure } from '../../adapters/knex_outbox';
+import type { OutboxFailure } from '../../adapters/postgres/knex_outbox';
 import { count, duration, html, pathPart, time, type Html } from './html';
 import { table } from './layout';
 

@@ -2,7 +2,7 @@
 // keeps a cookie derived from the token; scripts may send the token as a Bearer header instead.
 import type Router from '@koa/router';
 import type { Context, Next } from 'koa';
-import { CONSOLE_SESSION_COOKIE as COOKIE, consoleSessionValue, sameSecret } from '../auth';
+import { CONSOLE_SESSION_COOKIE as COOKIE, consoleSessionValue, sameSecret } from '../http/auth';
 import { refuse, sendPage, wantsHtml } from './responses';
 import { signInPage } from './sign_in_page';
 

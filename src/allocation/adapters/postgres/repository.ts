@@ -1,5 +1,5 @@
-import { Batch, OrderLine, Product } from '../domain/model';
-import type { ProductRepository } from '../service_layer/unit_of_work';
+import { Batch, OrderLine, Product } from '../../domain/model';
+import type { ProductRepository } from '../../service_layer/unit_of_work';
 import type { Query } from './prepared';
 import { lineKey } from './product_changes';
 

@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Metrics } from '../service_layer/ports';
+import type { Metrics } from '../../service_layer/ports';
 
-/** What the pub/sub consumer reports (entrypoints/redis_eventconsumer.ts). */
+/** What the pub/sub consumer reports (entrypoints/redis/redis_eventconsumer.ts). */
 export interface PubsubQueueGauges {
   messages: number;
   bytes: number;

@@ -1,4 +1,4 @@
-import { Unavailable } from '../service_layer/errors';
+import { Unavailable } from '../../service_layer/errors';
 
 // What the two mechanisms below buy, measured on 2026-11-27 (two API processes, one hot sku,
 // 16 connections each for 8 s, two rounds; a loaded machine, so counts matter more than rates):

@@ -2,16 +2,16 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { StringDecoder } from 'node:string_decoder';
 import { isSafeNumber, parse as parseLossless } from 'lossless-json';
-import { translateDbError } from '../adapters/pg_errors';
-import { ChangeBatchQuantity } from '../domain/commands';
-import type { DeadLetterReplayDeps, DeadLetterStore } from '../service_layer/dead_letters';
-import type { MessageBus } from '../service_layer/messagebus';
-import type { Logger } from '../service_layer/ports';
-import { backoffMs } from '../service_layer/backoff';
-import { ConcurrencyError, Unavailable } from '../service_layer/errors';
-import { continuingTrace, inSpan, SpanKind } from '../service_layer/tracing';
-import { ChangeBatchQuantityMessage, MAX_ID_LENGTH } from '../message_schemas';
-import { describeIssues } from './api_schemas';
+import { translateDbError } from '../../adapters/postgres/pg_errors';
+import { ChangeBatchQuantity } from '../../domain/commands';
+import type { DeadLetterReplayDeps, DeadLetterStore } from '../../service_layer/dead_letters';
+import type { MessageBus } from '../../service_layer/messagebus';
+import type { Logger } from '../../service_layer/ports';
+import { backoffMs } from '../../service_layer/backoff';
+import { ConcurrencyError, Unavailable } from '../../service_layer/errors';
+import { continuingTrace, inSpan, SpanKind } from '../../service_layer/tracing';
+import { ChangeBatchQuantityMessage, MAX_ID_LENGTH } from '../../message_schemas';
+import { describeIssues } from '../http/api_schemas';
 
 /** SPEC section 4: a message over this is not parsed, only set aside with its size and start. */
 export const MAX_MESSAGE_BYTES = 64 * 1024;

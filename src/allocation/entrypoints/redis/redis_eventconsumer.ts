@@ -1,8 +1,8 @@
-import type { RedisClient } from '../adapters/redis_connections';
-import type { DeadLetters } from '../adapters/dead_letters';
-import type { PubsubQueueGauges } from '../adapters/metrics';
-import type { MessageBus } from '../service_layer/messagebus';
-import type { Logger } from '../service_layer/ports';
+import type { RedisClient } from '../../adapters/redis/redis_connections';
+import type { DeadLetters } from '../../adapters/postgres/dead_letter_store';
+import type { PubsubQueueGauges } from '../../adapters/prometheus/metrics';
+import type { MessageBus } from '../../service_layer/messagebus';
+import type { Logger } from '../../service_layer/ports';
 import { ChangeBatchQuantityInbound } from './inbound';
 import { setAside } from './set_aside';
 import { BoundedQueue, received, type QueueLimits, type Received } from './pubsub_queue';

@@ -6,9 +6,9 @@ import bourne from '@hapi/bourne';
 import inflate from 'inflation';
 import getRawBody from 'raw-body';
 import type Koa from 'koa';
-import type { PrometheusMetrics } from '../adapters/metrics';
-import type { Chain } from '../service_layer/messagebus';
-import type { Logger } from '../service_layer/ports';
+import type { PrometheusMetrics } from '../../adapters/prometheus/metrics';
+import type { Chain } from '../../service_layer/messagebus';
+import type { Logger } from '../../service_layer/ports';
 
 const MAX_BODY_BYTES = 16 * 1024;
 // what @koa/bodyparser took for JSON: application/json and the JSON types it listed

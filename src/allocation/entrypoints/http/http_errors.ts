@@ -2,9 +2,14 @@
 // layer never know about status codes.
 import type { Context, Next } from 'koa';
 import { z } from 'zod';
-import { translateDbError } from '../adapters/pg_errors';
-import { ConcurrencyError, DuplicateBatch, InvalidSku, Unavailable } from '../service_layer/errors';
-import type { Logger } from '../service_layer/ports';
+import { translateDbError } from '../../adapters/postgres/pg_errors';
+import {
+  ConcurrencyError,
+  DuplicateBatch,
+  InvalidSku,
+  Unavailable,
+} from '../../service_layer/errors';
+import type { Logger } from '../../service_layer/ports';
 import { describeIssues } from './api_schemas';
 
 /** What a 503 tells clients: a dependency or this process is busy; come back this soon. */

@@ -4,7 +4,7 @@
 // batch deletes at most BATCH rows in its own short transaction, so pruning never holds locks
 // or bloats the tables the way one long DELETE would.
 import type { Knex } from 'knex';
-import type { Logger } from '../service_layer/ports';
+import type { Logger } from '../../service_layer/ports';
 
 export interface RetentionSettings {
   outboxMs: number;

@@ -6,7 +6,7 @@ import {
   OpenAPIRegistry,
 } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
-import { MAX_INT, Text } from '../message_schemas';
+import { MAX_INT, Text } from '../../message_schemas';
 import { registerOperatorPaths } from './operator_schemas';
 
 extendZodWithOpenApi(z);

@@ -1,8 +1,8 @@
 // What a unit of work changed in a product, as the document apply_product_changes() takes.
 // knex has no change tracking, so the product is compared with its snapshot from load time.
-import type { Event } from '../domain/events';
-import type { Product } from '../domain/model';
-import type { ReadModelRow } from '../service_layer/unit_of_work';
+import type { Event } from '../../domain/events';
+import type { Product } from '../../domain/model';
+import type { ReadModelRow } from '../../service_layer/unit_of_work';
 import type { Snapshot } from './repository';
 
 export interface ProductChanges {

@@ -1,4 +1,4 @@
-import { backoffMs } from '../service_layer/backoff';
+import { backoffMs } from '../../service_layer/backoff';
 
 /** A consumer loop's pause that ends early when woken: by a new message, or by a stop. */
 export class WakeablePause {

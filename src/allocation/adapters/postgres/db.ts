@@ -1,8 +1,8 @@
 import path from 'node:path';
 import knex, { type Knex } from 'knex';
 import pg from 'pg';
-import * as config from '../config';
-import type { DbLimits } from '../config';
+import * as config from '../../config';
+import type { DbLimits } from '../../config';
 
 // A DATE stays the 'YYYY-MM-DD' string it is: parsing it into a Date would shift it by the
 // process's time zone.

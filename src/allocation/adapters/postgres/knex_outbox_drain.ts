@@ -2,8 +2,8 @@
 // of the due rows, the delivery, then one statement per outcome (delivered, failed, dead), on
 // one pooled connection, in a transaction that first checks that the lease is still ours.
 import type { Knex } from 'knex';
-import { eventFromStorage } from '../domain/events';
-import type { DeliveryReport, PendingMessage } from '../service_layer/ports';
+import { eventFromStorage } from '../../domain/events';
+import type { DeliveryReport, PendingMessage } from '../../service_layer/ports';
 import type { RelayLease } from './relay_lease';
 
 interface Connection {

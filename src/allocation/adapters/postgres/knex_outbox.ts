@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { DeliveryReport, Outbox, PendingMessage } from '../service_layer/ports';
+import type { DeliveryReport, Outbox, PendingMessage } from '../../service_layer/ports';
 import { drainOutbox } from './knex_outbox_drain';
 import { RelayLease } from './relay_lease';
 
@@ -19,7 +19,7 @@ export interface OutboxFailure {
 
 /**
  * The outbox table. One relay at a time delivers: the leader, which holds the relay lease
- * (adapters/relay_lease.ts), so per-product order holds and nothing is sent twice in the normal
+ * (adapters/postgres/relay_lease.ts), so per-product order holds and nothing is sent twice in the normal
  * course, however many processes run a relay. Under load a drain (knex_outbox_drain.ts) is one
  * select, then the updates of its report in one transaction that first checks the lease: it is
  * fenced, so a relay that lost its lease mid-drain records nothing, and stops sending once its

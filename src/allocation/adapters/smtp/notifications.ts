@@ -1,6 +1,6 @@
 import nodemailer, { type Transporter } from 'nodemailer';
-import { PermanentDeliveryError } from '../service_layer/errors';
-import type { Logger, Notifications } from '../service_layer/ports';
+import { PermanentDeliveryError } from '../../service_layer/errors';
+import type { Logger, Notifications } from '../../service_layer/ports';
 
 export const NOTIFICATION_SUBJECT = 'allocation service notification';
 

@@ -1,5 +1,5 @@
-import type { DeadLetters } from '../adapters/dead_letters';
-import type { Logger } from '../service_layer/ports';
+import type { DeadLetters } from '../../adapters/postgres/dead_letter_store';
+import type { Logger } from '../../service_layer/ports';
 
 /**
  * Stores a message that cannot be processed, with the reason, for an operator to see. False

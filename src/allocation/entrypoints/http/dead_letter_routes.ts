@@ -1,7 +1,7 @@
 // The operator routes for dead letters (SPEC section 9), behind the admin guard.
 import type Router from '@koa/router';
 import type { Middleware } from 'koa';
-import { type DeadLetterReplayDeps, replayDeadLetter } from '../service_layer/dead_letters';
+import { type DeadLetterReplayDeps, replayDeadLetter } from '../../service_layer/dead_letters';
 import { DeadLetterLimit, DeadLetterSource } from './operator_schemas';
 
 export function addDeadLetterRoutes(

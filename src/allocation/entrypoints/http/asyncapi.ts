@@ -1,7 +1,7 @@
 // The AsyncAPI 3 document of the Redis channels (SPEC section 4), generated from the zod schemas
 // the consumer validates with and the publisher builds with, so it cannot drift from either.
 import { z } from 'zod';
-import { ChangeBatchQuantityMessage, LineAllocatedMessage } from '../message_schemas';
+import { ChangeBatchQuantityMessage, LineAllocatedMessage } from '../../message_schemas';
 
 /**
  * A message schema as JSON Schema draft 07, the base of AsyncAPI's default schema format.

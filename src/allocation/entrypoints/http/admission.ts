@@ -8,7 +8,7 @@
 // refused POST /allocate, 30,000 refusals, autocannon, 2026-11-27): 45-58 us as the first Koa
 // middleware after the liveness probe, 30-32 us here; a bare Node server's 503 costs 22-28 us.
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
-import type { PrometheusMetrics } from '../adapters/metrics';
+import type { PrometheusMetrics } from '../../adapters/prometheus/metrics';
 import { AdaptiveLimit } from './adaptive_limit';
 import { RETRY_AFTER_SECONDS } from './http_errors';
 import { answerJson } from './middleware';

@@ -1,7 +1,11 @@
 import type { Knex } from 'knex';
-import type { DeadLetter, DeadLetterStore, StoredDeadLetter } from '../service_layer/dead_letters';
+import type {
+  DeadLetter,
+  DeadLetterStore,
+  StoredDeadLetter,
+} from '../../service_layer/dead_letters';
 
-export type { DeadLetter } from '../service_layer/dead_letters';
+export type { DeadLetter } from '../../service_layer/dead_letters';
 
 /** Lists cut payloads to this many characters; GET /dead_letters/:id has the whole one. */
 export const LISTED_PAYLOAD_CHARS = 4096;

@@ -1,6 +1,6 @@
 // The one place that reads PostgreSQL and knex errors: each becomes one of the service's
 // named errors (service_layer/errors.ts), so callers decide by kind, never by SQLSTATE.
-import { ConcurrencyError, DuplicateBatch, Unavailable } from '../service_layer/errors';
+import { ConcurrencyError, DuplicateBatch, Unavailable } from '../../service_layer/errors';
 import { isUniqueViolation } from './db';
 
 /**
@@ -71,7 +71,7 @@ export function isVersionConflict(error: unknown): boolean {
 }
 
 /**
- * The service's error for a failed commit of products (adapters/knex_unit_of_work.ts): a lost
+ * The service's error for a failed commit of products (adapters/postgres/knex_unit_of_work.ts): a lost
  * version race, or a line or message id written by someone else at the same moment, is a
  * ConcurrencyError; a batch ref already taken is DuplicateBatch; anything else is returned.
  */

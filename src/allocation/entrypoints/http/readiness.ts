@@ -1,6 +1,6 @@
-import type { RedisClient } from '../adapters/redis_connections';
+import type { RedisClient } from '../../adapters/redis/redis_connections';
 import type { Knex } from 'knex';
-import type { Logger } from '../service_layer/ports';
+import type { Logger } from '../../service_layer/ports';
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   return Promise.race([

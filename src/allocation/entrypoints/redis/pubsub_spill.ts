@@ -1,6 +1,6 @@
-import type { RedisClient } from '../adapters/redis_connections';
-import { backoffMs } from '../service_layer/backoff';
-import type { Logger } from '../service_layer/ports';
+import type { RedisClient } from '../../adapters/redis/redis_connections';
+import { backoffMs } from '../../service_layer/backoff';
+import type { Logger } from '../../service_layer/ports';
 import type { Received } from './pubsub_queue';
 import { field } from './stream_fields';
 

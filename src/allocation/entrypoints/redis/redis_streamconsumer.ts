@@ -1,12 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { RedisClient } from '../adapters/redis_connections';
-import type { DeadLetters } from '../adapters/dead_letters';
-import type { MessageBus } from '../service_layer/messagebus';
-import type { Logger } from '../service_layer/ports';
+import type { RedisClient } from '../../adapters/redis/redis_connections';
+import type { DeadLetters } from '../../adapters/postgres/dead_letter_store';
+import type { MessageBus } from '../../service_layer/messagebus';
+import type { Logger } from '../../service_layer/ports';
 import { ChangeBatchQuantityInbound } from './inbound';
 import { CHANGE_BATCH_QUANTITY } from './redis_eventconsumer';
 import { setAside } from './set_aside';
-import { backoffMs } from '../service_layer/backoff';
+import { backoffMs } from '../../service_layer/backoff';
 import { field, fieldNames } from './stream_fields';
 
 export interface StreamConsumerOptions {

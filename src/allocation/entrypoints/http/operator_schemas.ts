@@ -1,7 +1,7 @@
 // The operator routes' query shapes and their part of the OpenAPI document.
 import { extendZodWithOpenApi, type OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
-import { Text } from '../message_schemas';
+import { Text } from '../../message_schemas';
 
 extendZodWithOpenApi(z); // idempotent; this module may load before api_schemas.ts
 

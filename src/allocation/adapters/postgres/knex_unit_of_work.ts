@@ -20,9 +20,9 @@
 // What SkuLocks and HotSkus buy, measured, is beside them in sku_locks.ts; the write path as a
 // whole is in BENCHMARKS.md (spread, hot, history).
 import type { Knex } from 'knex';
-import type { Event } from '../domain/events';
-import { currentTraceparent } from '../service_layer/tracing';
-import type { Inbox, ReadModel, ReadModelRow, UnitOfWork } from '../service_layer/unit_of_work';
+import type { Event } from '../../domain/events';
+import { currentTraceparent } from '../../service_layer/tracing';
+import type { Inbox, ReadModel, ReadModelRow, UnitOfWork } from '../../service_layer/unit_of_work';
 import { isVersionConflict, translateCommitError, translateDbError } from './pg_errors';
 import type { GroupCommit } from './group_commit';
 import { preparedQuery, type Query } from './prepared';

@@ -1,7 +1,7 @@
 import { publishInOrder, type RedisClient } from './redis_connections';
-import { Allocated, type Event } from '../domain/events';
-import { LineAllocatedMessage } from '../message_schemas';
-import type { MessageMeta, Publish } from '../service_layer/ports';
+import { Allocated, type Event } from '../../domain/events';
+import { LineAllocatedMessage } from '../../message_schemas';
+import type { MessageMeta, Publish } from '../../service_layer/ports';
 
 /**
  * The public shape of each outbound message, in one place: SPEC section 4 is a contract, while
