@@ -43,8 +43,8 @@ export function createKnex(
   });
 }
 
-// Compiled migrations sit in dist/migrations, three levels above this file's dist folder.
-const MIGRATIONS = path.resolve(__dirname, '../../../migrations');
+// Compiled migrations sit in dist/migrations, four levels above this file's dist folder.
+const MIGRATIONS = path.resolve(__dirname, '../../../../migrations');
 
 export async function migrate(db: Knex): Promise<void> {
   await db.migrate.latest({ directory: MIGRATIONS, loadExtensions: ['.js'] });

@@ -6,7 +6,7 @@
 // 2. Commit. Every change to the product (batches, lines freed and allocated, the read-model rows
 //    its events' inline handlers write, one outbox row per outbox handler of each event, the
 //    inbound message id) goes to the database as ONE call,
-//    `apply_product_changes(sku, changes)` (migrations/*_create_apply_product_changes.ts). Its
+//    `apply_product_changes(sku, changes)` (migrations/functions/write_side.ts). Its
 //    first statement is the version check: when another unit of work changed the product since
 //    it was loaded, it raises serialization_failure and nothing is written; the bus reloads and
 //    retries. Two round trips per allocation, one fixed prepared statement, and a gate that no
