@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { DeliveryReport, Outbox, PendingMessage } from '../../service_layer/ports';
-import { drainOutbox } from './knex_outbox_drain';
+import { drainOutbox, type OnDelivered } from './knex_outbox_drain';
 import { RelayLease } from './relay_lease';
 
 // How long a process that is not the leader waits before asking for the lease again.
@@ -34,6 +34,7 @@ export class KnexOutbox implements Outbox {
   constructor(
     private readonly db: Knex,
     leaseMs = 5_000,
+    private readonly onDelivered?: OnDelivered,
   ) {
     this.lease = new RelayLease(db, leaseMs);
   }
@@ -44,8 +45,12 @@ export class KnexOutbox implements Outbox {
   ): Promise<number> {
     if (!(await this.leadership())) return 0;
     const handed = await this.renewingWhile(() =>
-      drainOutbox(this.db, limit, this.lease, (messages) =>
-        deliver(messages, () => this.lease.heldFor(0)),
+      drainOutbox(
+        this.db,
+        limit,
+        this.lease,
+        (messages) => deliver(messages, () => this.lease.heldFor(0)),
+        this.onDelivered,
       ),
     );
     // Lead only while there is work: an idle leader steps down, so whichever process has
