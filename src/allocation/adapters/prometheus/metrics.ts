@@ -83,7 +83,7 @@ export class PrometheusMetrics implements Metrics {
         .finally(() => (backlog = undefined)));
     new Gauge({
       name: 'allocation_outbox_backlog',
-      help: 'Outbox messages not yet delivered',
+      help: 'Outbox messages not yet delivered (counted up to 10,000)',
       registers,
       async collect() {
         this.set((await readBacklog()).count);

@@ -2,8 +2,10 @@
 // beyond the request and bus counters of metrics.ts. Every figure read on scrape costs a bounded
 // amount whatever the size of the tables: a few rows of a counts table kept by a trigger (dead
 // letters), one entry read from a Redis stream (inbound lag), SELECT 1 and PING (readiness).
-// Measured with 100,000 outbox rows (all undelivered) and 50,000 open dead letters: see
-// bench/scrape_cost.ts and README.md#alerts-and-dashboard.
+// A whole scrape with 100,000 undelivered outbox rows and 50,000 open dead letters: median
+// 3.1 ms, p95 7.4 ms (empty tables: 2.2 ms, 9.9 ms); in PostgreSQL the open dead letters take
+// 0.01 ms (counting them: 10.9 ms) and the outbox backlog 1.4 ms (bench/scrape_cost.ts,
+// 2026-12-07, on 2 busy cores).
 import { Gauge, Histogram, type Registry } from 'prom-client';
 
 /** A read on scrape that answers in `timeoutMs` with its last good value if the source does not. */
