@@ -4,7 +4,12 @@ import { expect } from 'chai';
 import { DeadLetters } from '../../src/allocation/adapters/postgres/dead_letter_store';
 import { KnexOutbox } from '../../src/allocation/adapters/postgres/knex_outbox';
 import { PrometheusMetrics } from '../../src/allocation/adapters/prometheus/metrics';
+import {
+  firstEntryAgeSeconds,
+  groupLagSeconds,
+} from '../../src/allocation/entrypoints/redis/inbound_lag';
 import { testDb } from '../support/db';
+import { testRedis } from '../support/redis';
 import { eventually } from '../support/eventually';
 import { randomOrderid, randomSku } from '../support/random_refs';
 
@@ -72,5 +77,37 @@ describe('telemetry', () => {
 
     const [[, seconds]] = delays.filter(([h]) => h === handler);
     expect(seconds).to.be.within(10, 20);
+  });
+
+  it('ages inbound lag from the oldest stream entry pending or unread, on the Redis clock', async () => {
+    const redis = testRedis();
+    const stream = randomSku('lag-stream');
+    try {
+      const [seconds] = await redis.time();
+      const at = (secondsAgo: number) => `${(Number(seconds) - secondsAgo) * 1000}-0`;
+      await redis.xgroup('CREATE', stream, 'g', '0', 'MKSTREAM');
+      expect(await groupLagSeconds(redis, stream, 'g')).to.equal(0);
+      await redis.xadd(stream, at(30), 'n', '1');
+      await redis.xadd(stream, at(20), 'n', '2');
+
+      const unread = await groupLagSeconds(redis, stream, 'g');
+      await redis.xreadgroup('GROUP', 'g', 'c', 'COUNT', 1, 'STREAMS', stream, '>');
+      const pending = await groupLagSeconds(redis, stream, 'g');
+      await redis.xack(stream, 'g', at(30));
+      const next = await groupLagSeconds(redis, stream, 'g');
+      await redis.xreadgroup('GROUP', 'g', 'c', 'COUNT', 1, 'STREAMS', stream, '>');
+      await redis.xack(stream, 'g', at(20));
+      const none = await groupLagSeconds(redis, stream, 'g');
+
+      expect(unread).to.be.within(30, 35);
+      expect(pending).to.be.within(30, 35);
+      expect(next).to.be.within(20, 25);
+      expect(none).to.equal(0);
+      expect(await firstEntryAgeSeconds(redis, stream)).to.be.within(30, 35);
+      expect(await firstEntryAgeSeconds(redis, randomSku('no-stream'))).to.equal(0);
+    } finally {
+      await redis.del(stream);
+      redis.disconnect();
+    }
   });
 });
