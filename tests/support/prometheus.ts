@@ -38,7 +38,7 @@ export async function promtool(
 export interface PrometheusServer {
   url: string;
   dir: string;
-  output(): string;
+  output: () => string;
   /** GET an API path; the `data` of a successful answer, else throws with Prometheus' error. */
   api<T>(pathAndQuery: string): Promise<T>;
   stop(): Promise<void>;
