@@ -8,15 +8,18 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
-import { parse, stringify } from 'yaml';
+import { stringify } from 'yaml';
 import { createKnex, migrate } from '../../src/allocation/adapters/postgres/db';
 import { type LocalRedisHandle, startLocalRedis } from '../../tools/local_redis';
 import { eventually } from '../support/eventually';
 import {
   PROMETHEUS_DIR,
   REPO_ROOT,
+  readPrometheusYaml,
+  shippedRules,
   startPrometheus,
   type PrometheusServer,
+  type RuleFile,
 } from '../support/prometheus';
 import { randomBatchref, randomOrderid, randomSku } from '../support/random_refs';
 import { addBatch, send } from '../support/requests';
@@ -26,13 +29,6 @@ const DATABASE = `allocation_prometheus_${process.pid}`;
 /** How long Prometheus may take to see a change: scrapes and evaluations every second. */
 const ALERT_DEADLINE_MS = 60_000;
 
-interface Rule {
-  alert?: string;
-  record?: string;
-  expr: string;
-  for?: string;
-}
-type RuleFile = { groups: { name: string; rules: Rule[] }[] };
 interface ActiveAlert {
   labels: Record<string, string>;
   state: 'pending' | 'firing';
@@ -61,8 +57,7 @@ async function onServer(sql: string): Promise<void> {
  * labels and annotations are the shipped ones; the recording rules are loaded as shipped.
  */
 async function alertsWithShortWaits(dir: string): Promise<string> {
-  const shipped = await fs.readFile(path.join(PROMETHEUS_DIR, 'alerts.yml'), 'utf8');
-  const rules = parse(shipped) as RuleFile;
+  const rules = await readPrometheusYaml<RuleFile>('alerts.yml');
   for (const rule of rules.groups.flatMap((group) => group.rules)) {
     if (rule.for) rule.for = '1s';
     if (rule.alert === 'AllocationDeliveriesStuck') {
@@ -86,14 +81,6 @@ async function dashboardExpressions(): Promise<string[]> {
     .map((target) =>
       target.expr.replaceAll('$__rate_interval', '1m').replaceAll('$job', 'allocation'),
     );
-}
-
-async function shippedRuleExpressions(): Promise<{ expr: string; record?: string }[]> {
-  const files = ['recording_rules.yml', 'alerts.yml'];
-  const parsed = await Promise.all(
-    files.map(async (f) => parse(await fs.readFile(path.join(PROMETHEUS_DIR, f), 'utf8'))),
-  );
-  return (parsed as RuleFile[]).flatMap((file) => file.groups.flatMap((group) => group.rules));
 }
 
 /** The allocation_* metric names an expression reads (not recording rules' job:...: names). */
@@ -213,7 +200,7 @@ describe('prometheus', () => {
     this.timeout(60_000);
     const expressions = [
       ...(await dashboardExpressions()),
-      ...(await shippedRuleExpressions()).map((rule) => rule.expr),
+      ...(await shippedRules()).map((rule) => rule.expr),
     ];
 
     const errors: string[] = [];
@@ -231,7 +218,7 @@ describe('prometheus', () => {
     this.timeout(60_000);
     const exposition = await (await fetch(`${service!.url}/metrics`)).text();
     const exposed = new Set([...exposition.matchAll(/^# TYPE (\S+) /gm)].map(([, name]) => name));
-    const rules = await shippedRuleExpressions();
+    const rules = await shippedRules();
     const recorded = new Set(rules.flatMap((rule) => (rule.record ? [rule.record] : [])));
     const expressions = [...(await dashboardExpressions()), ...rules.map((rule) => rule.expr)];
 

@@ -4,28 +4,11 @@
 import { expect } from 'chai';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { parse } from 'yaml';
-import { PROMETHEUS_DIR, REPO_ROOT, promtool } from '../support/prometheus';
+import { REPO_ROOT, promtool, readPrometheusYaml, shippedRules } from '../support/prometheus';
 
-interface Rule {
-  alert?: string;
-  record?: string;
-  expr: string;
-  for?: string;
-  annotations?: Record<string, string>;
-}
 interface AlertTest {
   alertname: string;
   exp_alerts?: unknown[];
-}
-
-async function readYaml<T>(file: string): Promise<T> {
-  return parse(await fs.readFile(path.join(PROMETHEUS_DIR, file), 'utf8')) as T;
-}
-
-export async function shippedAlerts(): Promise<Rule[]> {
-  const { groups } = await readYaml<{ groups: { rules: Rule[] }[] }>('alerts.yml');
-  return groups.flatMap((group) => group.rules);
 }
 
 /** GitHub's anchor for a Markdown heading. */
@@ -61,12 +44,12 @@ describe('prometheus rules', () => {
   });
 
   it('each alert has a case that fires it and one that does not', async () => {
-    const { tests } = await readYaml<{ tests: { alert_rule_test?: AlertTest[] }[] }>(
+    const { tests } = await readPrometheusYaml<{ tests: { alert_rule_test?: AlertTest[] }[] }>(
       'tests/alerts_test.yml',
     );
     const cases = tests.flatMap((test) => test.alert_rule_test ?? []);
 
-    for (const { alert } of await shippedAlerts()) {
+    for (const { alert } of await shippedRules(['alerts.yml'])) {
       const own = cases.filter((c) => c.alertname === alert);
       expect(
         own.some((c) => (c.exp_alerts ?? []).length > 0),
@@ -85,7 +68,7 @@ describe('prometheus rules', () => {
       [...readme.matchAll(/^#+ (.+)$/gm)].map(([, heading]) => `README.md#${anchorOf(heading)}`),
     );
 
-    const alerts = await shippedAlerts();
+    const alerts = await shippedRules(['alerts.yml']);
 
     expect(alerts.length).to.be.greaterThan(5);
     for (const { alert, annotations } of alerts) {

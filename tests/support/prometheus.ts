@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { parse } from 'yaml';
 import { findOrInstall } from '../../tools/debian_packages';
 import { findFreePort, hasExited, stopProcess } from '../../tools/server_process';
 import { eventually } from './eventually';
@@ -12,6 +13,26 @@ import { eventually } from './eventually';
 // From dist/tests/support back to the repository.
 export const REPO_ROOT = path.resolve(__dirname, '../../..');
 export const PROMETHEUS_DIR = path.join(REPO_ROOT, 'deploy/prometheus');
+
+export interface Rule {
+  alert?: string;
+  record?: string;
+  expr: string;
+  for?: string;
+  annotations?: Record<string, string>;
+}
+export type RuleFile = { groups: { name: string; rules: Rule[] }[] };
+
+/** A YAML file of deploy/prometheus, parsed. */
+export async function readPrometheusYaml<T>(file: string): Promise<T> {
+  return parse(await fs.readFile(path.join(PROMETHEUS_DIR, file), 'utf8')) as T;
+}
+
+/** The rules of the shipped rule files (both, unless one is named). */
+export async function shippedRules(files = ['recording_rules.yml', 'alerts.yml']): Promise<Rule[]> {
+  const parsed = await Promise.all(files.map((file) => readPrometheusYaml<RuleFile>(file)));
+  return parsed.flatMap((file) => file.groups.flatMap((group) => group.rules));
+}
 
 const log = (msg: string) => console.log(`[prometheus] ${msg}`);
 
