@@ -8,18 +8,33 @@
 // 2026-12-07, on 2 busy cores).
 import { Gauge, Histogram, type Registry } from 'prom-client';
 
-/** A read on scrape that answers in `timeoutMs` with its last good value if the source does not. */
+/**
+ * A read on scrape that answers in `timeoutMs`, with its last good value if the source fails or
+ * is slower. Scrapes at once share one read; one that does not answer in time is not waited for
+ * again (a hung connection must not freeze the gauge): the next scrape starts another.
+ */
 export function lastGood<T>(read: () => Promise<T>, initial: T, timeoutMs = 1_000) {
   let last = initial;
   let inFlight: Promise<T> | undefined;
   return (): Promise<T> => {
-    inFlight ??= read()
-      .then((value) => (last = value))
-      .catch(() => last)
-      .finally(() => (inFlight = undefined));
+    if (!inFlight) {
+      const reading: Promise<T> = read()
+        .then((value) => (last = value))
+        .catch(() => last)
+        .finally(() => {
+          if (inFlight === reading) inFlight = undefined;
+        });
+      inFlight = reading;
+    }
+    const current = inFlight;
     return Promise.race([
-      inFlight,
-      new Promise<T>((resolve) => setTimeout(() => resolve(last), timeoutMs).unref()),
+      current,
+      new Promise<T>((resolve) =>
+        setTimeout(() => {
+          if (inFlight === current) inFlight = undefined;
+          resolve(last);
+        }, timeoutMs).unref(),
+      ),
     ]);
   };
 }
