@@ -186,10 +186,18 @@ describe('prometheus', () => {
       const states = await alertStates();
       expect(states).to.not.have.any.keys('AllocationDeliveriesStuck', 'AllocationNotReady');
     }, ALERT_DEADLINE_MS);
+    // both allocations' line_allocated delivered, the second once Redis was back
+    const delivered = await eventually(async () => {
+      const query = 'sum(allocation_publish_delay_seconds_count{handler="line_allocated"})';
+      const [count] = Object.values(await instant(query));
+      expect(count).to.equal(2);
+      return count;
+    }, ALERT_DEADLINE_MS);
 
     const names = loaded.groups.flatMap((group) => group.rules.map((rule) => rule.name));
     expect(names).to.include.members(['AllocationDeliveriesStuck', 'AllocationNotReady']);
     expect(names).to.include('job:allocation_commands_refused:ratio_5m');
+    expect(delivered).to.equal(2);
     expect(quietBefore).to.not.have.any.keys('AllocationDeliveriesStuck', 'AllocationNotReady');
     expect(whileDown).to.not.have.any.keys('AllocationAdmissionRefusing');
     expect(readiness).to.deep.equal({ postgres: 1, redis: 0 });
