@@ -23,7 +23,7 @@ import { createApp } from './entrypoints/http/koa_app';
 import { livenessFirst } from './entrypoints/http/middleware';
 import { readinessChecks } from './entrypoints/http/readiness';
 import { PubsubSpill } from './entrypoints/redis/pubsub_spill';
-import { groupLagSeconds } from './entrypoints/redis/inbound_lag';
+import { firstEntryAgeSeconds, groupLagSeconds } from './entrypoints/redis/inbound_lag';
 import { CHANGE_BATCH_QUANTITY, RedisEventConsumer } from './entrypoints/redis/redis_eventconsumer';
 import { RedisStreamConsumer } from './entrypoints/redis/redis_streamconsumer';
 import { COMMAND_HANDLERS, EVENT_HANDLERS } from './service_layer/handlers';
@@ -112,9 +112,12 @@ export function bootstrap(overrides: Overrides = {}): Service {
   const db = () => c.resolve<Knex>(TOKENS.Db);
   const redis = () => c.resolve<RedisClient>(TOKENS.Redis);
   const deadLetters = () => c.resolve<DeadLetters>(TOKENS.DeadLetters);
+  let consumerLagWatched = false;
   const app = () => {
     const readiness = readinessChecks(db(), redis(), logger);
     metrics.watchReadiness(readiness); // allocation_dependency_up: readiness an alert can read
+    // without a consumer here (role api), /metrics still shows what waits for one in Redis
+    if (!consumerLagWatched) metrics.watchInboundLag(() => inboundWaitingInRedis(redis()));
     return createApp({
       bus,
       db: db(),
@@ -146,6 +149,7 @@ export function bootstrap(overrides: Overrides = {}): Service {
       });
       connection.on('error', (error) => logger.warn({ err: error }, 'redis consumer error'));
       closers.push(() => connection.disconnect());
+      consumerLagWatched = true;
       if (config.inboundTransport() !== 'stream') {
         return pubsubConsumer(connection, redis(), bus, deadLetters(), logger, metrics);
       }
@@ -159,6 +163,13 @@ export function bootstrap(overrides: Overrides = {}): Service {
       for (const close of closers.reverse()) await close();
     },
   };
+}
+
+/** The oldest inbound message waiting in Redis: unread or pending in the stream, or spilled. */
+function inboundWaitingInRedis(redis: RedisClient): Promise<number> {
+  return config.inboundTransport() === 'stream'
+    ? groupLagSeconds(redis, CHANGE_BATCH_QUANTITY, config.streamConsumer().group)
+    : firstEntryAgeSeconds(redis, config.pubsubConsumer().spillStream);
 }
 
 /** The pub/sub consumer, its spill on the publishing connection, its queue on /metrics. */

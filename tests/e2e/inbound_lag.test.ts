@@ -59,4 +59,32 @@ describe('inbound lag', () => {
       redis.disconnect();
     }
   });
+
+  it('shows, on an API process without a consumer, a stream entry no consumer has read', async function () {
+    this.timeout(60_000);
+    const redis = testRedis();
+    const group = `group-lag-${randomBytes(4).toString('hex')}`;
+    await redis.xgroup('CREATE', STREAM, group, '$', 'MKSTREAM');
+    const api = await startServiceProcess(
+      { INBOUND_TRANSPORT: 'stream', CONSUMER_GROUP: group },
+      'api',
+    );
+    try {
+      await redis.xadd(STREAM, '*', 'payload', JSON.stringify({ batchref: 'b', qty: 1 }));
+
+      const unread = await eventually(async () => {
+        const lag = await lagOf(api);
+        expect(lag).to.be.at.least(1);
+        return lag;
+      }, 30_000);
+      await redis.xgroup('SETID', STREAM, group, '$'); // as if a consumer had read it all
+      await eventually(async () => expect(await lagOf(api)).to.equal(0), 30_000);
+
+      expect(unread).to.be.at.least(1);
+    } finally {
+      await api.stop();
+      await redis.xgroup('DESTROY', STREAM, group).catch(() => undefined);
+      redis.disconnect();
+    }
+  });
 });
