@@ -18,7 +18,9 @@ export async function up(knex: Knex): Promise<void> {
       REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
       FOR EACH STATEMENT EXECUTE FUNCTION count_dead_letters();
     CREATE TRIGGER dead_letters_counted_delete AFTER DELETE ON dead_letters
-      REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION count_dead_letters()`);
+      REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION count_dead_letters();
+    CREATE TRIGGER dead_letters_counted_truncate AFTER TRUNCATE ON dead_letters
+      FOR EACH STATEMENT EXECUTE FUNCTION count_dead_letters()`);
   // The letters already there, counted once, with writes held off meanwhile (this migration's
   // transaction keeps the lock until it commits).
   await knex.raw('LOCK TABLE dead_letters IN SHARE MODE');
@@ -30,6 +32,7 @@ export async function down(knex: Knex): Promise<void> {
     DROP TRIGGER dead_letters_counted_insert ON dead_letters;
     DROP TRIGGER dead_letters_counted_update ON dead_letters;
     DROP TRIGGER dead_letters_counted_delete ON dead_letters;
+    DROP TRIGGER dead_letters_counted_truncate ON dead_letters;
     DROP FUNCTION count_dead_letters();
     DROP TABLE dead_letter_counts`);
 }

@@ -10,13 +10,17 @@ const ADD_DELTAS = (deltas: string) => `
 const FROM_NEW = `SELECT source, 1 AS delta FROM new_rows WHERE ${OPEN}`;
 const FROM_OLD = `SELECT source, -1 AS delta FROM old_rows WHERE ${OPEN}`;
 
-/** Statement-level, on transition tables: one bulk replay updates each source's row once. */
+/**
+ * Statement-level, on transition tables: one bulk replay updates each source's row once. A
+ * TRUNCATE (no transition table) leaves nothing open.
+ */
 export const COUNT_DEAD_LETTERS = `
 CREATE OR REPLACE FUNCTION count_dead_letters() RETURNS trigger LANGUAGE plpgsql AS $fn$
 BEGIN
   IF TG_OP = 'INSERT' THEN ${ADD_DELTAS(FROM_NEW)};
   ELSIF TG_OP = 'UPDATE' THEN ${ADD_DELTAS(`${FROM_NEW} UNION ALL ${FROM_OLD}`)};
-  ELSE ${ADD_DELTAS(FROM_OLD)};
+  ELSIF TG_OP = 'DELETE' THEN ${ADD_DELTAS(FROM_OLD)};
+  ELSE UPDATE dead_letter_counts SET open = 0 WHERE open <> 0; -- TRUNCATE
   END IF;
   RETURN NULL;
 END $fn$`;

@@ -33,6 +33,22 @@ describe('telemetry', () => {
     expect(open[other]).to.equal(1);
   });
 
+  it('counts nothing open after a truncate', async () => {
+    const db = await testDb();
+    const source = randomSku('truncated');
+    await new DeadLetters(db).add(source, 'p', 'bad');
+    const trx = await db.transaction();
+    try {
+      await trx.raw('TRUNCATE dead_letters');
+
+      const counts = await trx('dead_letter_counts').where('open', '<>', 0).select('source');
+
+      expect(counts).to.deep.equal([]);
+    } finally {
+      await trx.rollback(); // the other tests' letters stay
+    }
+  });
+
   it('shows open dead letters on /metrics', async () => {
     const db = await testDb();
     const letters = new DeadLetters(db);
