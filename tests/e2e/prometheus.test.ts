@@ -26,7 +26,7 @@ import { addBatch, send } from '../support/requests';
 import { startServiceProcess, type ServiceProcess } from '../support/processes';
 
 const DATABASE = `allocation_prometheus_${process.pid}`;
-/** How long Prometheus may take to see a change: scrapes and evaluations every second. */
+/** How long Prometheus may take to see a change: a scrape every 2 s, evaluations every second. */
 const ALERT_DEADLINE_MS = 60_000;
 
 interface ActiveAlert {

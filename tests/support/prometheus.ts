@@ -67,7 +67,7 @@ export interface PrometheusServer {
 
 /**
  * Starts `prometheus` on a free port with a data folder of its own, scraping `target` as job
- * "allocation" every second and evaluating `ruleFiles` every second; resolves once it is ready.
+ * "allocation" every 2 s and evaluating `ruleFiles` every second; resolves once it is ready.
  */
 export async function startPrometheus(
   target: string,
@@ -77,7 +77,8 @@ export async function startPrometheus(
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'allocation-prometheus-'));
   const port = await findFreePort();
   const config = {
-    global: { scrape_interval: '1s', evaluation_interval: '1s', scrape_timeout: '900ms' },
+    // a scrape may wait up to REDIS_COMMAND_TIMEOUT_MS for a Redis that is down: time for it
+    global: { scrape_interval: '2s', evaluation_interval: '1s', scrape_timeout: '1900ms' },
     rule_files: ruleFiles,
     scrape_configs: [{ job_name: 'allocation', static_configs: [{ targets: [target] }] }],
   };
