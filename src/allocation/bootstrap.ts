@@ -153,9 +153,9 @@ export function bootstrap(overrides: Overrides = {}): Service {
       if (config.inboundTransport() !== 'stream') {
         return pubsubConsumer(connection, redis(), bus, deadLetters(), logger, metrics);
       }
-      const options = config.streamConsumer();
       // read on the publishing connection: the consumer's own is blocked in XREADGROUP
-      metrics.watchInboundLag(() => groupLagSeconds(redis(), CHANGE_BATCH_QUANTITY, options.group));
+      metrics.watchInboundLag(() => inboundWaitingInRedis(redis()));
+      const options = config.streamConsumer();
       return new RedisStreamConsumer(connection, bus, deadLetters(), logger, options);
     },
     close: async () => {
