@@ -16,7 +16,6 @@ import { KnexUnitOfWork, type KnexUnitOfWorkOptions } from './adapters/postgres/
 import type { PrometheusMetrics } from './adapters/prometheus/metrics';
 import { connectRedis, type RedisClient } from './adapters/redis/redis_connections';
 import { HotSkus, SkuLocks } from './adapters/postgres/sku_locks';
-import { admissionGate } from './entrypoints/http/admission';
 import type { AuthTokens } from './entrypoints/http/auth';
 import { deadLetterReplayDeps } from './entrypoints/redis/inbound';
 import { createApp } from './entrypoints/http/koa_app';
@@ -55,7 +54,7 @@ export interface Service {
   deadLetters(): DeadLetters;
   /** The HTTP API (not listening: main or a test does that). */
   app(): Koa;
-  /** What the HTTP server runs: liveness first, then the API behind admission control. */
+  /** What the HTTP server runs: liveness first, then the API (admission is in its routes). */
   httpListener(): RequestListener;
   /** The change_batch_quantity consumer (pub/sub or stream, per config) on its own connection. */
   consumer(): { start(): Promise<void>; stop(): Promise<void> };
@@ -121,6 +120,8 @@ export function bootstrap(overrides: Overrides = {}): Service {
       metrics,
       deadLetters: deadLetterReplayDeps(bus, logger, deadLetters(), () => relay.kick()),
       auth: overrides.auth ?? { apiToken: config.apiToken(), adminToken: config.adminToken() },
+      limits: config.maxInflight(),
+      bodyTimeoutMs: config.bodyTimeoutMs(),
     });
   return {
     bus,
@@ -131,8 +132,7 @@ export function bootstrap(overrides: Overrides = {}): Service {
     redis,
     deadLetters,
     app,
-    httpListener: () =>
-      livenessFirst(admissionGate(config.maxInflight(), metrics, app().callback())),
+    httpListener: () => livenessFirst(app().callback()),
     consumer: () => {
       // A subscribed (or blocked) connection can do nothing else, so the consumer has its own.
       // Its commands time out too (above the stream consumer's 1 s blocking read): a read that

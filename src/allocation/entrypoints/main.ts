@@ -105,6 +105,7 @@ async function prepareDatabase(log: Logger): Promise<void> {
  */
 function forkApiWorkers(count: number, log: Logger): () => Promise<void> {
   config.maxInflight();
+  config.bodyTimeoutMs();
   config.databaseReadUrl();
   let stopping = false;
   let fastDeaths = 0;
