@@ -18,7 +18,7 @@ import { connectRedis, type RedisClient } from './adapters/redis/redis_connectio
 import { HotSkus, SkuLocks } from './adapters/postgres/sku_locks';
 import type { AuthTokens } from './entrypoints/http/auth';
 import { deadLetterReplayDeps } from './entrypoints/redis/inbound';
-import { createApp } from './entrypoints/http/koa_app';
+import { apiListener, createApp, type AppDeps } from './entrypoints/http/koa_app';
 import { livenessFirst } from './entrypoints/http/middleware';
 import { readinessChecks } from './entrypoints/http/readiness';
 import { PubsubSpill } from './entrypoints/redis/pubsub_spill';
@@ -54,7 +54,7 @@ export interface Service {
   deadLetters(): DeadLetters;
   /** The HTTP API (not listening: main or a test does that). */
   app(): Koa;
-  /** What the HTTP server runs: liveness first, then the API (admission is in its routes). */
+  /** What the HTTP server runs: liveness first, then the API behind admission control. */
   httpListener(): RequestListener;
   /** The change_batch_quantity consumer (pub/sub or stream, per config) on its own connection. */
   consumer(): { start(): Promise<void>; stop(): Promise<void> };
@@ -110,19 +110,19 @@ export function bootstrap(overrides: Overrides = {}): Service {
   const db = () => c.resolve<Knex>(TOKENS.Db);
   const redis = () => c.resolve<RedisClient>(TOKENS.Redis);
   const deadLetters = () => c.resolve<DeadLetters>(TOKENS.DeadLetters);
-  const app = () =>
-    createApp({
-      bus,
-      db: db(),
-      readDb: c.resolve<Knex>(TOKENS.ReadDb),
-      log: logger,
-      readiness: readinessChecks(db(), redis(), logger),
-      metrics,
-      deadLetters: deadLetterReplayDeps(bus, logger, deadLetters(), () => relay.kick()),
-      auth: overrides.auth ?? { apiToken: config.apiToken(), adminToken: config.adminToken() },
-      limits: config.maxInflight(),
-      bodyTimeoutMs: config.bodyTimeoutMs(),
-    });
+  const appDeps = (): AppDeps => ({
+    bus,
+    db: db(),
+    readDb: c.resolve<Knex>(TOKENS.ReadDb),
+    log: logger,
+    readiness: readinessChecks(db(), redis(), logger),
+    metrics,
+    deadLetters: deadLetterReplayDeps(bus, logger, deadLetters(), () => relay.kick()),
+    auth: overrides.auth ?? { apiToken: config.apiToken(), adminToken: config.adminToken() },
+    limits: config.maxInflight(),
+    bodyTimeoutMs: config.bodyTimeoutMs(),
+  });
+  const app = () => createApp(appDeps());
   return {
     bus,
     relay,
@@ -132,7 +132,7 @@ export function bootstrap(overrides: Overrides = {}): Service {
     redis,
     deadLetters,
     app,
-    httpListener: () => livenessFirst(app().callback()),
+    httpListener: () => livenessFirst(apiListener(appDeps())),
     consumer: () => {
       // A subscribed (or blocked) connection can do nothing else, so the consumer has its own.
       // Its commands time out too (above the stream consumer's 1 s blocking read): a read that

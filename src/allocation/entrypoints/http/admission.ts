@@ -4,21 +4,28 @@
 // and the admitted ones keep their latency (adaptive_limit.ts says how the limit follows it).
 //
 // The route that serves a request decides its kind, so admission and the router cannot
-// disagree (`POST /Allocate`, `/allocate/` and `POST http://host/allocate` are the router's
-// /allocate, hence commands). A command route carries `command` in its own chain, after its
-// guard; the JSON body is read before routing (parseJsonBody, bounded by BODY_TIMEOUT_MS), so a
-// command's slot is held only while it runs: never while its body arrives, never for a caller
-// that fails auth. `reads` asks the router which route will serve everything else.
+// disagree: `atArrival` asks the app's router (on the path Koa itself parses, through the same
+// cached parseurl) which route will serve it, so `POST /Allocate`, `/allocate/` and
+// `POST http://host/allocate` are commands exactly as the router serves them. A command route
+// carries `command` in its own chain, after its guard; the JSON body is read before routing
+// (parseJsonBody, bounded by BODY_TIMEOUT_MS): a command holds its slot only while it runs,
+// never while its body arrives, never for a caller that fails auth. Four clients that never
+// finished their bodies used to hold all of MAX_INFLIGHT=4 and refuse every write.
 //
-// The price: a refusal now costs a body read, an auth check and Koa's middleware, where the
-// gate in front of Koa answered one in 30-32 us of service CPU (45-58 us as Koa's first
-// middleware, 2026-11-27). Four clients that never finished their bodies used to hold all of
-// MAX_INFLIGHT=4 and refuse every write; counted at the route, they hold nothing.
+// `atArrival` wraps the HTTP server's request listener, in front of Koa: under overload most
+// requests are refused, and each refusal takes CPU from the admitted ones. Measured (service
+// CPU per refused POST /allocate, 30,000 refusals, autocannon, 2026-11-27): 45-58 us as the
+// first Koa middleware after the liveness probe, 30-32 us here; a bare Node server's 503 costs
+// 22-28 us. So a command that arrives when every command slot is taken is refused here, before
+// its body; one that finds room takes its slot in its route.
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type Router from '@koa/router';
 import type { Context, Middleware, Next } from 'koa';
+import parseUrl from 'parseurl';
 import type { PrometheusMetrics } from '../../adapters/prometheus/metrics';
 import { AdaptiveLimit } from './adaptive_limit';
 import { RETRY_AFTER_SECONDS } from './http_errors';
+import { answerJson } from './middleware';
 
 export interface AdmissionLimits {
   /** Writes: POST /add_batch and /allocate (MAX_INFLIGHT). */
@@ -30,6 +37,7 @@ export interface AdmissionLimits {
 }
 
 type Kind = 'commands' | 'reads';
+type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 /** Liveness, readiness and metrics must answer exactly when the process is busiest. */
 const NEVER_REFUSED = new Set<unknown>(['/healthz', '/readyz', '/metrics']);
 
@@ -51,31 +59,37 @@ export class Admission {
   }
 
   /** In a command route's chain, after its guard: the slot is held while the command runs. */
-  readonly command: Middleware = (ctx, next) => this.admit('commands', ctx, next);
+  readonly command: Middleware = (ctx: Context, next: Next) => this.whileRunning(ctx, next);
 
   /**
-   * In front of everything that is not a command route or a probe of `router`: the route the
-   * router will pick (the first one matching path and method, as its dispatch runs them).
+   * `handler` (Koa's callback) behind the limits, each request classified by the route of
+   * `router` that will serve it (the first matching path and method, as its dispatch runs them).
    */
-  reads(router: Router): Middleware {
-    return (ctx, next) => {
+  atArrival(router: Router, handler: Handler): RequestListener {
+    return (req, res) => {
+      const path = parseUrl(req)?.pathname ?? '/';
       const route = router
-        .match(ctx.path, ctx.method)
+        .match(path, req.method ?? 'GET')
         .pathAndMethod.find((layer) => layer.methods.length > 0);
-      if (route && (route.stack.includes(this.command) || NEVER_REFUSED.has(route.path))) {
-        return next();
+      if (route && NEVER_REFUSED.has(route.path)) return void handler(req, res);
+      if (route?.stack.includes(this.command)) {
+        if (this.gates.commands.hasRoom()) return void handler(req, res); // its route admits it
+        return this.refuse('commands', req, res);
       }
-      return this.admit('reads', ctx, next);
+      const reads = this.gates.reads;
+      if (!reads.tryEnter()) return this.refuse('reads', req, res);
+      const started = performance.now();
+      void handler(req, res).finally(() => reads.leave(performance.now() - started));
     };
   }
 
-  private async admit(kind: Kind, ctx: Context, next: Next): Promise<void> {
-    const gate = this.gates[kind];
+  private async whileRunning(ctx: Context, next: Next): Promise<void> {
+    const gate = this.gates.commands;
     if (!gate.tryEnter()) {
-      this.metrics.refused(kind);
-      ctx.status = 503;
+      // room at arrival, taken meanwhile by commands whose bodies came first
+      this.metrics.refused('commands');
+      [ctx.status, ctx.body] = [503, { message: refusal(gate.current) }];
       ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
-      ctx.body = { message: `Too many requests in progress (now ${gate.current}); retry soon` };
       return;
     }
     const started = performance.now();
@@ -85,4 +99,14 @@ export class Admission {
       gate.leave(performance.now() - started);
     }
   }
+
+  private refuse(kind: Kind, req: IncomingMessage, res: ServerResponse): void {
+    this.metrics.refused(kind);
+    const body = JSON.stringify({ message: refusal(this.gates[kind].current) });
+    answerJson(req, res, 503, body, { 'Retry-After': String(RETRY_AFTER_SECONDS) });
+  }
+}
+
+function refusal(limit: number): string {
+  return `Too many requests in progress (now ${limit}); retry soon`;
 }

@@ -1,3 +1,4 @@
+import type { RequestListener } from 'node:http';
 import Router from '@koa/router';
 import Koa from 'koa';
 import type { Knex } from 'knex';
@@ -38,12 +39,24 @@ export interface AppDeps {
 }
 
 /**
- * Builds the Koa app without listening, so tests can drive it with supertest. The order says
- * what a request meets: its id, the error mapping, admission for reads (the router decides
- * what is a read), the console, the JSON body, then the route (a command's slot is taken in
- * its route, after its guard and its body).
+ * The Koa app without listening, so tests can drive it with supertest: its routes take their
+ * command slots; only `apiListener` refuses at arrival.
  */
 export function createApp(deps: AppDeps): Koa {
+  return build(deps).app;
+}
+
+/** What the HTTP server runs: the app behind admission at arrival (admission.ts). */
+export function apiListener(deps: AppDeps): RequestListener {
+  const { app, router, admission } = build(deps);
+  return admission.atArrival(router, app.callback());
+}
+
+/**
+ * The order says what a request meets: its id, the error mapping, the console, the JSON body
+ * (bounded by BODY_TIMEOUT_MS), then the route: a command's guard, then its admission slot.
+ */
+function build(deps: AppDeps): { app: Koa; router: Router; admission: Admission } {
   const app = new Koa();
   const router = new Router();
   const admission = new Admission(deps.limits, deps.metrics);
@@ -54,12 +67,11 @@ export function createApp(deps: AppDeps): Koa {
   addDocsRoutes(router);
   app.use(requestContext(deps.metrics, deps.log));
   app.use(errorMiddleware(deps.log));
-  app.use(admission.reads(router));
   app.use(consoleRoutes(deps)); // before the JSON body parser: the console reads its own forms
   app.use(parseJsonBody(deps.bodyTimeoutMs));
   app.use(methodNotAllowed());
   app.use(router.routes());
-  return app;
+  return { app, router, admission };
 }
 
 /** `before`: the guard, then the command's admission slot. */
