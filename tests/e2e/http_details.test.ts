@@ -7,6 +7,7 @@ import { expect } from 'chai';
 import { eventually } from '../support/eventually';
 import { startTestService, type TestService } from '../support/in_process';
 import { randomBatchref, randomOrderid, randomSku } from '../support/random_refs';
+import { openRaw } from '../support/raw_http';
 
 describe('HTTP details', () => {
   let t: TestService;
@@ -14,8 +15,7 @@ describe('HTTP details', () => {
   let url: string;
   before(async () => {
     t = await startTestService();
-    const handle = t.app.callback();
-    server = createServer((req, res) => void handle(req, res));
+    server = createServer(t.service.httpListener()); // what main.ts serves
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
@@ -128,6 +128,21 @@ describe('HTTP details', () => {
         expect(await response.json()).to.deep.equal({ message: `Invalid sku ${key}` });
       }
     });
+  });
+
+  it('answers a request target that is not a URL with 400, and keeps serving', async () => {
+    const { port } = server.address() as AddressInfo;
+    // (Node's own parser refuses control characters in a target, with a 400 of its own)
+    for (const target of ['http://[::1', 'http://[::1/allocate']) {
+      const answer = await openRaw(
+        port,
+        `POST ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
+      ).answer;
+
+      expect(answer.status, target).to.equal(400);
+      expect(JSON.parse(answer.body)).to.have.property('message').that.is.a('string');
+    }
+    expect((await get('/healthz')).status).to.equal(200);
   });
 
   it('lists batches in the order allocation takes them (refs past U+FFFF included)', async () => {

@@ -67,7 +67,8 @@ export class Admission {
    */
   atArrival(router: Router, handler: Handler): RequestListener {
     return (req, res) => {
-      const path = parseUrl(req)?.pathname ?? '/';
+      const path = pathOf(req);
+      if (path === undefined) return answerJson(req, res, 400, INVALID_TARGET);
       const route = router
         .match(path, req.method ?? 'GET')
         .pathAndMethod.find((layer) => layer.methods.length > 0);
@@ -104,6 +105,17 @@ export class Admission {
     this.metrics.refused(kind);
     const body = JSON.stringify({ message: refusal(this.gates[kind].current) });
     answerJson(req, res, 503, body, { 'Retry-After': String(RETRY_AFTER_SECONDS) });
+  }
+}
+
+const INVALID_TARGET = JSON.stringify({ message: 'The request target is not a valid URL' });
+
+/** The path Koa's ctx.path will read (parseurl caches it on the request); undefined if none. */
+function pathOf(req: IncomingMessage): string | undefined {
+  try {
+    return parseUrl(req)?.pathname ?? '/';
+  } catch {
+    return undefined; // `http://[::1`, say: Node's url.parse throws, and so would ctx.path
   }
 }
 
