@@ -226,6 +226,16 @@ describe(`admission control (MAX_INFLIGHT=${MAX_INFLIGHT})`, () => {
       for (const s of stuck) s.socket.destroy();
     }
   });
+
+  it('bounds a body the API does not read itself (a console form) too', async () => {
+    const form =
+      `POST /console/sign_in HTTP/1.1\r\nHost: 127.0.0.1\r\nSec-Fetch-Site: same-origin\r\n` +
+      `Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ntoken=`;
+
+    const answer = await openRaw(service.port, form).answer;
+
+    expect(answer.status).to.equal(408);
+  });
 });
 
 function asAnswer(raw: RawAnswer): Answer {
