@@ -154,9 +154,7 @@ async function startApi(service: Service): Promise<() => Promise<void>> {
     // A deep accept queue: at 2,000 clients arriving at once, Node's default of 511 overflowed
     // (about 24,000 dropped SYNs in make bench), and a dropped client waits 1-3 s to retry
     // before admission control ever sees it. The kernel caps this at net.core.somaxconn.
-    // The bodies the API reads itself have BODY_TIMEOUT_MS (parseJsonBody, a JSON 408); this
-    // bounds the rest (the console's forms): Node answers 408 itself once a request has taken
-    // longer to arrive, checked every second.
+    // JSON bodies get a 408 at BODY_TIMEOUT_MS (parseJsonBody); this bounds the console's forms.
     const requestTimeout = config.bodyTimeoutMs() + 1_000;
     const s = createServer({ requestTimeout, connectionsCheckingInterval: 1_000 }, listener)
       .listen({ port, host, backlog: 4_096 }, () => resolve(s))
