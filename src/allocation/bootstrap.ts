@@ -16,10 +16,9 @@ import { KnexUnitOfWork, type KnexUnitOfWorkOptions } from './adapters/postgres/
 import type { PrometheusMetrics } from './adapters/prometheus/metrics';
 import { connectRedis, type RedisClient } from './adapters/redis/redis_connections';
 import { HotSkus, SkuLocks } from './adapters/postgres/sku_locks';
-import { admissionGate } from './entrypoints/http/admission';
 import type { AuthTokens } from './entrypoints/http/auth';
 import { deadLetterReplayDeps } from './entrypoints/redis/inbound';
-import { createApp } from './entrypoints/http/koa_app';
+import { apiListener, createApp, type AppDeps } from './entrypoints/http/koa_app';
 import { livenessFirst } from './entrypoints/http/middleware';
 import { readinessChecks } from './entrypoints/http/readiness';
 import { PubsubSpill } from './entrypoints/redis/pubsub_spill';
@@ -113,12 +112,12 @@ export function bootstrap(overrides: Overrides = {}): Service {
   const redis = () => c.resolve<RedisClient>(TOKENS.Redis);
   const deadLetters = () => c.resolve<DeadLetters>(TOKENS.DeadLetters);
   let consumerLagWatched = false;
-  const app = () => {
+  const appDeps = (): AppDeps => {
     const readiness = readinessChecks(db(), redis(), logger);
     metrics.watchReadiness(readiness); // allocation_dependency_up: readiness an alert can read
     // without a consumer here (role api), /metrics still shows what waits for one in Redis
     if (!consumerLagWatched) metrics.watchInboundLag(() => inboundWaitingInRedis(redis()));
-    return createApp({
+    return {
       bus,
       db: db(),
       readDb: c.resolve<Knex>(TOKENS.ReadDb),
@@ -127,8 +126,11 @@ export function bootstrap(overrides: Overrides = {}): Service {
       metrics,
       deadLetters: deadLetterReplayDeps(bus, logger, deadLetters(), () => relay.kick()),
       auth: overrides.auth ?? { apiToken: config.apiToken(), adminToken: config.adminToken() },
-    });
+      limits: config.maxInflight(),
+      bodyTimeoutMs: config.bodyTimeoutMs(),
+    };
   };
+  const app = () => createApp(appDeps());
   return {
     bus,
     relay,
@@ -138,8 +140,7 @@ export function bootstrap(overrides: Overrides = {}): Service {
     redis,
     deadLetters,
     app,
-    httpListener: () =>
-      livenessFirst(admissionGate(config.maxInflight(), metrics, app().callback())),
+    httpListener: () => livenessFirst(apiListener(appDeps())),
     consumer: () => {
       // A subscribed (or blocked) connection can do nothing else, so the consumer has its own.
       // Its commands time out too (above the stream consumer's 1 s blocking read): a read that

@@ -127,6 +127,16 @@ export function maxInflight(): { commands: number; reads: number; targetMs: numb
   };
 }
 
+/**
+ * The longest a request's body may take to arrive (SPEC section 10): a later one gets 408, and
+ * no admission slot is held meanwhile. Positive: a body wait must have a bound.
+ */
+export function bodyTimeoutMs(): number {
+  const ms = intEnv('BODY_TIMEOUT_MS', 10_000);
+  if (ms === 0) throw new ConfigError('BODY_TIMEOUT_MS must be a positive integer, got 0');
+  return ms;
+}
+
 /** The longest a command waits for its sku's earlier commands in this process. */
 export function skuQueueTimeoutMs(): number {
   return intEnv('SKU_QUEUE_TIMEOUT_MS', 5_000);

@@ -2,6 +2,7 @@
 import DataLoader from 'dataloader';
 import type { Knex } from 'knex';
 import { queryPrepared } from './adapters/postgres/prepared';
+import { preferenceOrder } from './domain/model';
 
 export interface AllocationRow {
   sku: string;
@@ -69,14 +70,14 @@ export interface ProductStock {
 }
 
 // One statement, so the version and the batches come from one snapshot. The order is the
-// domain's allocation preference: warehouse stock (no eta) first, then earliest eta, ref breaking
-// ties; COLLATE "C" compares refs by code point as the domain does, whatever the database locale.
+// domain's own comparison (preferenceOrder), applied here: SQL can only compare refs by code
+// point (COLLATE "C") or by a locale, and the domain compares UTF-16 code units, which differ
+// for refs past U+FFFF (`\u{1F600}-lot` sorts before `\uFFFD-lot` in the domain, after in SQL).
 const PRODUCT_STOCK = `
   SELECT p.version_number AS version, b.reference AS ref, to_char(b.eta, 'YYYY-MM-DD') AS eta,
          b.purchased_quantity AS purchased, b.allocated_quantity AS allocated
   FROM products p LEFT JOIN batches b ON b.sku = p.sku
-  WHERE p.sku = ?
-  ORDER BY b.eta ASC NULLS FIRST, b.reference COLLATE "C"`;
+  WHERE p.sku = ?`;
 
 /** A product's stock per batch, in allocation preference order; undefined for an unknown sku. */
 export async function productStock(sku: string, db: Knex): Promise<ProductStock | undefined> {
@@ -93,8 +94,10 @@ export async function productStock(sku: string, db: Knex): Promise<ProductStock 
     version: rows[0].version,
     batches: rows
       .filter((row) => row.ref !== null)
+      .map((row) => ({ ...row, reference: row.ref as string }))
+      .sort(preferenceOrder)
       .map((row) => ({
-        ref: row.ref as string,
+        ref: row.reference,
         eta: row.eta,
         purchased: row.purchased,
         allocated: row.allocated,

@@ -24,6 +24,16 @@ describe('settings', () => {
     });
   }
 
+  for (const value of ['soon', '0']) {
+    it(`BODY_TIMEOUT_MS=${value} stops the start with one sentence naming it`, () => {
+      const result = startWith('BODY_TIMEOUT_MS', value);
+
+      expect(result.status).to.equal(1);
+      expect(result.stderr.trim().split('\n')).to.have.length(1);
+      expect(result.stderr).to.contain('BODY_TIMEOUT_MS');
+    });
+  }
+
   it('an invalid OUTBOX_MAX_ATTEMPTS stops the start with one sentence naming it', () => {
     const result = startWith('OUTBOX_MAX_ATTEMPTS', 'many');
 

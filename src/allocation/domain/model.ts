@@ -105,8 +105,14 @@ export class Batch {
   }
 }
 
-/** Warehouse stock (no eta) first, then shipments by earliest eta; ref breaks ties. */
-function preferenceOrder(a: Batch, b: Batch): number {
+/**
+ * Warehouse stock (no eta) first, then shipments by earliest eta; ref breaks ties, compared by
+ * UTF-16 code unit (JavaScript's `<`). The one order of batches: views.ts sorts with it too.
+ */
+export function preferenceOrder(
+  a: Pick<Batch, 'reference' | 'eta'>,
+  b: Pick<Batch, 'reference' | 'eta'>,
+): number {
   if (a.eta !== b.eta) {
     if (a.eta === null) return -1;
     if (b.eta === null) return 1;

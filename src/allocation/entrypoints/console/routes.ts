@@ -42,7 +42,7 @@ export function consoleRoutes(deps: AppDeps): Koa.Middleware {
   const outbox = new KnexOutbox(deps.db);
 
   router.get('/assets/:file', (ctx) => {
-    const asset = ASSETS[ctx.params.file];
+    const asset = ASSETS.get(ctx.params.file);
     if (!asset) return;
     ctx.set('Cache-Control', 'public, max-age=3600');
     ctx.set('ETag', asset.etag);
