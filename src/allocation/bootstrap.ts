@@ -72,13 +72,7 @@ export function bootstrap(overrides: Overrides = {}): Service {
   const metrics = c.resolve<PrometheusMetrics>(TOKENS.Metrics);
 
   const bus: MessageBus = new MessageBus({
-    startUow:
-      overrides.uow ??
-      knexUnitsOfWork(c, {
-        handlersOf: (event) => bus.handlersOf(event),
-        runInline: (events, readModel) => bus.runInline(events, readModel),
-        onOutboxWritten: () => relay.kick(),
-      }),
+    startUow: overrides.uow ?? knexUnitsOfWork(c),
     commandHandlers: COMMAND_HANDLERS,
     eventHandlers: EVENT_HANDLERS,
     deps: {
@@ -88,6 +82,7 @@ export function bootstrap(overrides: Overrides = {}): Service {
     },
     log: logger,
     metrics,
+    outboxWritten: () => relay.kick(),
   });
   const relay = new OutboxRelay(
     c.resolve<Outbox>(TOKENS.Outbox),
@@ -170,13 +165,10 @@ function pubsubConsumer(
 }
 
 /** Units of work on PostgreSQL, sharing the process's sku queue, hot skus and group commit. */
-function knexUnitsOfWork(
-  c: DependencyContainer,
-  fromBus: Pick<KnexUnitOfWorkOptions, 'handlersOf' | 'runInline' | 'onOutboxWritten'>,
-): (chain: Chain) => UnitOfWork {
+function knexUnitsOfWork(c: DependencyContainer): (chain: Chain) => UnitOfWork {
   let commitInGroup: GroupCommit | undefined;
-  const options = {
-    ...fromBus,
+  const options: KnexUnitOfWorkOptions = {
+    eventHandlers: EVENT_HANDLERS,
     skuLocks: new SkuLocks(config.skuQueueTimeoutMs()),
     hotSkus: new HotSkus(),
     groupCommit: (sku: string, changesJson: string) =>

@@ -22,7 +22,8 @@
 import type { Knex } from 'knex';
 import type { Event } from '../../domain/events';
 import { currentTraceparent } from '../../service_layer/tracing';
-import type { Inbox, ReadModel, ReadModelRow, UnitOfWork } from '../../service_layer/unit_of_work';
+import { commitPlan, type HandlerTable } from '../../service_layer/commit_plan';
+import type { Inbox, UnitOfWork } from '../../service_layer/unit_of_work';
 import { isVersionConflict, translateCommitError, translateDbError } from './pg_errors';
 import type { GroupCommit } from './group_commit';
 import { preparedQuery, type Query } from './prepared';
@@ -31,17 +32,13 @@ import { KnexRepository, type Session } from './repository';
 import { HotSkus, SkuLocks } from './sku_locks';
 
 export interface KnexUnitOfWorkOptions {
-  /** The names of an event's outbox handlers: its outbox rows, one each (EVENT_HANDLERS). */
-  handlersOf: (event: Event) => readonly string[];
-  /** Runs the inline handlers of a commit's events (MessageBus.runInline). */
-  runInline: (events: readonly Event[], readModel: ReadModel) => void;
+  /** What each event's commit writes besides the product (EVENT_HANDLERS, as data). */
+  eventHandlers: HandlerTable;
   /** Shared by the units of work of one process. */
   skuLocks: SkuLocks;
   hotSkus: HotSkus;
   /** Commits one product's changes together with other units' (group_commit.ts). */
   groupCommit: GroupCommit;
-  /** Told after a commit that wrote outbox rows (the relay delivers them). */
-  onOutboxWritten: () => void;
   /** The connections' statement timeout (0: none), which large changes extend. */
   statementTimeoutMs: number;
 }
@@ -77,14 +74,14 @@ class Run implements Session {
   }
 
   /** Writes everything in one statement per product (in a transaction when more than one). */
-  async commit(): Promise<number> {
+  async commit(): Promise<Event[]> {
     const products = [...this.repository.seen];
+    const events: Event[] = [];
     const changes = products.map((product, i) => {
-      const viewRows: ReadModelRow[] = [];
-      this.options.runInline(product.events, { apply: (rows) => void viewRows.push(...rows) });
+      const raised = product.events.splice(0);
+      events.push(...raised);
       return productChanges(product, this.repository.snapshots.get(product), {
-        handlersOf: this.options.handlersOf,
-        viewRows,
+        plan: commitPlan(raised, this.options.eventHandlers),
         correlationId: this.correlationId,
         traceparent: currentTraceparent() ?? null,
         messageId: i === 0 ? this.messageId : undefined,
@@ -115,7 +112,7 @@ class Run implements Session {
       }
       throw translateCommitError(error);
     }
-    return changes.reduce((sum, c) => sum + (c?.changes.outbox.length ?? 0), 0);
+    return events;
   }
 
   /**
@@ -146,6 +143,7 @@ class Run implements Session {
 
 export class KnexUnitOfWork implements UnitOfWork {
   private current: Run | undefined;
+  private readonly committed: Event[] = [];
 
   constructor(
     private readonly db: Knex,
@@ -186,8 +184,11 @@ export class KnexUnitOfWork implements UnitOfWork {
   }
 
   async commit(): Promise<void> {
-    const outboxRows = await this.started().commit();
-    if (outboxRows > 0) this.options.onOutboxWritten();
+    this.committed.push(...(await this.started().commit()));
+  }
+
+  collectNewEvents(): Event[] {
+    return this.committed.splice(0);
   }
 
   async rollback(): Promise<void> {

@@ -2,6 +2,7 @@
 // knex has no change tracking, so the product is compared with its snapshot from load time.
 import type { Event } from '../../domain/events';
 import type { Product } from '../../domain/model';
+import type { CommitPlan } from '../../service_layer/commit_plan';
 import type { ReadModelRow } from '../../service_layer/unit_of_work';
 import type { Snapshot } from './repository';
 
@@ -30,16 +31,14 @@ export function productChanges(
   product: Product,
   before: Snapshot | undefined,
   context: {
-    handlersOf: (event: Event) => readonly string[];
-    /** What the events' inline handlers wrote (all of this product). */
-    viewRows: readonly ReadModelRow[];
+    /** What the product's events write with it (commit_plan.ts). */
+    plan: CommitPlan;
     correlationId: string | null;
     /** The trace context of the handler that commits: each outbox row's delivery continues it. */
     traceparent: string | null;
     messageId?: string;
   },
 ): { sku: string; changes: ProductChanges } | undefined {
-  const events = product.events.splice(0);
   const changes: ProductChanges = {
     expected_version: before?.version ?? null,
     version: product.versionNumber,
@@ -47,16 +46,14 @@ export function productChanges(
     changed_batches: [],
     freed_lines: [],
     allocated_lines: [],
-    outbox: events.flatMap((event) =>
-      context.handlersOf(event).map((handler) => ({
-        type: event.constructor.name,
-        handler,
-        payload: event,
-        correlation_id: context.correlationId,
-        traceparent: context.traceparent,
-      })),
-    ),
-    view_rows: newestPerLine(context.viewRows),
+    outbox: context.plan.outbox.map(({ event, handler }) => ({
+      type: event.constructor.name,
+      handler,
+      payload: event,
+      correlation_id: context.correlationId,
+      traceparent: context.traceparent,
+    })),
+    view_rows: newestPerLine(context.plan.viewRows),
     message_id: context.messageId,
   };
   const linesNow = new Set<string>();
