@@ -1,22 +1,25 @@
 import type { Knex } from 'knex';
+import type pg from 'pg';
 import { groupCommit, type GroupCommit } from '../../src/allocation/adapters/postgres/group_commit';
-import { KnexUnitOfWork } from '../../src/allocation/adapters/postgres/knex_unit_of_work';
+import { PostgresUnitOfWork } from '../../src/allocation/adapters/postgres/postgres_unit_of_work';
 import { HotSkus, SkuLocks } from '../../src/allocation/adapters/postgres/sku_locks';
 import { EVENT_HANDLERS } from '../../src/allocation/service_layer/handlers';
 
 /** Units of work that commit in groups together, as those of one process do. */
-export function sharedGroupCommit(db: Knex): GroupCommit {
-  return groupCommit(db);
+export function sharedGroupCommit(pool: pg.Pool): GroupCommit {
+  return groupCommit(pool);
 }
 
-export function newUow(db: Knex, shared: { groupCommit?: GroupCommit } = {}): KnexUnitOfWork {
+export function newUow(
+  pool: pg.Pool,
+  shared: { groupCommit?: GroupCommit } = {},
+): PostgresUnitOfWork {
   // Locks of its own: two units of work built here race like two processes would.
-  return new KnexUnitOfWork(db, {
+  return new PostgresUnitOfWork(pool, {
     eventHandlers: EVENT_HANDLERS,
     skuLocks: new SkuLocks(),
     hotSkus: new HotSkus(),
-    groupCommit: shared.groupCommit ?? groupCommit(db),
-    statementTimeoutMs: 10_000,
+    groupCommit: shared.groupCommit ?? groupCommit(pool),
   });
 }
 

@@ -2,9 +2,12 @@
 // knex has no change tracking, so the product is compared with its snapshot from load time.
 import type { Event } from '../../domain/events';
 import type { Product } from '../../domain/model';
-import type { CommitPlan } from '../../service_layer/commit_plan';
+import { commitPlan, type CommitPlan, type HandlerTable } from '../../service_layer/commit_plan';
 import type { ReadModelRow } from '../../service_layer/unit_of_work';
 import type { Snapshot } from './repository';
+
+/** Lines freed and allocated past which a change needs a transaction with a longer timeout. */
+export const LARGE_CHANGE_LINES = 1_000;
 
 export interface ProductChanges {
   /** The version loaded (checked by the database), or null for a new product. */
@@ -24,6 +27,38 @@ export interface ProductChanges {
   /** The read-model rows of the change, the newest version of each line. */
   view_rows: { orderid: string; batchref: string | null; version: number }[];
   message_id?: string;
+}
+
+/**
+ * What a unit of work writes: per product changed, (sku, changes as JSON) for
+ * apply_product_changes; the events they commit; the lines they free and allocate.
+ */
+export function productWrites(
+  loaded: { seen: ReadonlySet<Product>; snapshots: ReadonlyMap<Product, Snapshot> },
+  context: {
+    eventHandlers: HandlerTable;
+    correlationId: string | null;
+    traceparent: string | null;
+    /** The inbound message id, recorded with the first product. */
+    messageId?: string;
+  },
+): { events: Event[]; writes: [string, string][]; lines: number } {
+  const events: Event[] = [];
+  const writes: [string, string][] = [];
+  let lines = 0;
+  for (const product of loaded.seen) {
+    const raised = product.events.splice(0);
+    const change = productChanges(product, loaded.snapshots.get(product), {
+      ...context,
+      plan: commitPlan(raised, context.eventHandlers),
+      messageId: writes.length === 0 ? context.messageId : undefined,
+    });
+    events.push(...raised);
+    if (!change) continue;
+    writes.push([change.sku, JSON.stringify(change.changes)]);
+    lines += change.changes.freed_lines.length + change.changes.allocated_lines.length;
+  }
+  return { events, writes, lines };
 }
 
 /** The product's changes, or undefined when there is nothing to write. */

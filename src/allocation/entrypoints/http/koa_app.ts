@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import Router from '@koa/router';
 import Koa from 'koa';
 import type { Knex } from 'knex';
+import type pg from 'pg';
 import type { PrometheusMetrics } from '../../adapters/prometheus/metrics';
 import { Allocate, CreateBatch } from '../../domain/commands';
 import type { DeadLetterReplayDeps } from '../../service_layer/dead_letters';
@@ -22,8 +23,10 @@ import { HEALTHY, parseJsonBody, requestChain, requestContext } from './middlewa
 export interface AppDeps {
   bus: MessageBus;
   db: Knex;
-  /** What the read routes query: a streaming replica (DATABASE_READ_URL), else `db`. */
-  readDb?: Knex;
+  /** The views' connections (pg's pool, for prepared statements): the primary's. */
+  pool: pg.Pool;
+  /** What the read routes query: a streaming replica (DATABASE_READ_URL), else `pool`. */
+  readPool?: pg.Pool;
   log: Logger;
   /** Each dependency's reachability: undefined when fine, else the reason. */
   readiness: () => Promise<Record<string, string | undefined>>;
@@ -73,7 +76,7 @@ function addCommandRoutes(router: Router, { bus }: AppDeps, guard: AuthGuards): 
 }
 
 function addQueryRoutes(router: Router, deps: AppDeps, guard: AuthGuards): void {
-  const db = deps.readDb ?? deps.db;
+  const db = deps.readPool ?? deps.pool;
   const allocations = batchedAllocations(db);
   router.get('/allocations/:orderid', guard.api, async (ctx) => {
     const orderid = OrderId.parse(ctx.params.orderid);

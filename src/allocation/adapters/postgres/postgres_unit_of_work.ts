@@ -10,8 +10,11 @@
 //    first statement is the version check: when another unit of work changed the product since
 //    it was loaded, it raises serialization_failure and nothing is written; the bus reloads and
 //    retries. Two round trips per allocation, one fixed prepared statement, and a gate that no
-//    write can forget. Units committing one product on the pool in the same turn share one
-//    statement and transaction (group_commit.ts).
+//    write can forget.
+// 2a. Route. How a unit writes is decided when it claims its skus, before it loads them
+//    (Run.claim): on the pool, committed with the other units of its turn in one statement
+//    (group_commit.ts); or in a transaction of its own, when it needs one: a row lock (below),
+//    several products, or a change too large for the default statement timeout.
 // 3. Contention. Within a process, units of work on one sku queue behind each other (SkuLocks),
 //    so they do not race for its version. Across processes, a sku that keeps losing races
 //    (HotSkus), and every quantity change (it may read thousands of lines), is loaded under
@@ -19,19 +22,19 @@
 //    the row instead of retrying, and a long change cannot be starved.
 // What SkuLocks and HotSkus buy, measured, is beside them in sku_locks.ts; the write path as a
 // whole is in BENCHMARKS.md (spread, hot, history).
-import type { Knex } from 'knex';
+import type pg from 'pg';
 import type { Event } from '../../domain/events';
+import type { HandlerTable } from '../../service_layer/commit_plan';
 import { currentTraceparent } from '../../service_layer/tracing';
-import { commitPlan, type HandlerTable } from '../../service_layer/commit_plan';
 import type { Inbox, UnitOfWork } from '../../service_layer/unit_of_work';
-import { isVersionConflict, translateCommitError, translateDbError } from './pg_errors';
 import type { GroupCommit } from './group_commit';
+import { isVersionConflict, translateCommitError, translateDbError } from './pg_errors';
 import { preparedQuery, type Query } from './prepared';
-import { productChanges, type ProductChanges } from './product_changes';
-import { KnexRepository, type Session } from './repository';
-import { HotSkus, SkuLocks } from './sku_locks';
+import { LARGE_CHANGE_LINES, productWrites } from './product_changes';
+import { PostgresRepository, type Session } from './repository';
+import type { HotSkus, SkuLocks } from './sku_locks';
 
-export interface KnexUnitOfWorkOptions {
+export interface PostgresUnitOfWorkOptions {
   /** What each event's commit writes besides the product (EVENT_HANDLERS, as data). */
   eventHandlers: HandlerTable;
   /** Shared by the units of work of one process. */
@@ -39,120 +42,124 @@ export interface KnexUnitOfWorkOptions {
   hotSkus: HotSkus;
   /** Commits one product's changes together with other units' (group_commit.ts). */
   groupCommit: GroupCommit;
-  /** The connections' statement timeout (0: none), which large changes extend. */
-  statementTimeoutMs: number;
 }
 
 const APPLY = 'SELECT apply_product_changes($1, $2::jsonb)';
-// See allowForSize: about 0.2 ms per line on a quiet machine, ten times that as the allowance.
-const LARGE_CHANGE_LINES = 1_000;
+const LOCK_PRODUCT = 'SELECT 1 FROM products WHERE sku = $1 FOR UPDATE';
+const SET_STATEMENT_TIMEOUT = "SELECT set_config('statement_timeout', $1, true)";
+// A change of LARGE_CHANGE_LINES or more gets a statement timeout that grows with its lines (for
+// its transaction only): under load, 20,000 lines took longer than the 10 s default, timed out
+// on every retry, and never went through. Still a bound, just a larger one. About 0.2 ms per
+// line on a quiet machine; ten times that as the allowance.
 const MS_PER_LINE = 2;
 const CLIENT_GRACE_MS = 5_000;
 
-/** One run of a unit of work: its reads, its sku claims, and what it will write. */
+/** One run of a unit of work: its sku claims, its reads, and how it writes. */
 class Run implements Session {
-  readonly repository = new KnexRepository(this);
+  readonly repository = new PostgresRepository(this);
   messageId: string | undefined;
-  private trx: Knex.Transaction | undefined;
+  /** A connection in a transaction, when a claim decided the unit needs one. */
+  private trx: pg.PoolClient | undefined;
+  private committed = false;
   private readonly releases = new Map<string, () => void>();
 
   constructor(
-    private readonly db: Knex,
-    private readonly options: KnexUnitOfWorkOptions,
+    private readonly pool: pg.Pool,
+    private readonly options: PostgresUnitOfWorkOptions,
     private readonly correlationId: string | null,
   ) {}
 
-  query: Query = (sql, bindings, timeoutMs) =>
-    preparedQuery(this.trx ?? this.db)(sql, bindings, timeoutMs);
+  query: Query = (text, values, timeoutMs) =>
+    preparedQuery(this.trx ?? this.pool)(text, values, timeoutMs);
 
-  async claim(sku: string, { lock = false } = {}): Promise<void> {
+  async claim(sku: string, { lock = false, lines = 1 } = {}): Promise<void> {
     if (!this.releases.has(sku)) this.releases.set(sku, await this.options.skuLocks.acquire(sku));
-    if (lock || this.options.hotSkus.has(sku)) {
-      this.trx ??= await this.db.transaction();
-      await this.query('SELECT 1 FROM products WHERE sku = $1 FOR UPDATE', [sku]);
-    }
+    lock ||= this.options.hotSkus.has(sku);
+    if (lock || this.releases.size > 1 || lines >= LARGE_CHANGE_LINES) await this.begin();
+    if (lock) await this.query(LOCK_PRODUCT, [sku]);
   }
 
-  /** Writes everything in one statement per product (in a transaction when more than one). */
+  /** Writes every product's changes; the events committed. */
   async commit(): Promise<Event[]> {
-    const products = [...this.repository.seen];
-    const events: Event[] = [];
-    const changes = products.map((product, i) => {
-      const raised = product.events.splice(0);
-      events.push(...raised);
-      return productChanges(product, this.repository.snapshots.get(product), {
-        plan: commitPlan(raised, this.options.eventHandlers),
-        correlationId: this.correlationId,
-        traceparent: currentTraceparent() ?? null,
-        messageId: i === 0 ? this.messageId : undefined,
-      });
+    const { events, writes, lines } = productWrites(this.repository, {
+      eventHandlers: this.options.eventHandlers,
+      correlationId: this.correlationId,
+      traceparent: currentTraceparent() ?? null,
+      messageId: this.messageId,
     });
-    const timeoutMs = await this.allowForSize(changes);
-    const applies = changes
-      .filter((c) => c !== undefined)
-      .map((c): [string, string] => [c.sku, JSON.stringify(c.changes)]);
-    if (applies.length > 1) this.trx ??= await this.db.transaction();
+    if (writes.length === 0) return events;
     try {
-      if (applies.length === 1 && !this.trx && timeoutMs === undefined) {
-        // one product on the pool: committed with the others of this turn (group_commit.ts)
-        await this.options.groupCommit(...applies[0]);
+      if (!this.trx) {
+        // one product (one claim) on the pool: committed with the others of this turn
+        if (writes.length > 1) throw new Error('Several products written without a claim each');
+        await this.options.groupCommit(...writes[0]);
       } else {
-        for (const bindings of applies) await this.query(APPLY, bindings, timeoutMs);
-      }
-      if (this.trx) {
-        // knex's commit() resolves even when COMMIT fails (knex#3847); its execution promise
-        // is what rejects then.
-        await this.trx.commit();
-        await this.trx.executionPromise;
+        const timeoutMs = await this.allowForSize(lines);
+        for (const write of writes) await this.query(APPLY, write, timeoutMs);
+        await this.trx.query('COMMIT');
+        this.committed = true;
       }
     } catch (error) {
       // a sku that lost a race is hot from now on: its next loads take the row lock (HotSkus)
       if (isVersionConflict(error)) {
-        for (const product of products) this.options.hotSkus.mark(product.sku);
+        for (const [sku] of writes) this.options.hotSkus.mark(sku);
       }
       throw translateCommitError(error);
     }
     return events;
   }
 
-  /**
-   * A change that frees or allocates thousands of lines gets a statement timeout that grows with
-   * them (set for its transaction only): under load, 20,000 lines took longer than the 10 s
-   * default, timed out on every retry, and never went through. Still a bound, just a larger one.
-   */
-  private async allowForSize(
-    changes: ({ changes: ProductChanges } | undefined)[],
-  ): Promise<number | undefined> {
-    const lines = changes.reduce(
-      (sum, c) => sum + (c ? c.changes.freed_lines.length + c.changes.allocated_lines.length : 0),
-      0,
-    );
-    const base = this.options.statementTimeoutMs;
+  /** The client's limit for a large change's statements, after raising the server's. */
+  private async allowForSize(lines: number): Promise<number | undefined> {
+    const base = Number(this.pool.options.statement_timeout ?? 0);
     if (lines < LARGE_CHANGE_LINES || base === 0) return undefined;
     const budget = base + lines * MS_PER_LINE;
-    this.trx ??= await this.db.transaction();
-    await this.query("SELECT set_config('statement_timeout', $1, true)", [`${budget}ms`]);
+    await this.query(SET_STATEMENT_TIMEOUT, [`${budget}ms`]);
     return budget + CLIENT_GRACE_MS;
   }
 
+  private async begin(): Promise<void> {
+    if (this.trx) return;
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+    } catch (error) {
+      client.release(true);
+      throw error;
+    }
+    this.trx = client;
+  }
+
+  /** Gives the connection and the skus back, rolling back what was not committed. */
   async end(): Promise<void> {
-    if (this.trx && !this.trx.isCompleted()) await this.trx.rollback();
+    const trx = this.trx;
+    this.trx = undefined;
+    if (trx) {
+      const ended =
+        this.committed ||
+        (await trx.query('ROLLBACK').then(
+          () => true,
+          () => false,
+        ));
+      trx.release(!ended); // a connection that cannot roll back is closed
+    }
     for (const release of this.releases.values()) release();
+    this.releases.clear();
   }
 }
 
-export class KnexUnitOfWork implements UnitOfWork {
+export class PostgresUnitOfWork implements UnitOfWork {
   private current: Run | undefined;
   private readonly committed: Event[] = [];
 
   constructor(
-    private readonly db: Knex,
-    private readonly options: KnexUnitOfWorkOptions,
+    private readonly pool: pg.Pool,
+    private readonly options: PostgresUnitOfWorkOptions,
     /** The chain its outbox rows belong to (MessageBus Chain). */
     private readonly correlationId: string | null = null,
   ) {}
 
-  get products(): KnexRepository {
+  get products(): PostgresRepository {
     return this.started().repository;
   }
 
@@ -171,7 +178,7 @@ export class KnexUnitOfWork implements UnitOfWork {
   }
 
   async run<T>(fn: () => Promise<T>): Promise<T> {
-    const run = new Run(this.db, this.options, this.correlationId);
+    const run = new Run(this.pool, this.options, this.correlationId);
     this.current = run;
     try {
       return await fn();
@@ -187,12 +194,12 @@ export class KnexUnitOfWork implements UnitOfWork {
     this.committed.push(...(await this.started().commit()));
   }
 
-  collectNewEvents(): Event[] {
-    return this.committed.splice(0);
-  }
-
   async rollback(): Promise<void> {
     await this.started().end();
+  }
+
+  collectNewEvents(): Event[] {
+    return this.committed.splice(0);
   }
 
   private started(): Run {
