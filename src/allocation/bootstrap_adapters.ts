@@ -28,6 +28,8 @@ export const TOKENS = {
   DeadLetters: Symbol('DeadLetters'),
 } as const;
 
+const OPERATIONS_POOL_SIZE = 3;
+
 export type Closers = (() => Promise<unknown> | void)[];
 
 export function registerAdapters(c: DependencyContainer, closers: Closers): void {
@@ -35,8 +37,13 @@ export function registerAdapters(c: DependencyContainer, closers: Closers): void
     c.register(token, { useFactory: instanceCachingFactory(make) });
   };
   single(TOKENS.Logger, () => createLogger('allocation'));
+  // knex, for the relay and operations (console, dead letters, readiness, retention): a few
+  // short statements at a time, so a few connections beside the hot path's pool.
   single(TOKENS.Db, () => {
-    const db = createKnex(config.databaseUrl(), config.dbPoolSize());
+    const db = createKnex(
+      config.databaseUrl(),
+      Math.min(OPERATIONS_POOL_SIZE, config.dbPoolSize()),
+    );
     closers.push(() => db.destroy());
     return db;
   });

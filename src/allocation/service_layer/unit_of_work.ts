@@ -1,5 +1,5 @@
-// The unit-of-work port and what it holds. Adapters implement it with knex
-// (adapters/postgres/knex_unit_of_work.ts) or in memory (tests/unit/fakes.ts); handlers see only these.
+// The unit-of-work port and what it holds. Adapters implement it on PostgreSQL
+// (adapters/postgres/postgres_unit_of_work.ts) or in memory (tests/unit/fakes.ts); handlers see only these.
 import type { Event } from '../domain/events';
 import type { Product } from '../domain/model';
 
