@@ -15,12 +15,15 @@ export interface Metrics {
   handled(messageType: string, outcome: 'ok' | 'error'): void;
   retried(messageType: string): void;
   delivered(messageType: string, outcome: 'ok' | 'error'): void;
+  /** A handler's circuit opened (its transport unreachable) or closed again. */
+  circuitOpen(handler: string, open: boolean): void;
 }
 
 export const NO_METRICS: Metrics = {
   handled: () => undefined,
   retried: () => undefined,
   delivered: () => undefined,
+  circuitOpen: () => undefined,
 };
 
 export interface Notifications {

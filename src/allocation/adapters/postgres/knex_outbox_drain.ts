@@ -30,8 +30,9 @@ const PENDING = `WITH blocked AS (
 // its first select sees these updates: no row is recorded by a relay that is no longer leader.
 const LEASE_HELD = `SELECT now() AS now FROM relay_leases
          WHERE name = ? AND holder = ? AND expires_at > now() FOR SHARE`;
-const DELIVERED =
-  'UPDATE outbox SET delivered_at = now() WHERE key = ANY(?::text[]) AND id = ANY(?::bigint[])';
+const DELIVERED = `UPDATE outbox SET delivered_at = now()
+         WHERE key = ANY(?::text[]) AND id = ANY(?::bigint[])
+         RETURNING handler, created_at`;
 // The retry times come computed (from the database's clock, read by the fence): Citus refuses
 // an UPDATE whose values combine a STABLE function (now(), timestamptz + interval) with columns.
 const FAILED = `UPDATE outbox o SET attempts = o.attempts + 1, last_error = f.error, next_attempt_at = f.at
@@ -52,6 +53,9 @@ const DEAD = `WITH dead AS (
            key, type, handler, correlation_id, traceparent
          FROM dead`;
 
+/** Told, once recorded, of each message delivered: its handler and its commit-to-delivery delay. */
+export type OnDelivered = (handler: string, seconds: number) => void;
+
 /** How long a message of a type this version does not know waits before it is read again. */
 const UNKNOWN_TYPE_RETRY_MS = 60_000;
 
@@ -64,6 +68,7 @@ export async function drainOutbox(
   limit: number,
   lease: RelayLease,
   deliver: (messages: PendingMessage[]) => Promise<DeliveryReport>,
+  onDelivered: OnDelivered = () => undefined,
 ): Promise<number> {
   const { rows } = await db.raw<Rows>(PENDING, [limit]);
   if (rows.length === 0) return 0;
@@ -89,7 +94,7 @@ export async function drainOutbox(
   await db.transaction(async (trx) => {
     const held = await trx.raw<Rows>(LEASE_HELD, [lease.name, lease.holder]);
     if (held.rows.length === 0) return lease.lost();
-    await record(trx, report, rows, held.rows[0].now as Date);
+    await record(trx, report, rows, held.rows[0].now as Date, onDelivered);
   });
   return rows.length;
 }
@@ -104,12 +109,20 @@ async function record(
   report: DeliveryReport,
   rows: Record<string, unknown>[],
   now: Date,
+  onDelivered: OnDelivered,
 ): Promise<void> {
   const keyOf = new Map(rows.map((row) => [String(row.id), String(row.key)]));
   const keysOf = (ids: string[]) => [...new Set(ids.map((id) => keyOf.get(id) as string))];
   if (report.delivered.length > 0) {
     const delivered = report.delivered;
-    await trx.raw(DELIVERED, [keysOf(delivered), delivered]);
+    const marked = await trx.raw<Rows>(DELIVERED, [keysOf(delivered), delivered]);
+    // Commit to delivery on the database's clock: created_at is the writing transaction's now(),
+    // `now` this one's (the delivered_at just set), so every process's figures agree. Computed
+    // here, not in RETURNING: Citus refuses STABLE functions beside columns in an UPDATE.
+    for (const row of marked.rows) {
+      const createdAt = (row.created_at as Date).getTime();
+      onDelivered(String(row.handler), (now.getTime() - createdAt) / 1000);
+    }
   }
   if (report.failed.length > 0) {
     const failed = report.failed;
