@@ -10,11 +10,9 @@
 //    first statement is the version check: when another unit of work changed the product since
 //    it was loaded, it raises serialization_failure and nothing is written; the bus reloads and
 //    retries. Two round trips per allocation, one fixed prepared statement, and a gate that no
-//    write can forget.
-// 2a. Route. How a unit writes is decided when it claims its skus, before it loads them
-//    (Run.claim): on the pool, committed with the other units of its turn in one statement
-//    (group_commit.ts); or in a transaction of its own, when it needs one: a row lock (below),
-//    several products, or a change too large for the default statement timeout.
+//    write can forget. How a unit commits is decided when it claims its skus (Run.claim): on
+//    the pool, in one statement with the other units of its turn (group_commit.ts), or in a
+//    transaction of its own for a row lock (3.), several products, or thousands of lines.
 // 3. Contention. Within a process, units of work on one sku queue behind each other (SkuLocks),
 //    so they do not race for its version. Across processes, a sku that keeps losing races
 //    (HotSkus), and every quantity change (it may read thousands of lines), is loaded under
@@ -120,29 +118,21 @@ class Run implements Session {
 
   private async begin(): Promise<void> {
     if (this.trx) return;
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
-    } catch (error) {
-      client.release(true);
-      throw error;
-    }
-    this.trx = client;
+    this.trx = await this.pool.connect();
+    await this.trx.query('BEGIN'); // when it fails, end() closes the connection
   }
 
   /** Gives the connection and the skus back, rolling back what was not committed. */
   async end(): Promise<void> {
     const trx = this.trx;
     this.trx = undefined;
-    if (trx) {
-      const ended =
-        this.committed ||
-        (await trx.query('ROLLBACK').then(
-          () => true,
-          () => false,
-        ));
-      trx.release(!ended); // a connection that cannot roll back is closed
-    }
+    if (trx && !this.committed) {
+      const failed = await trx.query('ROLLBACK').then(
+        () => undefined,
+        (e: Error) => e,
+      );
+      trx.release(failed); // a connection that cannot roll back is closed
+    } else trx?.release();
     for (const release of this.releases.values()) release();
     this.releases.clear();
   }
