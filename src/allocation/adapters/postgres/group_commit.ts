@@ -13,7 +13,8 @@
 // quantity change, a stuck process) would hold the whole group for the connection's lock
 // timeout: the group waits for a row lock at most GROUP_LOCK_WAIT_MS, then that product waits
 // alone, with the connection's own timeout, while the others commit. (On Citus the rows are
-// locked on the workers, which keep their own lock timeout.)
+// locked on the workers, which this setting does not reach: there a group still waits for a
+// held row up to the statement timeout, then its other units are answered.)
 import type pg from 'pg';
 import { preparedQuery } from './prepared';
 
