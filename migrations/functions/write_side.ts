@@ -3,7 +3,7 @@
 // migration that calls installFunctions() again; earlier migrations keep the forms they wrote.
 //
 // apply_product_changes(sku, changes) is the unit of work's whole commit of one product
-// (adapters/postgres/knex_unit_of_work.ts): the version gate first, then every row the change
+// (adapters/postgres/postgres_unit_of_work.ts): the version gate first, then every row the change
 // writes, from the document productChanges() builds (adapters/postgres/product_changes.ts).
 import type { Knex } from 'knex';
 

@@ -7,12 +7,16 @@ import 'reflect-metadata';
 import type { RequestListener } from 'node:http';
 import type Koa from 'koa';
 import type { Knex } from 'knex';
+import type pg from 'pg';
 import { container, type DependencyContainer } from 'tsyringe';
 import { registerAdapters, TOKENS, type Closers } from './bootstrap_adapters';
 import * as config from './config';
 import type { DeadLetters } from './adapters/postgres/dead_letter_store';
-import { groupCommit, type GroupCommit } from './adapters/postgres/group_commit';
-import { KnexUnitOfWork, type KnexUnitOfWorkOptions } from './adapters/postgres/knex_unit_of_work';
+import { groupCommit } from './adapters/postgres/group_commit';
+import {
+  PostgresUnitOfWork,
+  type PostgresUnitOfWorkOptions,
+} from './adapters/postgres/postgres_unit_of_work';
 import type { PrometheusMetrics } from './adapters/prometheus/metrics';
 import { connectRedis, type RedisClient } from './adapters/redis/redis_connections';
 import { HotSkus, SkuLocks } from './adapters/postgres/sku_locks';
@@ -39,6 +43,8 @@ export interface Overrides {
   publish?: Publish;
   logger?: Logger;
   db?: Knex;
+  /** The units of work's connections (pg's pool); with `db`, the same database. */
+  pool?: pg.Pool;
   redis?: RedisClient;
   auth?: AuthTokens;
 }
@@ -72,13 +78,7 @@ export function bootstrap(overrides: Overrides = {}): Service {
   const metrics = c.resolve<PrometheusMetrics>(TOKENS.Metrics);
 
   const bus: MessageBus = new MessageBus({
-    startUow:
-      overrides.uow ??
-      knexUnitsOfWork(c, {
-        handlersOf: (event) => bus.handlersOf(event),
-        runInline: (events, readModel) => bus.runInline(events, readModel),
-        onOutboxWritten: () => relay.kick(),
-      }),
+    startUow: overrides.uow ?? postgresUnitsOfWork(c),
     commandHandlers: COMMAND_HANDLERS,
     eventHandlers: EVENT_HANDLERS,
     deps: {
@@ -88,6 +88,7 @@ export function bootstrap(overrides: Overrides = {}): Service {
     },
     log: logger,
     metrics,
+    outboxWritten: () => relay.kick(),
   });
   const relay = new OutboxRelay(
     c.resolve<Outbox>(TOKENS.Outbox),
@@ -120,7 +121,8 @@ export function bootstrap(overrides: Overrides = {}): Service {
     return {
       bus,
       db: db(),
-      readDb: c.resolve<Knex>(TOKENS.ReadDb),
+      pool: c.resolve<pg.Pool>(TOKENS.Pool),
+      readPool: c.resolve<pg.Pool>(TOKENS.ReadPool),
       log: logger,
       readiness,
       metrics,
@@ -191,27 +193,25 @@ function pubsubConsumer(
 }
 
 /** Units of work on PostgreSQL, sharing the process's sku queue, hot skus and group commit. */
-function knexUnitsOfWork(
-  c: DependencyContainer,
-  fromBus: Pick<KnexUnitOfWorkOptions, 'handlersOf' | 'runInline' | 'onOutboxWritten'>,
-): (chain: Chain) => UnitOfWork {
-  let commitInGroup: GroupCommit | undefined;
-  const options = {
-    ...fromBus,
-    skuLocks: new SkuLocks(config.skuQueueTimeoutMs()),
-    hotSkus: new HotSkus(),
-    groupCommit: (sku: string, changesJson: string) =>
-      (commitInGroup ??= groupCommit(c.resolve<Knex>(TOKENS.Db)))(sku, changesJson),
-    statementTimeoutMs: config.dbLimits().statementTimeoutMs,
+function postgresUnitsOfWork(c: DependencyContainer): (chain: Chain) => UnitOfWork {
+  let options: PostgresUnitOfWorkOptions | undefined;
+  return (chain) => {
+    const pool = c.resolve<pg.Pool>(TOKENS.Pool);
+    options ??= {
+      eventHandlers: EVENT_HANDLERS,
+      skuLocks: new SkuLocks(config.skuQueueTimeoutMs()),
+      hotSkus: new HotSkus(),
+      groupCommit: groupCommit(pool),
+    };
+    return new PostgresUnitOfWork(pool, options, chain.correlationId ?? null);
   };
-  return (chain) =>
-    new KnexUnitOfWork(c.resolve<Knex>(TOKENS.Db), options, chain.correlationId ?? null);
 }
 
 function registerOverrides(c: DependencyContainer, overrides: Overrides): void {
   const values: [symbol, unknown][] = [
     [TOKENS.Logger, overrides.logger],
     [TOKENS.Db, overrides.db],
+    [TOKENS.Pool, overrides.pool],
     [TOKENS.Redis, overrides.redis],
     [TOKENS.Notifications, overrides.notifications],
     [TOKENS.Publish, overrides.publish],

@@ -2,10 +2,11 @@
 // factory that opens something registers its closer. An override (registered after these)
 // replaces an adapter, which then is never built.
 import type { Knex } from 'knex';
+import type pg from 'pg';
 import { instanceCachingFactory, type DependencyContainer } from 'tsyringe';
 import * as config from './config';
 import { createLogger } from './logging';
-import { createKnex } from './adapters/postgres/db';
+import { createKnex, createPool } from './adapters/postgres/db';
 import { DeadLetters } from './adapters/postgres/dead_letter_store';
 import { KnexOutbox } from './adapters/postgres/knex_outbox';
 import { PrometheusMetrics } from './adapters/prometheus/metrics';
@@ -17,7 +18,8 @@ import type { Logger, Outbox } from './service_layer/ports';
 export const TOKENS = {
   Logger: Symbol('Logger'),
   Db: Symbol('Db'),
-  ReadDb: Symbol('ReadDb'),
+  Pool: Symbol('Pool'),
+  ReadPool: Symbol('ReadPool'),
   Redis: Symbol('Redis'),
   Notifications: Symbol('Notifications'),
   Publish: Symbol('Publish'),
@@ -26,6 +28,8 @@ export const TOKENS = {
   DeadLetters: Symbol('DeadLetters'),
 } as const;
 
+const OPERATIONS_POOL_SIZE = 4;
+
 export type Closers = (() => Promise<unknown> | void)[];
 
 export function registerAdapters(c: DependencyContainer, closers: Closers): void {
@@ -33,18 +37,29 @@ export function registerAdapters(c: DependencyContainer, closers: Closers): void
     c.register(token, { useFactory: instanceCachingFactory(make) });
   };
   single(TOKENS.Logger, () => createLogger('allocation'));
+  // knex, for the relay and operations (console, dead letters, readiness, retention): a few
+  // short statements at a time, so a few connections beside the hot path's pool.
   single(TOKENS.Db, () => {
-    const db = createKnex(config.databaseUrl(), config.dbPoolSize());
+    const db = createKnex(
+      config.databaseUrl(),
+      Math.min(OPERATIONS_POOL_SIZE, config.dbPoolSize()),
+    );
     closers.push(() => db.destroy());
     return db;
   });
+  // The hot path's connections (units of work): pg's own pool, for named prepared statements.
+  single(TOKENS.Pool, () => {
+    const pool = createPool(config.databaseUrl(), config.dbPoolSize());
+    closers.push(() => pool.end());
+    return pool;
+  });
   // The read routes' database: a streaming replica when DATABASE_READ_URL names one.
-  single(TOKENS.ReadDb, (r) => {
+  single(TOKENS.ReadPool, (r) => {
     const url = config.databaseReadUrl();
-    if (!url) return r.resolve<Knex>(TOKENS.Db);
-    const db = createKnex(url, config.dbPoolSize());
-    closers.push(() => db.destroy());
-    return db;
+    if (!url) return r.resolve<pg.Pool>(TOKENS.Pool);
+    const pool = createPool(url, config.dbPoolSize());
+    closers.push(() => pool.end());
+    return pool;
   });
   single(TOKENS.Redis, () => {
     // While Redis is down a publish fails at once and the outbox keeps it; a Redis that accepts

@@ -73,7 +73,7 @@ export function logLevel(): string {
 
 /** Connections per process: enough to keep both cores busy, few enough for many replicas. */
 export function dbPoolSize(): number {
-  // at least 2: the outbox relay's leader keeps one connection while it delivers
+  // at least 2: a unit of work's transaction and the loads of another at once
   return Math.max(2, intEnv('DB_POOL_SIZE', 10));
 }
 

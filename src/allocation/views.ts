@@ -1,7 +1,7 @@
 // The read side: plain SQL on the allocations_view read model, no domain needed.
 import DataLoader from 'dataloader';
-import type { Knex } from 'knex';
-import { queryPrepared } from './adapters/postgres/prepared';
+import type pg from 'pg';
+import { preparedQuery } from './adapters/postgres/prepared';
 import { preferenceOrder } from './domain/model';
 
 export interface AllocationRow {
@@ -12,13 +12,12 @@ export interface AllocationRow {
 /** The allocations of each of `orderids`, by order id (an order with none is left out). */
 export async function allocationsOfOrders(
   orderids: readonly string[],
-  db: Knex,
+  db: pg.Pool,
 ): Promise<Map<string, AllocationRow[]>> {
-  const { rows } = await queryPrepared<AllocationRow & { orderid: string }>(
-    db,
+  const rows = await preparedQuery(db)<AllocationRow & { orderid: string }>(
     // a row whose batchref is null records a removal (see the migration that versions it)
     `SELECT orderid, sku, batchref FROM allocations_view
-     WHERE orderid = ANY(?::text[]) AND batchref IS NOT NULL ORDER BY orderid, sku`,
+     WHERE orderid = ANY($1::text[]) AND batchref IS NOT NULL ORDER BY orderid, sku`,
     [orderids],
   );
   const byOrder = new Map<string, AllocationRow[]>();
@@ -31,7 +30,7 @@ export async function allocationsOfOrders(
 }
 
 /** One order's allocations, by sku. */
-export async function allocations(orderid: string, db: Knex): Promise<AllocationRow[]> {
+export async function allocations(orderid: string, db: pg.Pool): Promise<AllocationRow[]> {
   return (await allocationsOfOrders([orderid], db)).get(orderid) ?? [];
 }
 
@@ -46,7 +45,7 @@ export async function allocations(orderid: string, db: Knex): Promise<Allocation
 const MAX_BATCH = 100;
 
 /** `allocations`, with the reads that arrive together batched into one statement. */
-export function batchedAllocations(db: Knex): (orderid: string) => Promise<AllocationRow[]> {
+export function batchedAllocations(db: pg.Pool): (orderid: string) => Promise<AllocationRow[]> {
   const loader = new DataLoader<string, AllocationRow[]>(
     async (orderids) => {
       const byOrder = await allocationsOfOrders(orderids, db);
@@ -77,17 +76,17 @@ const PRODUCT_STOCK = `
   SELECT p.version_number AS version, b.reference AS ref, to_char(b.eta, 'YYYY-MM-DD') AS eta,
          b.purchased_quantity AS purchased, b.allocated_quantity AS allocated
   FROM products p LEFT JOIN batches b ON b.sku = p.sku
-  WHERE p.sku = ?`;
+  WHERE p.sku = $1`;
 
 /** A product's stock per batch, in allocation preference order; undefined for an unknown sku. */
-export async function productStock(sku: string, db: Knex): Promise<ProductStock | undefined> {
-  const { rows } = await queryPrepared<{
+export async function productStock(sku: string, db: pg.Pool): Promise<ProductStock | undefined> {
+  const rows = await preparedQuery(db)<{
     version: number;
     ref: string | null;
     eta: string | null;
     purchased: number;
     allocated: number;
-  }>(db, PRODUCT_STOCK, [sku]);
+  }>(PRODUCT_STOCK, [sku]);
   if (rows.length === 0) return undefined;
   return {
     sku,

@@ -1,10 +1,12 @@
 // The message bus: commands to their one handler, now; events to every handler of theirs, in
 // one of two places (EVENT_HANDLERS says which). Inline handlers (the read model) run inside the
-// commit of the change that raised the event: the unit of work calls runInline, and what they
-// write commits with the change or not at all. Outbox handlers run after the commit: the unit of
+// commit of the change that raised the event: the unit of work writes what they record with the
+// change, or nothing at all (commit_plan.ts). Outbox handlers run after the commit: the unit of
 // work writes one outbox row per handler in the same statement as the change, and the relay
 // hands those rows back here (handleEvents), retrying a handler until it succeeds, so they run
-// even if the process dies right after the commit, each on its own.
+// even if the process dies right after the commit, each on its own. After each handler the bus
+// pulls the events its unit of work committed (collectNewEvents, as in the book) and tells the
+// relay when some have outbox handlers, so their rows go out now rather than at its next poll.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from '../domain/commands';
 import type { Event } from '../domain/events';
@@ -18,8 +20,9 @@ import {
   type Notifications,
   type Publish,
 } from './ports';
+import { type InlineHandler, outboxHandlerNames } from './commit_plan';
 import { inHandlerSpan } from './tracing';
-import type { ReadModel, UnitOfWork } from './unit_of_work';
+import type { UnitOfWork } from './unit_of_work';
 
 /** What event handlers may use; each takes what it needs. */
 export interface HandlerDeps {
@@ -40,9 +43,6 @@ export interface Delivery<E extends Event = Event> {
 export type CommandHandler = (command: never, uow: UnitOfWork) => Promise<unknown>;
 /** Takes the deliveries of one product and handler, in commit order (one or many at once). */
 export type EventHandler = (deliveries: never[], deps: HandlerDeps) => Promise<void>;
-/** Runs inside a commit: records what the events change in the read model, nothing else. */
-export type InlineHandler = (events: never[], readModel: ReadModel) => void;
-
 /** An event's handlers: those that run in its commit, and those the outbox runs after it. */
 export interface EventHandlers {
   inline: readonly InlineHandler[];
@@ -80,6 +80,8 @@ export interface MessageBusOptions {
   log: Logger;
   metrics?: Metrics;
   retry?: RetryPolicy;
+  /** Told when a handler committed events that have outbox handlers (the relay delivers them). */
+  outboxWritten?: () => void;
 }
 
 export class MessageBus {
@@ -98,16 +100,6 @@ export class MessageBus {
     return this.withRetry(command.constructor.name, chain, (uow) =>
       (handler as AnyCommandHandler)(command, uow),
     );
-  }
-
-  /** The names of an event's handlers: the outbox rows its commit writes. */
-  handlersOf(event: Event): string[] {
-    return outboxHandlerNames(this.options.eventHandlers, event);
-  }
-
-  /** Runs the inline handlers of a commit's events (called by the unit of work). */
-  runInline(events: readonly Event[], readModel: ReadModel): void {
-    runInline(this.options.eventHandlers, events, readModel);
   }
 
   /** Runs handler `name` on deliveries of one event type; throws so the relay retries. */
@@ -130,7 +122,7 @@ export class MessageBus {
   ): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
-        const result = await inHandlerSpan(name, () => fn(this.options.startUow(chain)));
+        const result = await inHandlerSpan(name, () => this.inFreshUow(chain, fn));
         this.metrics.handled(name, 'ok');
         return result;
       } catch (error) {
@@ -150,26 +142,18 @@ export class MessageBus {
       }
     }
   }
-}
 
-type EventTable = ReadonlyMap<MessageClass, EventHandlers>;
-
-function handlersOf(table: EventTable, event: Event): EventHandlers {
-  const handlers = table.get(event.constructor as MessageClass);
-  if (!handlers) throw new Error(`No handlers registered for event ${event.constructor.name}`);
-  return handlers;
-}
-
-/** Runs the inline handlers of `events` in order; exported for units of work built by tests. */
-export function runInline(table: EventTable, events: readonly Event[], readModel: ReadModel): void {
-  for (const event of events) {
-    for (const handler of handlersOf(table, event).inline) {
-      (handler as (events: Event[], readModel: ReadModel) => void)([event], readModel);
+  /** Runs `fn`, then pulls what its unit of work committed, even if `fn` failed afterwards. */
+  private async inFreshUow<T>(chain: Chain, fn: (uow: UnitOfWork) => Promise<T>): Promise<T> {
+    const uow = this.options.startUow(chain);
+    try {
+      return await fn(uow);
+    } finally {
+      const table = this.options.eventHandlers;
+      const events = uow.collectNewEvents();
+      if (events.some((event) => outboxHandlerNames(table, event).length > 0)) {
+        this.options.outboxWritten?.();
+      }
     }
   }
-}
-
-/** The names of an event's outbox handlers; exported for units of work built by tests. */
-export function outboxHandlerNames(table: EventTable, event: Event): string[] {
-  return Object.keys(handlersOf(table, event).outbox);
 }

@@ -2,8 +2,12 @@
 // knex has no change tracking, so the product is compared with its snapshot from load time.
 import type { Event } from '../../domain/events';
 import type { Product } from '../../domain/model';
+import { commitPlan, type CommitPlan, type HandlerTable } from '../../service_layer/commit_plan';
 import type { ReadModelRow } from '../../service_layer/unit_of_work';
 import type { Snapshot } from './repository';
+
+/** Lines freed and allocated past which a change needs a transaction with a longer timeout. */
+export const LARGE_CHANGE_LINES = 1_000;
 
 export interface ProductChanges {
   /** The version loaded (checked by the database), or null for a new product. */
@@ -25,21 +29,51 @@ export interface ProductChanges {
   message_id?: string;
 }
 
+/**
+ * What a unit of work writes: per product changed, (sku, changes as JSON) for
+ * apply_product_changes; the events they commit; the lines they free and allocate.
+ */
+export function productWrites(
+  loaded: { seen: ReadonlySet<Product>; snapshots: ReadonlyMap<Product, Snapshot> },
+  context: {
+    eventHandlers: HandlerTable;
+    correlationId: string | null;
+    traceparent: string | null;
+    /** The inbound message id, recorded with the first product. */
+    messageId?: string;
+  },
+): { events: Event[]; writes: [string, string][]; lines: number } {
+  const events: Event[] = [];
+  const writes: [string, string][] = [];
+  let lines = 0;
+  for (const product of loaded.seen) {
+    const raised = product.events.splice(0);
+    const change = productChanges(product, loaded.snapshots.get(product), {
+      ...context,
+      plan: commitPlan(raised, context.eventHandlers),
+      messageId: writes.length === 0 ? context.messageId : undefined,
+    });
+    events.push(...raised);
+    if (!change) continue;
+    writes.push([change.sku, JSON.stringify(change.changes)]);
+    lines += change.changes.freed_lines.length + change.changes.allocated_lines.length;
+  }
+  return { events, writes, lines };
+}
+
 /** The product's changes, or undefined when there is nothing to write. */
 export function productChanges(
   product: Product,
   before: Snapshot | undefined,
   context: {
-    handlersOf: (event: Event) => readonly string[];
-    /** What the events' inline handlers wrote (all of this product). */
-    viewRows: readonly ReadModelRow[];
+    /** What the product's events write with it (commit_plan.ts). */
+    plan: CommitPlan;
     correlationId: string | null;
     /** The trace context of the handler that commits: each outbox row's delivery continues it. */
     traceparent: string | null;
     messageId?: string;
   },
 ): { sku: string; changes: ProductChanges } | undefined {
-  const events = product.events.splice(0);
   const changes: ProductChanges = {
     expected_version: before?.version ?? null,
     version: product.versionNumber,
@@ -47,16 +81,14 @@ export function productChanges(
     changed_batches: [],
     freed_lines: [],
     allocated_lines: [],
-    outbox: events.flatMap((event) =>
-      context.handlersOf(event).map((handler) => ({
-        type: event.constructor.name,
-        handler,
-        payload: event,
-        correlation_id: context.correlationId,
-        traceparent: context.traceparent,
-      })),
-    ),
-    view_rows: newestPerLine(context.viewRows),
+    outbox: context.plan.outbox.map(({ event, handler }) => ({
+      type: event.constructor.name,
+      handler,
+      payload: event,
+      correlation_id: context.correlationId,
+      traceparent: context.traceparent,
+    })),
+    view_rows: newestPerLine(context.plan.viewRows),
     message_id: context.messageId,
   };
   const linesNow = new Set<string>();

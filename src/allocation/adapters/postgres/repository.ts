@@ -8,10 +8,11 @@ export interface Session {
   /** Runs a statement on the pool, or in the unit's transaction once it has one. */
   query: Query;
   /**
-   * Called before a sku is loaded: queues behind this process's other users of the sku and,
-   * with `lock` (or when the sku is hot), locks its product row (see KnexUnitOfWork).
+   * Called before a sku is loaded: queues behind this process's other users of the sku and
+   * decides how the unit writes; with `lock` (or when the sku is hot), locks its product row.
+   * `lines`: at most how many lines the unit will allocate (see postgres_unit_of_work.ts).
    */
-  claim(sku: string, options?: { lock?: boolean }): Promise<void>;
+  claim(sku: string, options?: { lock?: boolean; lines?: number }): Promise<void>;
 }
 
 /** What a product looked like when loaded: commit sends only the difference. */
@@ -69,7 +70,7 @@ const NEWEST_LINES = `
   ORDER BY a.id DESC LIMIT $3`;
 const PAGE = 1_000;
 
-export class KnexRepository implements ProductRepository {
+export class PostgresRepository implements ProductRepository {
   readonly seen = new Set<Product>();
   readonly snapshots = new Map<Product, Snapshot>();
 
@@ -80,8 +81,9 @@ export class KnexRepository implements ProductRepository {
   }
 
   async get(sku: string, opts: { orderids?: string[] } = {}): Promise<Product | undefined> {
-    await this.session.claim(sku);
     const orderids = opts.orderids ?? [];
+    // an unlocked load frees no line and allocates at most one per order
+    await this.session.claim(sku, { lines: orderids.length });
     const rows =
       orderids.length <= 1
         ? await this.session.query<ProductRow>(LOAD_PRODUCT_FOR_ORDER, [orderids[0] ?? null, sku])

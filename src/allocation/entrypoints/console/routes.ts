@@ -65,8 +65,8 @@ export function consoleRoutes(deps: AppDeps): Koa.Middleware {
   router.get('/search', signedIn, async (ctx) => {
     const q = typeof ctx.query.q === 'string' ? ctx.query.q.trim() : '';
     if (!OrderId.safeParse(q).success) return notFound(ctx, 'search', q, 400);
-    if (await productStock(q, deps.db)) return ctx.redirect(`/console/products/${pathPart(q)}`);
-    if ((await allocations(q, deps.db)).length > 0) {
+    if (await productStock(q, deps.pool)) return ctx.redirect(`/console/products/${pathPart(q)}`);
+    if ((await allocations(q, deps.pool)).length > 0) {
       return ctx.redirect(`/console/orders/${pathPart(q)}`);
     }
     notFound(ctx, 'search', q);
@@ -74,14 +74,14 @@ export function consoleRoutes(deps: AppDeps): Koa.Middleware {
 
   router.get('/products/:sku', signedIn, async (ctx) => {
     const sku = ctx.params.sku;
-    const product = Sku.safeParse(sku).success ? await productStock(sku, deps.db) : undefined;
+    const product = Sku.safeParse(sku).success ? await productStock(sku, deps.pool) : undefined;
     if (!product) return notFound(ctx, 'product', sku);
     sendPage(ctx, shell(`Product ${sku}`, { query: sku }), productPage(product));
   });
 
   router.get('/orders/:orderid', signedIn, async (ctx) => {
     const orderid = ctx.params.orderid;
-    const lines = OrderId.safeParse(orderid).success ? await allocations(orderid, deps.db) : [];
+    const lines = OrderId.safeParse(orderid).success ? await allocations(orderid, deps.pool) : [];
     if (lines.length === 0) return notFound(ctx, 'order', orderid);
     sendPage(ctx, shell(`Order ${orderid}`, { query: orderid }), orderPage(lines));
   });

@@ -2,6 +2,7 @@ import type { RequestListener } from 'node:http';
 import Router from '@koa/router';
 import Koa from 'koa';
 import type { Knex } from 'knex';
+import type pg from 'pg';
 import type { PrometheusMetrics } from '../../adapters/prometheus/metrics';
 import { Allocate, CreateBatch } from '../../domain/commands';
 import type { DeadLetterReplayDeps } from '../../service_layer/dead_letters';
@@ -23,8 +24,10 @@ import { cachedReadiness, type Readiness } from './readiness';
 export interface AppDeps {
   bus: MessageBus;
   db: Knex;
-  /** What the read routes query: a streaming replica (DATABASE_READ_URL), else `db`. */
-  readDb?: Knex;
+  /** The views' connections (pg's pool, for prepared statements): the primary's. */
+  pool: pg.Pool;
+  /** What the read routes query: a streaming replica (DATABASE_READ_URL), else `pool`. */
+  readPool?: pg.Pool;
   log: Logger;
   /** Each dependency's reachability: undefined when fine, else the reason (cached here). */
   readiness: Readiness;
@@ -98,7 +101,7 @@ function addCommandRoutes(router: Router, { bus }: AppDeps, before: Koa.Middlewa
 }
 
 function addQueryRoutes(router: Router, deps: AppDeps, guard: AuthGuards): void {
-  const db = deps.readDb ?? deps.db;
+  const db = deps.readPool ?? deps.pool;
   const allocations = batchedAllocations(db);
   router.get('/allocations/:orderid', guard.api, async (ctx) => {
     const orderid = OrderId.parse(ctx.params.orderid);
