@@ -3,9 +3,9 @@ import { parseArgs as parse } from 'node:util';
 
 /** In the order they run: on the main service, then on services of their own. */
 const ON_MAIN = ['healthz', 'spread', 'hot', 'history', 'read', 'consumer', 'bigchange'] as const;
-export const SCENARIOS = [...ON_MAIN, 'overload', 'workers'] as const;
+export const SCENARIOS = [...ON_MAIN, 'drain', 'overload', 'workers', 'hotfresh'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
-export const OWN_SERVICE: readonly ScenarioName[] = ['workers'];
+export const OWN_SERVICE: readonly ScenarioName[] = ['workers', 'hotfresh'];
 
 export const USAGE = `usage: make bench [ARGS="..."]   or   npm run bench -- [flags]
 
@@ -20,6 +20,7 @@ servers) on the same server, prints the results and, after a full run, writes BE
   --hot LIST          concurrencies of the hot scenario (default 8,32)
   --history N         earlier allocations in the history scenario (default 100000)
   --big-change N      lines freed by one change_batch_quantity (default 20000)
+  --drain N           line_allocated messages waiting in the drain scenario (default 100000)
   --overload N        connections of the overload scenario (default 2000)
   --workers LIST      concurrencies of the workers scenario (default 16,32)
   --api-workers LIST  the API_WORKERS values it compares (default 1,2; ratios to the first)
@@ -43,6 +44,7 @@ const FLAGS = {
   hot: text,
   history: text,
   'big-change': text,
+  drain: text,
   overload: text,
   workers: text,
   'api-workers': text,
@@ -71,6 +73,7 @@ export function parseArgs(argv: string[]) {
     hot: list('--hot', values.hot, [8, 32]),
     historyEarlier: number('--history', values.history, 0, 100_000),
     bigChangeLines: number('--big-change', values['big-change'], 1, 20_000),
+    drainMessages: number('--drain', values.drain, 1, 100_000),
     overloadConnections: number('--overload', values.overload, 1, 2_000),
     workers: list('--workers', values.workers, [16, 32]),
     apiWorkers: list('--api-workers', values['api-workers'], [1, 2]),

@@ -4,6 +4,7 @@
 // service (main.js all) on a new database; then the scenarios that start services of their
 // own, each the only one running (the main one's relay and idle CPU must not weigh on them).
 import { type Options, OWN_SERVICE } from './cli';
+import { runDrain } from './drain';
 import * as http from './http_scenarios';
 import type { BenchContext, Env, Measurement } from './measure';
 import { besideMinimal, type MinimalRow, type MinimalServer } from './minimal';
@@ -28,8 +29,10 @@ export interface Results {
   consumer?: Of<typeof redis.runConsumer>;
   allocated?: Of<typeof redis.runAllocatedLatency> & { row: Row };
   bigChange?: Of<typeof redis.runBigChange>;
+  drain?: Of<typeof runDrain>;
   overload?: Of<typeof runOverload>;
   workers?: { apiWorkers: number; measurements: Measurement[] }[];
+  hotFresh?: Of<typeof runHotFresh>;
   serviceLog: string[];
 }
 
@@ -67,7 +70,31 @@ export async function runAll(options: Options, env: Env, yardstick?: Yardstick):
     );
     (results.workers ??= []).push({ apiWorkers, measurements: measured });
   }
+  if (only.has('hotfresh')) results.hotFresh = await runHotFresh(env, 32);
   return results;
+}
+
+/**
+ * Issue 23: hot c32 on a service whose database was created seconds before, then the same after
+ * a VACUUM ANALYZE of it: how far a busy service stands from the vacuumed state until
+ * autovacuum first visits the outbox (every delivered message leaves a dead row). Age: seconds
+ * from creating the database to the fresh run's window; the outbox as the VACUUM found it.
+ */
+async function runHotFresh(env: Env, c: number) {
+  const created = Date.now();
+  const url = await freshDatabase(env, 'allocation_bench_fresh');
+  env.log(`hotfresh: hot c${c} on a new database, then after VACUUM ANALYZE`);
+  return withService(env, url, async (ctx) => {
+    const ageSeconds = (Date.now() - created + env.warmupMs) / 1000;
+    const fresh = (await http.runHot(ctx, c, 'hot-fresh')).measurement;
+    const { rows } = await ctx.pool.query<{ dead: number; live: number; autovacuumed: boolean }>(
+      `SELECT n_dead_tup::int AS dead, n_live_tup::int AS live, autovacuum_count > 0 AS autovacuumed
+       FROM pg_stat_user_tables WHERE relname = 'outbox'`,
+    );
+    await ctx.pool.query('VACUUM ANALYZE');
+    const vacuumed = (await http.runHot(ctx, c, 'hot-vacuumed')).measurement;
+    return { fresh, vacuumed, ageSeconds, outbox: rows[0] };
+  });
 }
 
 async function onMainService(
@@ -135,6 +162,7 @@ async function onMainService(
   }
   if (only.has('bigchange'))
     results.bigChange = await redis.runBigChange(ctx, options.bigChangeLines);
+  if (only.has('drain')) results.drain = await runDrain(ctx, options.drainMessages);
   // last on this service: it leaves thousands of sockets to close and a backlog to drain
   if (only.has('overload')) results.overload = await runOverload(ctx, options.overloadConnections);
 }

@@ -1,5 +1,6 @@
 // The issues' targets, met or not, from one run's results: issue 5 (spread, hot, history, read,
-// memory), 11 (ours beside the minimal servers) and 9 (freeing many lines, overload); and the
+// memory), 11 (ours beside the minimal servers), 9 (freeing many lines, overload) and 23 (the
+// relay's drain beside a minimal loop, a fresh database beside a vacuumed one); and the
 // measures reported with no target (no requirement).
 import type { Measurement } from './measure';
 import { MINIMAL_SERVERS, type MinimalServer } from './minimal';
@@ -35,7 +36,7 @@ function target<T>(
 export function evaluateTargets(r: Results): Target[] {
   const spread16 = r.spread.find((row) => row.ours.concurrency === 16);
   const hot32 = r.hot.find((row) => row.ours.concurrency === 32);
-  const o = r.overload;
+  const { overload: o, drain, hotFresh } = r;
   return [
     target('spread c16 throughput', '>= 0.6 x pgbench allocate', spread16, (row) => [
       versus(row),
@@ -121,6 +122,29 @@ export function evaluateTargets(r: Results): Target[] {
         `${errors} failed, ${v.refusedWithoutRetryAfter} 503 without Retry-After, ` +
           `${v.accepted} 202s / ${v.stored} stored`,
         errors === 0 && v.refusedWithoutRetryAfter === 0 && v.stored >= v.accepted,
+      ];
+    }),
+    target('relay drain vs a minimal SKIP LOCKED + PUBLISH loop', '>= 1.0 x', drain, (d) => {
+      const [ours, theirs] = [d.service, d.minimal];
+      const cpu = (v: number) => `${(v / d.messages).toFixed(3)}`;
+      return [
+        `${d.messages} messages over ${d.skus} skus: ${int(ours.perSecond)} vs ` +
+          `${int(theirs.perSecond)} msg/s = ${x(ours.perSecond / theirs.perSecond)}; the ` +
+          `service's first batch ${ms(ours.pickupSeconds)} s after the lease was released; CPU ` +
+          `ms per message: relay ${cpu(ours.cpu.serviceMs)} vs ${cpu(theirs.cpu.benchMs)}, ` +
+          `PostgreSQL ${cpu(ours.cpu.postgresMs)} vs ${cpu(theirs.cpu.postgresMs)}`,
+        ours.perSecond >= theirs.perSecond,
+      ];
+    }),
+    target('hot c32, fresh database vs after VACUUM', '>= 0.9 x', hotFresh, (h) => {
+      const share = h.fresh.load.throughput / h.vacuumed.load.throughput;
+      return [
+        `${int(h.fresh.load.throughput)} vs ${int(h.vacuumed.load.throughput)} req/s = ` +
+          `${x(share)}; CPU per allocation ${x(cpuPerRequest(h.fresh) / cpuPerRequest(h.vacuumed))}; ` +
+          `fresh measured from ${int(h.ageSeconds)} s after the database was created, the outbox ` +
+          `then ${h.outbox.dead} dead rows, ${h.outbox.live} live, ` +
+          (h.outbox.autovacuumed ? 'autovacuumed' : 'not yet autovacuumed'),
+        share >= 0.9,
       ];
     }),
   ];

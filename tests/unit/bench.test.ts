@@ -18,17 +18,19 @@ describe('bench flags', () => {
     expect(options.durationSeconds).to.equal(10);
     expect(options.bigChangeLines).to.equal(20_000);
     expect(options.overloadConnections).to.equal(2_000);
+    expect(options.drainMessages).to.equal(100_000);
   });
 
   it('read values, lists and negations', () => {
     const argv = ['--only', 'spread,overload', '--spread', '4,8', '--duration', '5'];
-    const options = parseArgs([...argv, '--no-yardstick', '--overload', '500']);
+    const options = parseArgs([...argv, '--no-yardstick', '--overload', '500', '--drain', '50']);
 
     expect([...options.only]).to.deep.equal(['spread', 'overload']);
     expect(options.spread).to.deep.equal([4, 8]);
     expect(options.durationSeconds).to.equal(5);
     expect(options.yardstick).to.equal(false);
     expect(options.overloadConnections).to.equal(500);
+    expect(options.drainMessages).to.equal(50);
   });
 
   it('profile spread at c16 alone unless told otherwise', () => {
@@ -149,5 +151,23 @@ describe('bench targets', () => {
 
     expect(target?.measured).to.equal('not run');
     expect(target?.met).to.equal(undefined);
+  });
+
+  const drained = (service: number, minimal: number): Results['drain'] => {
+    const side = (perSecond: number) => ({
+      perSecond,
+      seconds: 10,
+      pickupSeconds: 0.5,
+      cpu: { seconds: 10, serviceMs: 100, postgresMs: 100, benchMs: 100, otherMs: 0 },
+    });
+    return { messages: 1000, skus: 10, service: side(service), minimal: side(minimal) };
+  };
+  const drainTarget = (drain: Results['drain']) =>
+    evaluateTargets({ ...results([]), drain }).find((t) => t.name.startsWith('relay drain'));
+
+  it('judge the relay drain against the minimal loop', () => {
+    expect(drainTarget(drained(900, 1000))).to.include({ met: false });
+    expect(drainTarget(drained(900, 1000))?.measured).to.match(/900 vs 1000 msg\/s = 0\.90 x/);
+    expect(drainTarget(drained(1100, 1000))).to.include({ met: true });
   });
 });
