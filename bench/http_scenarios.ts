@@ -1,5 +1,4 @@
 // The HTTP scenarios: GET /healthz, spread, read, hot (with the oversell checks) and history.
-import { runLoad } from './load';
 import { allocation, type BenchContext, measure, type Measurement, takeTurns } from './measure';
 import { checkConsistency, seedHistory, seedSkus } from './seed';
 
@@ -69,11 +68,8 @@ export async function runSellout(ctx: BenchContext, concurrency: number, stock =
   const options = { shipments: 1, stock: stock / 2 };
   const [{ sku }] = await seedSkus(ctx.pool, `${ctx.runId}-sellout`, 1, options);
   const result = { stock, requests, allocated: 0, outOfStock: 0, failed: 0 };
-  const load = await runLoad({
-    origin: ctx.origin,
+  const { load } = await measure(ctx, 'sellout', {
     concurrency,
-    warmupMs: 0,
-    durationMs: 0,
     amount: requests,
     next: () => allocation(ctx, [sku], 1),
     onResponse: (_spec, status, body) => {
@@ -84,10 +80,6 @@ export async function runSellout(ctx: BenchContext, concurrency: number, stock =
   });
   result.failed += load.errors;
   const consistency = await checkConsistency(ctx.pool, [sku]);
-  ctx.log(
-    `sellout c=${concurrency}: ${result.allocated} allocated of ${stock} in stock, ` +
-      `${result.outOfStock} out of stock, ${result.failed} failed, ${consistency.oversold} oversold`,
-  );
   return { ...result, consistency };
 }
 

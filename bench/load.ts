@@ -5,7 +5,6 @@
 import autocannon from 'autocannon';
 
 export type Origin = { host: string; port: number };
-export type LatencySummary = { count: number; p50: number; p99: number; max: number };
 
 export interface RequestSpec {
   method: 'GET' | 'POST';
@@ -33,7 +32,7 @@ export interface LoadOptions {
 }
 
 /** Nearest-rank percentiles over every sample. */
-export function summarize(values: ArrayLike<number>): LatencySummary {
+export function summarize(values: ArrayLike<number>) {
   const sorted = Float64Array.from(values).sort();
   const n = sorted.length;
   const at = (p: number) =>

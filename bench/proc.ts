@@ -84,9 +84,6 @@ export function postmasterOf(backendPid: number): number | undefined {
   return ppid && ppid > 1 ? ppid : undefined;
 }
 
-/** Peak resident memory of a process tree: summed over its processes, the largest one, MB. */
-export type RssPeak = { totalMb: number; largestMb: number; processes: number };
-
 /** `pid` and its descendants (the service may fork API workers). */
 function processTree(pid: number): number[] {
   const found: number[] = [];
@@ -110,7 +107,8 @@ export function resetRssPeak(pid: number): void {
   }
 }
 
-export function rssPeak(pid: number): RssPeak {
+/** The peaks since the reset, MB: summed over the processes, the largest one; their count. */
+export function rssPeak(pid: number) {
   const each = processTree(pid)
     .map((p) => Number(/VmHWM:\s+(\d+)/.exec(readText(`/proc/${p}/status`))?.[1] ?? NaN) / 1024)
     .filter((mb) => !Number.isNaN(mb));

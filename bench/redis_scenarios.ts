@@ -97,9 +97,9 @@ export async function runAllocatedLatency(ctx: BenchContext, c: number) {
 /**
  * One change_batch_quantity sets a batch holding `lines` one-unit lines to 0; another batch of
  * the sku has room for all: seconds from publishing it until every line is counted there, and
- * until the read model shows them all. Meanwhile: the service's own worst event-loop delay (prom-client's
- * nodejs_eventloop_lag_max_seconds, reset at each scrape) and the worst GET /healthz of a
- * probe asking every 100 ms.
+ * until the read model shows them all. Meanwhile: the service's own worst event-loop delay
+ * (prom-client's nodejs_eventloop_lag_max_seconds, reset at each scrape) and the worst GET
+ * /healthz of a probe asking every 100 ms.
  */
 export async function runBigChange(ctx: BenchContext, lines: number) {
   const prefix = `${ctx.runId}-big`;

@@ -3,8 +3,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Pool } from 'pg';
 
-export const HUGE_STOCK = 1_000_000_000;
-
 /** A seeded sku and its batches in allocation order: the warehouse batch, then shipments. */
 export type SeededSku = { sku: string; batchrefs: string[] };
 
@@ -13,7 +11,7 @@ export async function seedSkus(
   pool: Pool,
   prefix: string,
   count: number,
-  { shipments = 2, stock = HUGE_STOCK } = {},
+  { shipments = 2, stock = 1_000_000_000 } = {},
 ): Promise<SeededSku[]> {
   const sku = `$1 || '-' || i`;
   const skus = 'generate_series(1, $2::int) AS i';

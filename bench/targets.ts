@@ -96,7 +96,8 @@ export function evaluateTargets(r: Results): Target[] {
       (b) => [
         `${b.reallocated} of ${b.lines} in ${ms(b.seconds)} s (read model ` +
           `${ms(b.readModelSeconds)} s), ${b.deadLetters} dead letters, worst /healthz ` +
-          `${int(b.healthzMaxMs)} ms (${b.healthzFailures} failed), event loop ${int(b.eventLoopMaxMs)} ms`,
+          `${int(b.healthzMaxMs)} ms (${b.healthzFailures} failed), event loop ` +
+          `${int(b.eventLoopMaxMs)} ms`,
         b.reallocated === b.lines && b.deadLetters === 0 && b.healthzMaxMs < LIMIT_MS,
       ],
     ),
@@ -140,7 +141,8 @@ export function evaluateTargets(r: Results): Target[] {
       const share = h.fresh.load.throughput / h.vacuumed.load.throughput;
       return [
         `${int(h.fresh.load.throughput)} vs ${int(h.vacuumed.load.throughput)} req/s = ` +
-          `${x(share)}; CPU per allocation ${x(cpuPerRequest(h.fresh) / cpuPerRequest(h.vacuumed))}; ` +
+          `${x(share)}; CPU per allocation ` +
+          `${x(cpuPerRequest(h.fresh) / cpuPerRequest(h.vacuumed))}; ` +
           `fresh measured from ${int(h.ageSeconds)} s after the database was created, the outbox ` +
           `then ${h.outbox.dead} dead rows, ${h.outbox.live} live, ` +
           (h.outbox.autovacuumed ? 'autovacuumed' : 'not yet autovacuumed'),
