@@ -131,8 +131,9 @@ export function evaluateTargets(r: Results): Target[] {
       return [
         `${d.messages} messages over ${d.skus} skus: ${int(ours.perSecond)} vs ` +
           `${int(theirs.perSecond)} msg/s = ${x(ours.perSecond / theirs.perSecond)}; the ` +
-          `service's first batch ${ms(ours.pickupSeconds)} s after the lease was released; CPU ` +
-          `ms per message: relay ${cpu(ours.cpu.serviceMs)} vs ${cpu(theirs.cpu.benchMs)}, ` +
+          `service's first batch ${ms(ours.pickupSeconds)} s, its last ${ms(ours.seconds)} s ` +
+          `after the lease was released; CPU ms per message: relay ${cpu(ours.cpu.serviceMs)} ` +
+          `vs ${cpu(theirs.cpu.benchMs)}, ` +
           `PostgreSQL ${cpu(ours.cpu.postgresMs)} vs ${cpu(theirs.cpu.postgresMs)}`,
         ours.perSecond >= theirs.perSecond,
       ];
