@@ -14,6 +14,7 @@ import type { DeadLetters } from './adapters/postgres/dead_letter_store';
 import { groupCommit, type GroupCommit } from './adapters/postgres/group_commit';
 import { KnexUnitOfWork, type KnexUnitOfWorkOptions } from './adapters/postgres/knex_unit_of_work';
 import type { PrometheusMetrics } from './adapters/prometheus/metrics';
+import { countSuppressedNotifications } from './adapters/prometheus/notification_metrics';
 import { connectRedis, type RedisClient } from './adapters/redis/redis_connections';
 import { HotSkus, SkuLocks } from './adapters/postgres/sku_locks';
 import { admissionGate } from './entrypoints/http/admission';
@@ -27,6 +28,7 @@ import { RedisEventConsumer } from './entrypoints/redis/redis_eventconsumer';
 import { RedisStreamConsumer } from './entrypoints/redis/redis_streamconsumer';
 import { COMMAND_HANDLERS, EVENT_HANDLERS } from './service_layer/handlers';
 import { type Chain, MessageBus } from './service_layer/messagebus';
+import { causeOfChain } from './service_layer/history';
 import { OutboxRelay } from './service_layer/outbox';
 import { currentTraceparent } from './service_layer/tracing';
 import type { Logger, Notifications, Outbox, Publish } from './service_layer/ports';
@@ -78,6 +80,7 @@ export function bootstrap(overrides: Overrides = {}): Service {
         handlersOf: (event) => bus.handlersOf(event),
         runInline: (events, readModel) => bus.runInline(events, readModel),
         onOutboxWritten: () => relay.kick(),
+        onCommitted: countSuppressedNotifications(metrics.registry),
       }),
     commandHandlers: COMMAND_HANDLERS,
     eventHandlers: EVENT_HANDLERS,
@@ -94,10 +97,16 @@ export function bootstrap(overrides: Overrides = {}): Service {
     (handler, messages) =>
       bus.handleEvents(
         handler,
-        messages.map(({ event, id, correlationId, occurredAt }) => ({
+        messages.map(({ event, id, correlationId, occurredAt, cause }) => ({
           event,
           // the relay runs this in the delivery's span: what it publishes names that span
-          meta: { messageId: id, correlationId, occurredAt, traceparent: currentTraceparent() },
+          meta: {
+            messageId: id,
+            correlationId,
+            occurredAt,
+            traceparent: currentTraceparent(),
+            cause,
+          },
         })),
       ),
     logger,
@@ -172,7 +181,10 @@ function pubsubConsumer(
 /** Units of work on PostgreSQL, sharing the process's sku queue, hot skus and group commit. */
 function knexUnitsOfWork(
   c: DependencyContainer,
-  fromBus: Pick<KnexUnitOfWorkOptions, 'handlersOf' | 'runInline' | 'onOutboxWritten'>,
+  fromBus: Pick<
+    KnexUnitOfWorkOptions,
+    'handlersOf' | 'runInline' | 'onOutboxWritten' | 'onCommitted'
+  >,
 ): (chain: Chain) => UnitOfWork {
   let commitInGroup: GroupCommit | undefined;
   const options = {
@@ -184,7 +196,12 @@ function knexUnitsOfWork(
     statementTimeoutMs: config.dbLimits().statementTimeoutMs,
   };
   return (chain) =>
-    new KnexUnitOfWork(c.resolve<Knex>(TOKENS.Db), options, chain.correlationId ?? null);
+    new KnexUnitOfWork(
+      c.resolve<Knex>(TOKENS.Db),
+      options,
+      chain.correlationId ?? null,
+      causeOfChain(chain),
+    );
 }
 
 function registerOverrides(c: DependencyContainer, overrides: Overrides): void {

@@ -10,7 +10,18 @@ import type {
 } from '../../src/allocation/service_layer/ports';
 import { DuplicateBatch } from '../../src/allocation/service_layer/errors';
 import { EVENT_HANDLERS } from '../../src/allocation/service_layer/handlers';
-import { outboxHandlerNames, runInline } from '../../src/allocation/service_layer/messagebus';
+import {
+  causeOfChain,
+  type Cause,
+  historyRows,
+  type CauseOf,
+  type HistoryRow,
+} from '../../src/allocation/service_layer/history';
+import {
+  outboxHandlerNames,
+  runInline,
+  type Chain,
+} from '../../src/allocation/service_layer/messagebus';
 import type {
   Inbox,
   ProductRepository,
@@ -80,7 +91,7 @@ export class FakeOutbox implements Outbox {
   private nextId = 1;
 
   /** One row per handler of the event, as the real unit of work writes them. */
-  append(key: string, event: Event, handlers = handlerNames(event)): void {
+  append(key: string, event: Event, handlers = handlerNames(event), cause?: Cause): void {
     for (const handler of handlers) {
       const id = String(this.nextId++);
       this.messages.push({
@@ -92,6 +103,7 @@ export class FakeOutbox implements Outbox {
         correlationId: null,
         occurredAt: new Date(),
         traceparent: null,
+        cause: cause ?? null,
         delivered: false,
       });
     }
@@ -134,7 +146,16 @@ export class FakeUnitOfWork implements UnitOfWork {
   readonly readModel = new FakeReadModel();
   readonly inbox = new FakeInbox();
   readonly outbox = new FakeOutbox();
+  /** The history rows commits wrote, with their sku, as apply_product_changes stores them. */
+  readonly history: (HistoryRow & { sku: string })[] = [];
   committed = false;
+  private causeOf: CauseOf = () => undefined;
+
+  /** What the bus's startUow gives: this one unit of work, for the chain of the next commits. */
+  startedBy(chain: Chain = {}): this {
+    this.causeOf = causeOfChain(chain);
+    return this;
+  }
 
   async run<T>(fn: () => Promise<T>): Promise<T> {
     return fn();
@@ -146,7 +167,11 @@ export class FakeUnitOfWork implements UnitOfWork {
     for (const product of this.products.seen) {
       const events = product.events.splice(0);
       runInline(EVENT_HANDLERS, events, this.readModel);
-      for (const event of events) this.outbox.append(product.sku, event);
+      for (const event of events)
+        this.outbox.append(product.sku, event, undefined, this.causeOf(event));
+      this.history.push(
+        ...historyRows(events, this.causeOf).map((row) => ({ ...row, sku: product.sku })),
+      );
     }
     return Promise.resolve();
   }

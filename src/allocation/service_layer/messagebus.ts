@@ -18,6 +18,7 @@ import {
   type Notifications,
   type Publish,
 } from './ports';
+import type { Cause } from './history';
 import { inHandlerSpan } from './tracing';
 import type { ReadModel, UnitOfWork } from './unit_of_work';
 
@@ -68,6 +69,10 @@ export interface RetryPolicy {
  */
 export interface Chain {
   correlationId?: string;
+  /** What started the chain, written with the history it causes (service_layer/history.ts). */
+  cause?: Cause;
+  /** For a delivery of freed lines: the cause of each line's deallocation, by order id. */
+  lineCauses?: ReadonlyMap<string, Cause>;
 }
 
 export interface MessageBusOptions {
@@ -116,7 +121,11 @@ export class MessageBus {
     const handler = this.options.eventHandlers.get(type)?.outbox[name];
     if (!handler) throw new Error(`No handler ${name} for event ${type.name}`);
     // a delivery continues the chain of its first event (the relay groups them that way)
-    const chain = { correlationId: deliveries[0].meta.correlationId ?? undefined };
+    const chain = {
+      correlationId: deliveries[0].meta.correlationId ?? undefined,
+      cause: deliveries[0].meta.cause ?? undefined,
+      lineCauses: causesByOrder(deliveries),
+    };
     await this.withRetry(`${type.name}.${name}`, chain, (uow) =>
       (handler as AnyEventHandler)(deliveries, { ...this.options.deps, uow }),
     );
@@ -172,4 +181,15 @@ export function runInline(table: EventTable, events: readonly Event[], readModel
 /** The names of an event's outbox handlers; exported for units of work built by tests. */
 export function outboxHandlerNames(table: EventTable, event: Event): string[] {
   return Object.keys(handlersOf(table, event).outbox);
+}
+
+/** Each delivered line's cause, by order id (deliveries of line events of one product). */
+function causesByOrder(deliveries: Delivery[]): Map<string, Cause> {
+  const causes = new Map<string, Cause>();
+  for (const { event, meta } of deliveries) {
+    if (meta.cause && 'orderid' in event && event.orderid !== null) {
+      causes.set(event.orderid, meta.cause);
+    }
+  }
+  return causes;
 }

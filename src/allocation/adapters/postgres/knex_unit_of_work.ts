@@ -21,6 +21,7 @@
 // whole is in BENCHMARKS.md (spread, hot, history).
 import type { Knex } from 'knex';
 import type { Event } from '../../domain/events';
+import type { CauseOf } from '../../service_layer/history';
 import { currentTraceparent } from '../../service_layer/tracing';
 import type { Inbox, ReadModel, ReadModelRow, UnitOfWork } from '../../service_layer/unit_of_work';
 import { isVersionConflict, translateCommitError, translateDbError } from './pg_errors';
@@ -42,6 +43,8 @@ export interface KnexUnitOfWorkOptions {
   groupCommit: GroupCommit;
   /** Told after a commit that wrote outbox rows (the relay delivers them). */
   onOutboxWritten: () => void;
+  /** Told the events of every commit, once it committed. */
+  onCommitted?: (events: readonly Event[]) => void;
   /** The connections' statement timeout (0: none), which large changes extend. */
   statementTimeoutMs: number;
 }
@@ -63,6 +66,7 @@ class Run implements Session {
     private readonly db: Knex,
     private readonly options: KnexUnitOfWorkOptions,
     private readonly correlationId: string | null,
+    private readonly causeOf: CauseOf,
   ) {}
 
   query: Query = (sql, bindings, timeoutMs) =>
@@ -77,8 +81,9 @@ class Run implements Session {
   }
 
   /** Writes everything in one statement per product (in a transaction when more than one). */
-  async commit(): Promise<number> {
+  async commit(): Promise<{ outboxRows: number; events: Event[] }> {
     const products = [...this.repository.seen];
+    const events = products.flatMap((product) => product.events);
     const changes = products.map((product, i) => {
       const viewRows: ReadModelRow[] = [];
       this.options.runInline(product.events, { apply: (rows) => void viewRows.push(...rows) });
@@ -87,6 +92,7 @@ class Run implements Session {
         viewRows,
         correlationId: this.correlationId,
         traceparent: currentTraceparent() ?? null,
+        causeOf: this.causeOf,
         messageId: i === 0 ? this.messageId : undefined,
       });
     });
@@ -115,7 +121,10 @@ class Run implements Session {
       }
       throw translateCommitError(error);
     }
-    return changes.reduce((sum, c) => sum + (c?.changes.outbox.length ?? 0), 0);
+    return {
+      outboxRows: changes.reduce((sum, c) => sum + (c?.changes.outbox.length ?? 0), 0),
+      events,
+    };
   }
 
   /**
@@ -152,6 +161,8 @@ export class KnexUnitOfWork implements UnitOfWork {
     private readonly options: KnexUnitOfWorkOptions,
     /** The chain its outbox rows belong to (MessageBus Chain). */
     private readonly correlationId: string | null = null,
+    /** The causes its history rows name (service_layer/history.ts). */
+    private readonly causeOf: CauseOf = () => undefined,
   ) {}
 
   get products(): KnexRepository {
@@ -173,7 +184,7 @@ export class KnexUnitOfWork implements UnitOfWork {
   }
 
   async run<T>(fn: () => Promise<T>): Promise<T> {
-    const run = new Run(this.db, this.options, this.correlationId);
+    const run = new Run(this.db, this.options, this.correlationId, this.causeOf);
     this.current = run;
     try {
       return await fn();
@@ -186,8 +197,9 @@ export class KnexUnitOfWork implements UnitOfWork {
   }
 
   async commit(): Promise<void> {
-    const outboxRows = await this.started().commit();
+    const { outboxRows, events } = await this.started().commit();
     if (outboxRows > 0) this.options.onOutboxWritten();
+    this.options.onCommitted?.(events);
   }
 
   async rollback(): Promise<void> {

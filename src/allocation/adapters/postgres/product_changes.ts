@@ -2,6 +2,12 @@
 // knex has no change tracking, so the product is compared with its snapshot from load time.
 import type { Event } from '../../domain/events';
 import type { Product } from '../../domain/model';
+import {
+  historyRows,
+  type Cause,
+  type CauseOf,
+  type HistoryRow,
+} from '../../service_layer/history';
 import type { ReadModelRow } from '../../service_layer/unit_of_work';
 import type { Snapshot } from './repository';
 
@@ -9,6 +15,8 @@ export interface ProductChanges {
   /** The version loaded (checked by the database), or null for a new product. */
   expected_version: number | null;
   version: number;
+  /** Whether the sku's stock-out was notified (Product.outOfStockNotified). */
+  out_of_stock_notified: boolean;
   new_batches: { ref: string; purchased: number; allocated: number; eta: string | null }[];
   changed_batches: { ref: string; purchased: number; allocated: number; position: string | null }[];
   freed_lines: { ref: string; orderid: string }[];
@@ -19,9 +27,13 @@ export interface ProductChanges {
     payload: Event;
     correlation_id: string | null;
     traceparent: string | null;
+    /** Carried to the handlers' own commits (a re-allocation's history names it). */
+    cause: Cause | null;
   }[];
   /** The read-model rows of the change, the newest version of each line. */
   view_rows: { orderid: string; batchref: string | null; version: number }[];
+  /** One row per event, in the order raised (service_layer/history.ts). */
+  history: HistoryRow[];
   message_id?: string;
 }
 
@@ -36,6 +48,7 @@ export function productChanges(
     correlationId: string | null;
     /** The trace context of the handler that commits: each outbox row's delivery continues it. */
     traceparent: string | null;
+    causeOf: CauseOf;
     messageId?: string;
   },
 ): { sku: string; changes: ProductChanges } | undefined {
@@ -43,6 +56,7 @@ export function productChanges(
   const changes: ProductChanges = {
     expected_version: before?.version ?? null,
     version: product.versionNumber,
+    out_of_stock_notified: product.outOfStockNotified,
     new_batches: [],
     changed_batches: [],
     freed_lines: [],
@@ -54,9 +68,11 @@ export function productChanges(
         payload: event,
         correlation_id: context.correlationId,
         traceparent: context.traceparent,
+        cause: context.causeOf(event) ?? null,
       })),
     ),
     view_rows: newestPerLine(context.viewRows),
+    history: historyRows(events, context.causeOf),
     message_id: context.messageId,
   };
   const linesNow = new Set<string>();
@@ -91,7 +107,8 @@ export function productChanges(
     if (!linesNow.has(key)) changes.freed_lines.push(line);
   }
   const unchanged = before !== undefined && before.version === product.versionNumber;
-  if (unchanged && changes.outbox.length === 0 && context.messageId === undefined) return undefined;
+  // every event has its history row: a refusal that changes nothing else is still written
+  if (unchanged && events.length === 0 && context.messageId === undefined) return undefined;
   return { sku: product.sku, changes };
 }
 
