@@ -12,6 +12,7 @@ import { batchedAllocations, productStock } from '../../views';
 import { AddBatchBody, AllocateBody, OrderId, Sku, openApiDocument } from './api_schemas';
 import { authGuards, type AuthGuards, type AuthTokens } from './auth';
 import { addDeadLetterRoutes } from './dead_letter_routes';
+import { addHistoryRoutes } from './history_routes';
 import { sendWithETag } from './etag';
 import { asyncApiDocument } from './asyncapi';
 import { consoleRoutes } from '../console/routes';
@@ -96,6 +97,8 @@ function addQueryRoutes(router: Router, deps: AppDeps, guard: AuthGuards): void 
     }
     sendWithETag(ctx, stock);
   });
+
+  addHistoryRoutes(router, db, guard.api);
 }
 
 function addOperationsRoutes(router: Router, deps: AppDeps, guard: AuthGuards): void {
