@@ -131,11 +131,8 @@ export class Product {
     readonly sku: string,
     readonly batches: Batch[],
     public versionNumber = 0,
-    /**
-     * Whether this stock-out was notified: set with the OutOfStock it raises, cleared when the
-     * sku has stock again. A change like any other (it bumps the version), so two allocations
-     * that find no stock at once cannot both notify.
-     */
+    /** Set with the OutOfStock it raises, cleared by new stock; it bumps the version like any
+     * change, so two allocations that find no stock at once cannot both notify. */
     public outOfStockNotified = false,
   ) {}
 
