@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
+import { APPLY_PRODUCT_CHANGES } from '../migrations/functions/write_side';
 import { freshServiceDatabase } from './fresh_database';
 
 const SKUS = 16;
@@ -24,6 +25,11 @@ async function main(): Promise<void> {
   // commit shares it between allocations in the service, so it is left out here
   await client.query('SET synchronous_commit = off');
   // a variant to compare, e.g. DROP INDEX history_at_brin, or another apply_product_changes
+  const beforePath = process.env.HISTORY_COST_BEFORE;
+  const before = beforePath
+    ? ((await import(path.resolve(beforePath))) as { APPLY_PRODUCT_CHANGES: string })
+        .APPLY_PRODUCT_CHANGES
+    : undefined;
   const setup = process.env.HISTORY_COST_SETUP;
   if (setup)
     await client.query(setup.startsWith('@') ? readFileSync(setup.slice(1), 'utf8') : setup);
@@ -54,6 +60,9 @@ async function main(): Promise<void> {
   const results: { history: boolean; msPerCall: number; cpuPerCall: number }[] = [];
   for (let round = 0; round < rounds; round++) {
     const history = round % 2 === 1;
+    // with HISTORY_COST_BEFORE (another checkout's dist/migrations/functions/write_side.js), the
+    // rounds without history run that checkout's apply_product_changes: the whole change's cost
+    if (before) await client.query(history ? APPLY_PRODUCT_CHANGES : before);
     const started = process.hrtime.bigint();
     const cpuBefore = backendCpuMs();
     for (let i = 0; i < calls; i++) {
