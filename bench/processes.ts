@@ -102,7 +102,10 @@ export async function withService<T>(
 }
 
 /** Drops, creates and migrates (by the service measured, maybe another checkout) `name`. */
-export async function freshDatabase(env: Env, name: string): Promise<string> {
+export async function freshDatabase(
+  env: Pick<Env, 'serverUrl' | 'serviceRoot'>,
+  name: string,
+): Promise<string> {
   const client = new Client({ connectionString: env.serverUrl });
   await client.connect();
   try {

@@ -18,6 +18,7 @@ import {
   type PostgresUnitOfWorkOptions,
 } from './adapters/postgres/postgres_unit_of_work';
 import type { PrometheusMetrics } from './adapters/prometheus/metrics';
+import { countSuppressedNotifications } from './adapters/prometheus/notification_metrics';
 import { connectRedis, type RedisClient } from './adapters/redis/redis_connections';
 import { HotSkus, SkuLocks } from './adapters/postgres/sku_locks';
 import type { AuthTokens } from './entrypoints/http/auth';
@@ -31,6 +32,7 @@ import { CHANGE_BATCH_QUANTITY, RedisEventConsumer } from './entrypoints/redis/r
 import { RedisStreamConsumer } from './entrypoints/redis/redis_streamconsumer';
 import { COMMAND_HANDLERS, EVENT_HANDLERS } from './service_layer/handlers';
 import { type Chain, MessageBus } from './service_layer/messagebus';
+import { causeOfChain } from './service_layer/history';
 import { OutboxRelay } from './service_layer/outbox';
 import { currentTraceparent } from './service_layer/tracing';
 import type { Logger, Notifications, Outbox, Publish } from './service_layer/ports';
@@ -89,16 +91,23 @@ export function bootstrap(overrides: Overrides = {}): Service {
     log: logger,
     metrics,
     outboxWritten: () => relay.kick(),
+    committed: countSuppressedNotifications(metrics.registry),
   });
   const relay = new OutboxRelay(
     c.resolve<Outbox>(TOKENS.Outbox),
     (handler, messages) =>
       bus.handleEvents(
         handler,
-        messages.map(({ event, id, correlationId, occurredAt }) => ({
+        messages.map(({ event, id, correlationId, occurredAt, cause }) => ({
           event,
           // the relay runs this in the delivery's span: what it publishes names that span
-          meta: { messageId: id, correlationId, occurredAt, traceparent: currentTraceparent() },
+          meta: {
+            messageId: id,
+            correlationId,
+            occurredAt,
+            traceparent: currentTraceparent(),
+            cause,
+          },
         })),
       ),
     logger,
@@ -203,7 +212,7 @@ function postgresUnitsOfWork(c: DependencyContainer): (chain: Chain) => UnitOfWo
       hotSkus: new HotSkus(),
       groupCommit: groupCommit(pool),
     };
-    return new PostgresUnitOfWork(pool, options, chain.correlationId ?? null);
+    return new PostgresUnitOfWork(pool, options, chain.correlationId ?? null, causeOfChain(chain));
   };
 }
 

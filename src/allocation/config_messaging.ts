@@ -92,11 +92,20 @@ export function outboxLeaseMs(): number {
   return Math.max(300, intEnv('OUTBOX_LEASE_MS', 5_000));
 }
 
-/** How long delivered outbox rows, processed inbound ids and closed dead letters are kept. */
-export function retention(): { outboxMs: number; inboxMs: number; deadLetterMs: number } {
+/**
+ * How long delivered outbox rows, processed inbound ids, closed dead letters and history
+ * entries are kept.
+ */
+export function retention(): {
+  outboxMs: number;
+  inboxMs: number;
+  deadLetterMs: number;
+  historyMs: number;
+} {
   return {
     outboxMs: durationEnv('OUTBOX_RETENTION', '1d'),
     inboxMs: durationEnv('INBOX_RETENTION', '7d'),
     deadLetterMs: durationEnv('DEAD_LETTER_RETENTION', '30d'),
+    historyMs: durationEnv('HISTORY_RETENTION', '90d'),
   };
 }

@@ -21,6 +21,7 @@ import {
   type Publish,
 } from './ports';
 import { type InlineHandler, outboxHandlerNames } from './commit_plan';
+import type { Cause } from './history';
 import { inHandlerSpan } from './tracing';
 import type { UnitOfWork } from './unit_of_work';
 
@@ -68,6 +69,10 @@ export interface RetryPolicy {
  */
 export interface Chain {
   correlationId?: string;
+  /** What started the chain, written with the history it causes (service_layer/history.ts). */
+  cause?: Cause;
+  /** For a delivery of freed lines: the cause of each line's deallocation, by order id. */
+  lineCauses?: ReadonlyMap<string, Cause>;
 }
 
 export interface MessageBusOptions {
@@ -82,6 +87,8 @@ export interface MessageBusOptions {
   retry?: RetryPolicy;
   /** Told when a handler committed events that have outbox handlers (the relay delivers them). */
   outboxWritten?: () => void;
+  /** Told the events of every handler's commits (metrics that count what was committed). */
+  committed?: (events: readonly Event[]) => void;
 }
 
 export class MessageBus {
@@ -108,7 +115,11 @@ export class MessageBus {
     const handler = this.options.eventHandlers.get(type)?.outbox[name];
     if (!handler) throw new Error(`No handler ${name} for event ${type.name}`);
     // a delivery continues the chain of its first event (the relay groups them that way)
-    const chain = { correlationId: deliveries[0].meta.correlationId ?? undefined };
+    const chain = {
+      correlationId: deliveries[0].meta.correlationId ?? undefined,
+      cause: deliveries[0].meta.cause ?? undefined,
+      lineCauses: causesByOrder(deliveries),
+    };
     await this.withRetry(`${type.name}.${name}`, chain, (uow) =>
       (handler as AnyEventHandler)(deliveries, { ...this.options.deps, uow }),
     );
@@ -151,9 +162,21 @@ export class MessageBus {
     } finally {
       const table = this.options.eventHandlers;
       const events = uow.collectNewEvents();
+      if (events.length > 0) this.options.committed?.(events);
       if (events.some((event) => outboxHandlerNames(table, event).length > 0)) {
         this.options.outboxWritten?.();
       }
     }
   }
+}
+
+/** Each delivered line's cause, by order id (deliveries of line events of one product). */
+function causesByOrder(deliveries: Delivery[]): Map<string, Cause> {
+  const causes = new Map<string, Cause>();
+  for (const { event, meta } of deliveries) {
+    if (meta.cause && 'orderid' in event && event.orderid !== null) {
+      causes.set(event.orderid, meta.cause);
+    }
+  }
+  return causes;
 }

@@ -1,6 +1,7 @@
 // The ports of the service layer other than the unit of work (unit_of_work.ts): what handlers,
 // the bus and the relay need from the outside world. Adapters implement them; unit tests fake them.
 import type { Event } from '../domain/events';
+import type { Cause } from './history';
 
 /** The logging the service layer needs; pino's logger fits it. */
 export interface Logger {
@@ -47,6 +48,8 @@ export interface PendingMessage {
   occurredAt: Date;
   /** W3C trace context of the span that wrote it (null when tracing was off). */
   traceparent: string | null;
+  /** What started the change that wrote it (null on rows written before history). */
+  cause?: Cause | null;
 }
 
 export interface DeliveryReport {
@@ -81,4 +84,6 @@ export interface MessageMeta {
   occurredAt: Date;
   /** W3C trace context of the delivery, when tracing is on. */
   traceparent?: string;
+  /** The cause of the change that raised the event (its handlers' commits carry it on). */
+  cause?: Cause | null;
 }

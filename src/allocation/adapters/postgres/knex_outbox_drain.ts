@@ -5,6 +5,7 @@
 // of messages, so preparing them would save little.
 import type { Knex } from 'knex';
 import { eventFromStorage } from '../../domain/events';
+import type { Cause } from '../../service_layer/history';
 import type { DeliveryReport, PendingMessage } from '../../service_layer/ports';
 import type { RelayLease } from './relay_lease';
 
@@ -19,7 +20,7 @@ const PENDING = `WITH blocked AS (
            WHERE delivered_at IS NULL AND next_attempt_at > now()
            GROUP BY key, type, handler)
          SELECT o.id, o.key, o.type, o.handler, o.payload, o.attempts, o.correlation_id,
-                o.created_at, o.traceparent
+                o.created_at, o.traceparent, o.cause
          FROM outbox o
          LEFT JOIN blocked b ON b.key = o.key AND b.type = o.type AND b.handler = o.handler
          WHERE o.delivered_at IS NULL AND o.next_attempt_at <= now()
@@ -153,5 +154,6 @@ function toPending(row: Record<string, unknown>): PendingMessage {
     correlationId: (row.correlation_id as string | null) ?? null,
     occurredAt: row.created_at as Date,
     traceparent: (row.traceparent as string | null) ?? null,
+    cause: (row.cause as Cause | null) ?? null,
   };
 }

@@ -23,6 +23,7 @@
 import type pg from 'pg';
 import type { Event } from '../../domain/events';
 import type { HandlerTable } from '../../service_layer/commit_plan';
+import type { CauseOf } from '../../service_layer/history';
 import { currentTraceparent } from '../../service_layer/tracing';
 import type { Inbox, UnitOfWork } from '../../service_layer/unit_of_work';
 import type { GroupCommit } from './group_commit';
@@ -65,6 +66,7 @@ class Run implements Session {
     private readonly pool: pg.Pool,
     private readonly options: PostgresUnitOfWorkOptions,
     private readonly correlationId: string | null,
+    private readonly causeOf: CauseOf,
   ) {}
 
   query: Query = (text, values, timeoutMs) =>
@@ -83,6 +85,7 @@ class Run implements Session {
       eventHandlers: this.options.eventHandlers,
       correlationId: this.correlationId,
       traceparent: currentTraceparent() ?? null,
+      causeOf: this.causeOf,
       messageId: this.messageId,
     });
     if (writes.length === 0) return events;
@@ -147,6 +150,8 @@ export class PostgresUnitOfWork implements UnitOfWork {
     private readonly options: PostgresUnitOfWorkOptions,
     /** The chain its outbox rows belong to (MessageBus Chain). */
     private readonly correlationId: string | null = null,
+    /** The causes its history rows name (service_layer/history.ts). */
+    private readonly causeOf: CauseOf = () => undefined,
   ) {}
 
   get products(): PostgresRepository {
@@ -168,7 +173,7 @@ export class PostgresUnitOfWork implements UnitOfWork {
   }
 
   async run<T>(fn: () => Promise<T>): Promise<T> {
-    const run = new Run(this.pool, this.options, this.correlationId);
+    const run = new Run(this.pool, this.options, this.correlationId, this.causeOf);
     this.current = run;
     try {
       return await fn();

@@ -14,6 +14,7 @@ import { AddBatchBody, AllocateBody, OrderId, Sku } from './api_schemas';
 import { authGuards, type AuthGuards, type AuthTokens } from './auth';
 import { addDeadLetterRoutes } from './dead_letter_routes';
 import { addDocsRoutes } from './docs_page';
+import { addHistoryRoutes } from './history_routes';
 import { sendWithETag } from './etag';
 import { consoleRoutes } from '../console/routes';
 import { errorMiddleware } from './http_errors';
@@ -124,6 +125,8 @@ function addQueryRoutes(router: Router, deps: AppDeps, guard: AuthGuards): void 
     }
     sendWithETag(ctx, stock);
   });
+
+  addHistoryRoutes(router, db, guard.api);
 }
 
 function addOperationsRoutes(router: Router, deps: AppDeps, guard: AuthGuards): void {
