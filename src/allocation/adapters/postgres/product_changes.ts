@@ -136,7 +136,8 @@ export function productChanges(
   }
   const unchanged = before !== undefined && before.version === product.versionNumber;
   // every event has its history row: a refusal that changes nothing else is still written
-  if (unchanged && changes.history.length === 0 && context.messageId === undefined) return undefined;
+  if (unchanged && changes.history.length === 0 && context.messageId === undefined)
+    return undefined;
   return { sku: product.sku, changes };
 }
 
