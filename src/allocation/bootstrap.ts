@@ -16,6 +16,9 @@ import { KnexUnitOfWork, type KnexUnitOfWorkOptions } from './adapters/postgres/
 import type { PrometheusMetrics } from './adapters/prometheus/metrics';
 import { connectRedis, type RedisClient } from './adapters/redis/redis_connections';
 import { HotSkus, SkuLocks } from './adapters/postgres/sku_locks';
+import { outboxBacklogByHandler } from './adapters/postgres/delivery_controls';
+import { configuredInboundSource, inboundBacklog } from './entrypoints/redis/inbound_backlog';
+import type { DeliveryControls } from './service_layer/deliveries';
 import { admissionGate } from './entrypoints/http/admission';
 import type { AuthTokens } from './entrypoints/http/auth';
 import { deadLetterReplayDeps } from './entrypoints/redis/inbound';
@@ -70,6 +73,7 @@ export function bootstrap(overrides: Overrides = {}): Service {
   registerOverrides(c, overrides);
   const logger = c.resolve<Logger>(TOKENS.Logger);
   const metrics = c.resolve<PrometheusMetrics>(TOKENS.Metrics);
+  const controls = () => c.resolve<DeliveryControls>(TOKENS.DeliveryControls);
 
   const bus: MessageBus = new MessageBus({
     startUow:
@@ -105,7 +109,15 @@ export function bootstrap(overrides: Overrides = {}): Service {
       baseDelayMs: config.outboxRetryBaseMs(),
       maxDelayMs: config.outboxRetryMaxMs(),
       maxAttempts: config.outboxMaxAttempts(),
+      probeMs: config.outboxProbeMs(),
       metrics,
+      // A test's own outbox comes without a database: nothing is paused there.
+      controls: overrides.outbox
+        ? undefined
+        : {
+            paused: () => controls().paused(),
+            circuitChanged: (handler, open) => controls().circuitChanged(handler, open),
+          },
     },
   );
   const db = () => c.resolve<Knex>(TOKENS.Db);
@@ -120,6 +132,11 @@ export function bootstrap(overrides: Overrides = {}): Service {
       readiness: readinessChecks(db(), redis(), logger),
       metrics,
       deadLetters: deadLetterReplayDeps(bus, logger, deadLetters(), () => relay.kick()),
+      deliveries: {
+        controls: controls(),
+        outboxBacklog: () => outboxBacklogByHandler(db()),
+        inboundBacklog: () => inboundBacklog(redis(), configuredInboundSource()),
+      },
       auth: overrides.auth ?? { apiToken: config.apiToken(), adminToken: config.adminToken() },
     });
   return {
@@ -137,14 +154,21 @@ export function bootstrap(overrides: Overrides = {}): Service {
       // A subscribed (or blocked) connection can do nothing else, so the consumer has its own.
       // Its commands time out too (above the stream consumer's 1 s blocking read): a read that
       // gets no answer is retried, an acknowledgement that gets none leaves the entry to be claimed.
+      const paused = () =>
+        controls()
+          .paused()
+          .then((handlers) => handlers.has('inbound'));
       const connection = connectRedis(config.redisTarget(), 'consumer', {
         commandTimeoutMs: config.redisCommandTimeoutMs(),
       });
       connection.on('error', (error) => logger.warn({ err: error }, 'redis consumer error'));
       closers.push(() => connection.disconnect());
       return config.inboundTransport() === 'stream'
-        ? new RedisStreamConsumer(connection, bus, deadLetters(), logger, config.streamConsumer())
-        : pubsubConsumer(connection, redis(), bus, deadLetters(), logger, metrics);
+        ? new RedisStreamConsumer(connection, bus, deadLetters(), logger, {
+            ...config.streamConsumer(),
+            paused,
+          })
+        : pubsubConsumer(connection, redis(), bus, deadLetters(), logger, metrics, paused);
     },
     close: async () => {
       await relay.stop();
@@ -161,9 +185,11 @@ function pubsubConsumer(
   deadLetters: DeadLetters,
   logger: Logger,
   metrics: PrometheusMetrics,
+  paused: () => Promise<boolean>,
 ): RedisEventConsumer {
-  const { spillStream, ...options } = config.pubsubConsumer();
+  const { spillStream, ...limits } = config.pubsubConsumer();
   const spill = new PubsubSpill(redis, spillStream, logger);
+  const options = { ...limits, paused };
   const consumer = new RedisEventConsumer(subscriber, bus, deadLetters, logger, spill, options);
   metrics.watchPubsubQueue(() => consumer.stats());
   return consumer;

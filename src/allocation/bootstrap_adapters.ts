@@ -8,6 +8,7 @@ import { createLogger } from './logging';
 import { createKnex } from './adapters/postgres/db';
 import { DeadLetters } from './adapters/postgres/dead_letter_store';
 import { KnexOutbox } from './adapters/postgres/knex_outbox';
+import { KnexDeliveryControls } from './adapters/postgres/delivery_controls';
 import { PrometheusMetrics } from './adapters/prometheus/metrics';
 import { EmailNotifications, LogNotifications } from './adapters/smtp/notifications';
 import { connectRedis, type RedisClient } from './adapters/redis/redis_connections';
@@ -24,6 +25,7 @@ export const TOKENS = {
   Outbox: Symbol('Outbox'),
   Metrics: Symbol('Metrics'),
   DeadLetters: Symbol('DeadLetters'),
+  DeliveryControls: Symbol('DeliveryControls'),
 } as const;
 
 export type Closers = (() => Promise<unknown> | void)[];
@@ -80,4 +82,5 @@ export function registerAdapters(c: DependencyContainer, closers: Closers): void
     (r) => new PrometheusMetrics(() => r.resolve<Outbox>(TOKENS.Outbox).backlog()),
   );
   single(TOKENS.DeadLetters, (r) => new DeadLetters(r.resolve<Knex>(TOKENS.Db)));
+  single(TOKENS.DeliveryControls, (r) => new KnexDeliveryControls(r.resolve<Knex>(TOKENS.Db)));
 }

@@ -4,6 +4,8 @@
 import { NO_METRICS, type Logger, type Metrics, type Outbox } from './ports';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OutboxDelivery, type Deliver, type DeliveryRetryOptions } from './outbox_delivery';
+import { Circuits } from './circuit_breaker';
+import type { DeliveryControls } from './deliveries';
 import { continuingTrace } from './tracing';
 
 export interface RelayOptions extends DeliveryRetryOptions {
@@ -13,6 +15,8 @@ export interface RelayOptions extends DeliveryRetryOptions {
    * long lets each drain take a batch rather than one message per database round trip.
    */
   batchWindowMs: number;
+  /** While a handler's circuit is open, one probe this often (OUTBOX_PROBE_MS). */
+  probeMs: number;
 }
 
 export const DEFAULT_RELAY_OPTIONS: RelayOptions = {
@@ -21,6 +25,15 @@ export const DEFAULT_RELAY_OPTIONS: RelayOptions = {
   maxDelayMs: 30_000,
   maxAttempts: 248, // about an hour with the delays above (config.outboxMaxAttempts)
   batchWindowMs: 5,
+  probeMs: 5_000,
+};
+
+/** Where the relay reads pauses and writes its circuits: shared by every process. */
+export type RelayControls = Pick<DeliveryControls, 'paused' | 'circuitChanged'>;
+
+const NO_CONTROLS: RelayControls = {
+  paused: () => Promise.resolve(new Set()),
+  circuitChanged: () => Promise.resolve(),
 };
 
 export class OutboxRelay {
@@ -31,16 +44,25 @@ export class OutboxRelay {
 
   private readonly options: RelayOptions;
   private readonly delivery: OutboxDelivery;
+  private readonly circuits: Circuits;
+  private readonly controls: RelayControls;
 
   constructor(
     private readonly outbox: Outbox,
     deliverTo: Deliver,
     private readonly log: Logger,
-    options: Partial<RelayOptions> & { metrics?: Metrics } = {},
+    options: Partial<RelayOptions> & { metrics?: Metrics; controls?: RelayControls } = {},
   ) {
     this.options = { ...DEFAULT_RELAY_OPTIONS, ...options };
     const metrics = options.metrics ?? NO_METRICS;
-    this.delivery = new OutboxDelivery(deliverTo, log, metrics, this.options);
+    const controls = (this.controls = options.controls ?? NO_CONTROLS);
+    this.circuits = new Circuits(this.options.probeMs, log, (handler, open, changed) => {
+      metrics.circuitOpen(handler, open);
+      // Shown by GET /deliveries in every process; the next change writes it again if lost.
+      controls.circuitChanged(handler, open).catch(() => undefined);
+      if (!open && changed) this.kick(); // the backlog that waited goes out now, not at the next poll
+    });
+    this.delivery = new OutboxDelivery(deliverTo, log, metrics, this.options, this.circuits);
   }
 
   /** Delivers everything that is due; concurrent calls share one drain. */
@@ -87,6 +109,9 @@ export class OutboxRelay {
       this.again = false;
       while (!this.stopped) {
         let progress = 0;
+        // Paused handlers and open circuits are not even read: what waits behind them is not
+        // held back, and their backlog does not fill every batch.
+        const skip = [...(await this.controls.paused()), ...this.circuits.shut()];
         const handed = await this.outbox.deliverPending(
           this.options.batchSize,
           async (batch, lead) => {
@@ -94,6 +119,7 @@ export class OutboxRelay {
             progress = report.delivered.length;
             return report;
           },
+          skip,
         );
         delivered += progress;
         if (handed < this.options.batchSize || progress === 0) break;

@@ -15,12 +15,15 @@ export interface Metrics {
   handled(messageType: string, outcome: 'ok' | 'error'): void;
   retried(messageType: string): void;
   delivered(messageType: string, outcome: 'ok' | 'error'): void;
+  /** allocation_outbox_circuit_open{handler}: 1 while the handler's circuit is open. */
+  circuitOpen(handler: string, open: boolean): void;
 }
 
 export const NO_METRICS: Metrics = {
   handled: () => undefined,
   retried: () => undefined,
   delivered: () => undefined,
+  circuitOpen: () => undefined,
 };
 
 export interface Notifications {
@@ -62,11 +65,13 @@ export interface Outbox {
    * Messages reported dead leave the outbox for the dead letters, so they hold back nothing.
    * `stillLeading` turns false once the lease may have passed to another relay: `deliver` sends
    * nothing more, and the report of a drain whose lease was lost is not recorded (its messages
-   * stay due, for the new leader).
+   * stay due, for the new leader). Messages of the handlers in `skip` (paused, or behind an
+   * open circuit) are not handed over: they wait, and do not fill the batch.
    */
   deliverPending(
     limit: number,
     deliver: (messages: PendingMessage[], stillLeading?: () => boolean) => Promise<DeliveryReport>,
+    skip?: readonly string[],
   ): Promise<number>;
   /** Undelivered messages and the age of the oldest, for monitoring. */
   backlog(): Promise<{ count: number; oldestAgeSeconds: number }>;

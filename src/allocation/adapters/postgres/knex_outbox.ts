@@ -41,11 +41,16 @@ export class KnexOutbox implements Outbox {
   async deliverPending(
     limit: number,
     deliver: (messages: PendingMessage[], stillLeading?: () => boolean) => Promise<DeliveryReport>,
+    skip: readonly string[] = [],
   ): Promise<number> {
     if (!(await this.leadership())) return 0;
     const handed = await this.renewingWhile(() =>
-      drainOutbox(this.db, limit, this.lease, (messages) =>
-        deliver(messages, () => this.lease.heldFor(0)),
+      drainOutbox(
+        this.db,
+        limit,
+        this.lease,
+        (messages) => deliver(messages, () => this.lease.heldFor(0)),
+        skip,
       ),
     );
     // Lead only while there is work: an idle leader steps down, so whichever process has

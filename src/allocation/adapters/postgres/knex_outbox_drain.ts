@@ -21,6 +21,7 @@ interface PoolClient {
 // still backing off: those wait, to keep their order, without filling the batch. The backing-off
 // ones are found first (few, and at most one scan of the undelivered rows): a per-row NOT EXISTS
 // probe was quadratic in a product's backlog and timed out at 40,000 rows (a 20,000-line change).
+// Handlers in $2 (paused, or behind an open circuit) are left out: they wait without filling the batch.
 const PENDING = {
   name: 'outbox_pending',
   text: `WITH blocked AS (
@@ -33,6 +34,7 @@ const PENDING = {
          LEFT JOIN blocked b ON b.key = o.key AND b.type = o.type AND b.handler = o.handler
          WHERE o.delivered_at IS NULL AND o.next_attempt_at <= now()
            AND (b.first_id IS NULL OR o.id < b.first_id)
+           AND NOT (o.handler = ANY($2::text[]))
          ORDER BY o.id LIMIT $1`,
 };
 // The fence: the report is recorded only while the lease is ours and running. FOR SHARE holds
@@ -85,11 +87,12 @@ export async function drainOutbox(
   limit: number,
   lease: RelayLease,
   deliver: (messages: PendingMessage[]) => Promise<DeliveryReport>,
+  skip: readonly string[] = [],
 ): Promise<number> {
   const client = db.client as PoolClient;
   const connection = await client.acquireConnection();
   try {
-    const { rows } = await connection.query({ ...PENDING, values: [limit] });
+    const { rows } = await connection.query({ ...PENDING, values: [limit, skip] });
     if (rows.length === 0) return 0;
     // A type this version does not know (written by a newer one, mid-deploy) is put out of the
     // way for a while, as a failed delivery: left due, a batch of them at the head of the

@@ -23,6 +23,7 @@ export class PrometheusMetrics implements Metrics {
   private readonly httpDuration: Histogram;
   private readonly httpChildren = new Map<string, Histogram.Internal<string>>();
   private readonly refusedTotal: Counter;
+  private readonly circuitGauge: Gauge;
   private admissionLimits: () => Record<string, number> = () => ({});
 
   constructor(outboxBacklog: () => Promise<{ count: number; oldestAgeSeconds: number }>) {
@@ -57,6 +58,12 @@ export class PrometheusMetrics implements Metrics {
       name: 'allocation_http_requests_refused_total',
       help: 'Requests refused by admission control (503 + Retry-After), by kind',
       labelNames: ['kind'],
+      registers,
+    });
+    this.circuitGauge = new Gauge({
+      name: 'allocation_outbox_circuit_open',
+      help: "1 while the outbox relay finds this handler's transport unreachable (circuit open)",
+      labelNames: ['handler'],
       registers,
     });
     const admissionLimits = () => this.admissionLimits();
@@ -158,6 +165,10 @@ export class PrometheusMetrics implements Metrics {
 
   delivered(type: string, outcome: 'ok' | 'error'): void {
     this.deliveredTotal.inc({ type, outcome });
+  }
+
+  circuitOpen(handler: string, open: boolean): void {
+    this.circuitGauge.set({ handler }, open ? 1 : 0);
   }
 
   /** Refusals bypass observeHttp: they are counted before the request context exists. */

@@ -12,6 +12,8 @@ import { batchedAllocations, productStock } from '../../views';
 import { AddBatchBody, AllocateBody, OrderId, Sku, openApiDocument } from './api_schemas';
 import { authGuards, type AuthGuards, type AuthTokens } from './auth';
 import { addDeadLetterRoutes } from './dead_letter_routes';
+import { addDeliveryRoutes } from './delivery_routes';
+import type { DeliveriesDeps } from '../../service_layer/deliveries';
 import { sendWithETag } from './etag';
 import { asyncApiDocument } from './asyncapi';
 import { consoleRoutes } from '../console/routes';
@@ -29,6 +31,8 @@ export interface AppDeps {
   readiness: () => Promise<Record<string, string | undefined>>;
   metrics: PrometheusMetrics;
   deadLetters: DeadLetterReplayDeps;
+  /** Pause and resume per delivery handler (GET /deliveries); left out, the routes are too. */
+  deliveries?: DeliveriesDeps;
   /** API_TOKEN and ADMIN_TOKEN; a token left out is not checked. */
   auth?: AuthTokens;
 }
@@ -122,6 +126,7 @@ function addOperationsRoutes(router: Router, deps: AppDeps, guard: AuthGuards): 
   });
 
   addDeadLetterRoutes(router, deps.deadLetters, guard.admin);
+  if (deps.deliveries) addDeliveryRoutes(router, deps.deliveries, guard.admin);
 
   const document = openApiDocument();
   router.get('/openapi.json', (ctx) => {

@@ -15,7 +15,12 @@ export const CHANGE_BATCH_QUANTITY = 'change_batch_quantity';
 export interface PubsubConsumerOptions extends QueueLimits {
   /** The longest a message stays in this process's memory, from its arrival. */
   maxWaitMs: number;
+  /** Whether an operator paused inbound deliveries (GET /deliveries); asked before each message. */
+  paused?: () => Promise<boolean>;
 }
+
+/** How often a paused consumer asks whether it was resumed. */
+const PAUSED_POLL_MS = 250;
 
 /**
  * Subscribes to the `change_batch_quantity` channel (SPEC section 4). Messages are handled one
@@ -61,7 +66,8 @@ export class RedisEventConsumer {
     this.inbound = new ChangeBatchQuantityInbound(bus, log, () => this.giveUp());
     this.spillDrain = new PubsubSpillDrain(
       spill,
-      async (entry) => !this.stopping && (await this.handleSpilled(entry)),
+      async (entry) =>
+        !this.stopping && !(await this.isPaused()) && (await this.handleSpilled(entry)),
       () => {
         this.spilling = false;
         this.log.info({}, 'pub/sub spill handled; back to memory');
@@ -133,6 +139,7 @@ export class RedisEventConsumer {
     let failures = 0;
     while (!this.stopping) {
       try {
+        if (await this.holdWhilePaused()) continue;
         if (!this.spilling) await this.handleNextReceived();
         else if ((await this.spillDrain.drain()) === 'deferred') await this.pause(++failures);
         else failures = 0;
@@ -145,6 +152,22 @@ export class RedisEventConsumer {
     }
     this.spillEverything();
     await this.spill.flushed();
+  }
+
+  private async isPaused(): Promise<boolean> {
+    return (await this.options.paused?.()) === true;
+  }
+
+  /**
+   * Paused by an operator: what waits in memory goes to the spill, and so does everything that
+   * arrives, and the spill is not read until resumed; then it is handled in order, as after an
+   * outage. Nothing is lost, and a restart meanwhile finds it all in the spill.
+   */
+  private async holdWhilePaused(): Promise<boolean> {
+    if (!(await this.isPaused())) return false;
+    if (!this.spilling) this.spillEverything();
+    await this.idle.pauseFor(PAUSED_POLL_MS);
+    return true;
   }
 
   private async handleNextReceived(): Promise<void> {

@@ -16,12 +16,16 @@ export interface StreamConsumerOptions {
   claimIdleMs: number;
   /** After this many deliveries a failing message goes to the dead-letter store. */
   maxDeliveries: number;
+  /** Whether an operator paused inbound deliveries (GET /deliveries); asked before each entry. */
+  paused?: () => Promise<boolean>;
 }
 
 /** Fields come as bytes, so a payload over the size limit is never decoded into a string. */
 type Entry = [id: Buffer, fields: Buffer[]];
 
 const BLOCK_MS = 1_000;
+/** How often a paused consumer asks whether it was resumed. */
+const PAUSED_POLL_MS = 250;
 
 /**
  * Competing consumers on the `change_batch_quantity` stream: each entry goes to one consumer
@@ -34,6 +38,8 @@ export class RedisStreamConsumer {
   private loop: Promise<void> | undefined;
   private readonly inbound: ChangeBatchQuantityInbound;
   private lastClaim = 0;
+  /** Entries read but not handled because a pause came meanwhile: handled first on resume. */
+  private held: Entry[] = [];
 
   constructor(
     /** A connection of its own: XREADGROUP blocks it. */
@@ -73,8 +79,20 @@ export class RedisStreamConsumer {
     let failures = 0;
     while (!this.stopping) {
       try {
+        // Paused: nothing is read (nor claimed); entries wait in the stream, in order.
+        if (await this.isPaused()) {
+          await sleep(PAUSED_POLL_MS);
+          continue;
+        }
         await this.claimStale();
-        for (const entry of await this.readNew()) await this.handle(entry, 1);
+        const entries = this.held.length > 0 ? this.held.splice(0) : await this.readNew();
+        for (const [i, entry] of entries.entries()) {
+          if (await this.isPaused()) {
+            this.held = entries.slice(i);
+            break;
+          }
+          await this.handle(entry, 1);
+        }
         failures = 0;
       } catch (error) {
         // Redis down or restarting: ioredis reconnects; wait a little and read again.
@@ -84,6 +102,10 @@ export class RedisStreamConsumer {
         await sleep(backoffMs(failures, 100, 5_000));
       }
     }
+  }
+
+  private async isPaused(): Promise<boolean> {
+    return (await this.options.paused?.()) === true;
   }
 
   private async readNew(): Promise<Entry[]> {
