@@ -88,7 +88,7 @@ export class RedisStreamConsumer {
         const entries = this.held.length > 0 ? this.held.splice(0) : await this.readNew();
         for (const [i, entry] of entries.entries()) {
           if (await this.isPaused()) {
-            this.held = entries.slice(i);
+            await this.hold(entries.slice(i));
             break;
           }
           await this.handle(entry, 1);
@@ -102,6 +102,27 @@ export class RedisStreamConsumer {
         await sleep(backoffMs(failures, 100, 5_000));
       }
     }
+  }
+
+  /**
+   * Keeps entries read just before a pause, to handle first on resume. They are pending with
+   * this consumer; marked idle as long as claimIdleMs, so if this process stops (or dies) while
+   * paused, the consumer that resumes claims them at once, before reading anything newer.
+   */
+  private async hold(entries: Entry[]): Promise<void> {
+    this.held = entries;
+    const ids = entries.map(([id]) => id.toString());
+    // JUSTID: not counted as a delivery (maxDeliveries); typed by ioredis only in full form.
+    await this.redis.call('XCLAIM', [
+      this.stream,
+      this.options.group,
+      this.options.name,
+      0,
+      ...ids,
+      'IDLE',
+      this.options.claimIdleMs,
+      'JUSTID',
+    ]);
   }
 
   private async isPaused(): Promise<boolean> {
