@@ -229,3 +229,24 @@ describe('pause', () => {
     expect(sent).to.deep.equal(['o1', 'o2']);
   });
 });
+
+describe('a slow drain', () => {
+  it('is said so in the log, once, while it keeps the relay busy', async () => {
+    const outbox = new FakeOutbox();
+    outbox.append('LAMP', allocated('o1', 'LAMP'), ['line_allocated']);
+    const warnings: string[] = [];
+    const log = { ...silentLogger, warn: (_obj: object, msg: string) => void warnings.push(msg) };
+    const relay = new OutboxRelay(
+      outbox,
+      () => new Promise((resolve) => setTimeout(resolve, 60)),
+      log,
+      { slowDrainMs: 10 },
+    );
+
+    await relay.deliverPending();
+
+    expect(warnings).to.deep.equal([
+      'outbox drain still running; this process keeps the relay lease',
+    ]);
+  });
+});

@@ -17,6 +17,12 @@ export interface RelayOptions extends DeliveryRetryOptions {
   batchWindowMs: number;
   /** While a handler's circuit is open, one probe this often (OUTBOX_PROBE_MS). */
   probeMs: number;
+  /**
+   * A drain still running after this is said so in the log, once: while it runs its process
+   * keeps the relay lease, so a drain that never ends would stall every relay (what left rows
+   * undelivered after a kill -9 drive once, issue 20, is unknown: this would name it).
+   */
+  slowDrainMs: number;
 }
 
 export const DEFAULT_RELAY_OPTIONS: RelayOptions = {
@@ -26,6 +32,7 @@ export const DEFAULT_RELAY_OPTIONS: RelayOptions = {
   maxAttempts: 248, // about an hour with the delays above (config.outboxMaxAttempts)
   batchWindowMs: 5,
   probeMs: 5_000,
+  slowDrainMs: 60_000,
 };
 
 /** Where the relay reads pauses and writes its circuits: shared by every process. */
@@ -71,8 +78,15 @@ export class OutboxRelay {
       this.again = true;
       return this.draining;
     }
+    const startedAt = Date.now();
+    const slow = setTimeout(() => {
+      const ms = Date.now() - startedAt;
+      this.log.warn({ ms }, 'outbox drain still running; this process keeps the relay lease');
+    }, this.options.slowDrainMs);
+    slow.unref();
     // A drain serves every waiting message, not the trace of whichever commit asked for it.
     this.draining = continuingTrace(null, () => this.drain()).finally(() => {
+      clearTimeout(slow);
       this.draining = undefined;
     });
     return this.draining;
