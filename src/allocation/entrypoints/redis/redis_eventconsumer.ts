@@ -9,6 +9,7 @@ import { BoundedQueue, received, type QueueLimits, type Received } from './pubsu
 import type { PubsubSpill, SpilledEntry } from './pubsub_spill';
 import { PubsubSpillDrain } from './pubsub_spill_drain';
 import { WakeablePause } from './wakeable_pause';
+import { InboundPause, PAUSED_POLL_MS } from './inbound_pause';
 
 export const CHANGE_BATCH_QUANTITY = 'change_batch_quantity';
 
@@ -18,9 +19,6 @@ export interface PubsubConsumerOptions extends QueueLimits {
   /** Whether an operator paused inbound deliveries (GET /deliveries); asked before each message. */
   paused?: () => Promise<boolean>;
 }
-
-/** How often a paused consumer asks whether it was resumed. */
-const PAUSED_POLL_MS = 250;
 
 /**
  * Subscribes to the `change_batch_quantity` channel (SPEC section 4). Messages are handled one
@@ -53,6 +51,7 @@ export class RedisEventConsumer {
   private readonly idle = new WakeablePause();
   private loop: Promise<void> | undefined;
   private readonly spillDrain: PubsubSpillDrain;
+  private readonly operatorPause: InboundPause;
 
   constructor(
     private readonly subscriber: RedisClient,
@@ -63,6 +62,7 @@ export class RedisEventConsumer {
     private readonly options: PubsubConsumerOptions,
   ) {
     this.queue = new BoundedQueue(options);
+    this.operatorPause = new InboundPause(options.paused, log, 'the spill stream');
     this.inbound = new ChangeBatchQuantityInbound(bus, log, () => this.giveUp());
     this.spillDrain = new PubsubSpillDrain(
       spill,
@@ -154,8 +154,8 @@ export class RedisEventConsumer {
     await this.spill.flushed();
   }
 
-  private async isPaused(): Promise<boolean> {
-    return (await this.options.paused?.()) === true;
+  private isPaused(): Promise<boolean> {
+    return this.operatorPause.now();
   }
 
   /**

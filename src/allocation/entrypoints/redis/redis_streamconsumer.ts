@@ -8,6 +8,7 @@ import { CHANGE_BATCH_QUANTITY } from './redis_eventconsumer';
 import { setAside } from './set_aside';
 import { backoffMs } from '../../service_layer/backoff';
 import { field, fieldNames } from './stream_fields';
+import { InboundPause, PAUSED_POLL_MS } from './inbound_pause';
 
 export interface StreamConsumerOptions {
   group: string;
@@ -24,8 +25,6 @@ export interface StreamConsumerOptions {
 type Entry = [id: Buffer, fields: Buffer[]];
 
 const BLOCK_MS = 1_000;
-/** How often a paused consumer asks whether it was resumed. */
-const PAUSED_POLL_MS = 250;
 
 /**
  * Competing consumers on the `change_batch_quantity` stream: each entry goes to one consumer
@@ -40,6 +39,7 @@ export class RedisStreamConsumer {
   private lastClaim = 0;
   /** Entries read but not handled because a pause came meanwhile: handled first on resume. */
   private held: Entry[] = [];
+  private readonly operatorPause: InboundPause;
 
   constructor(
     /** A connection of its own: XREADGROUP blocks it. */
@@ -51,6 +51,7 @@ export class RedisStreamConsumer {
     private readonly stream = CHANGE_BATCH_QUANTITY,
   ) {
     this.inbound = new ChangeBatchQuantityInbound(bus, log, () => this.stopping);
+    this.operatorPause = new InboundPause(options.paused, log, 'the stream');
   }
 
   async start(): Promise<void> {
@@ -113,21 +114,20 @@ export class RedisStreamConsumer {
     this.held = entries;
     const ids = entries.map(([id]) => id.toString());
     // JUSTID: not counted as a delivery (maxDeliveries); typed by ioredis only in full form.
+    const { group, name, claimIdleMs } = this.options;
     await this.redis.call('XCLAIM', [
       this.stream,
-      this.options.group,
-      this.options.name,
+      group,
+      name,
       0,
       ...ids,
       'IDLE',
-      this.options.claimIdleMs,
+      claimIdleMs,
       'JUSTID',
     ]);
   }
 
-  private async isPaused(): Promise<boolean> {
-    return (await this.options.paused?.()) === true;
-  }
+  private isPaused = (): Promise<boolean> => this.operatorPause.now();
 
   private async readNew(): Promise<Entry[]> {
     const reply = (await this.redis.xreadgroupBuffer(
