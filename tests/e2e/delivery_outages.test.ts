@@ -117,8 +117,13 @@ describe('circuit breaker', () => {
       });
       await subscriber.subscribe('line_allocated');
       gate.shut = false;
+      const backAt = Date.now();
       const mine = () => received.filter((m) => orders.includes(m.orderid));
       await eventually(async () => expect(mine()).to.have.length(200), 60_000);
+      console.log(
+        `      Redis down: ${after - before} failed deliveries (probes) in ${to - from} ms with ` +
+          `OUTBOX_PROBE_MS=${PROBE_MS}; all 200 published ${Date.now() - backAt} ms after it was back`,
+      );
       await eventually(async () => expect(await circuit(service!, 'line_allocated')).to.equal(0));
 
       expect(outcomes.map((o) => o.status)).to.deep.equal(orders.map(() => 202));
