@@ -26,7 +26,8 @@ import { createApp } from './entrypoints/http/koa_app';
 import { livenessFirst } from './entrypoints/http/middleware';
 import { readinessChecks } from './entrypoints/http/readiness';
 import { PubsubSpill } from './entrypoints/redis/pubsub_spill';
-import { RedisEventConsumer } from './entrypoints/redis/redis_eventconsumer';
+import { firstEntryAgeSeconds, groupLagSeconds } from './entrypoints/redis/inbound_lag';
+import { CHANGE_BATCH_QUANTITY, RedisEventConsumer } from './entrypoints/redis/redis_eventconsumer';
 import { RedisStreamConsumer } from './entrypoints/redis/redis_streamconsumer';
 import { COMMAND_HANDLERS, EVENT_HANDLERS } from './service_layer/handlers';
 import { type Chain, MessageBus } from './service_layer/messagebus';
@@ -123,13 +124,18 @@ export function bootstrap(overrides: Overrides = {}): Service {
   const db = () => c.resolve<Knex>(TOKENS.Db);
   const redis = () => c.resolve<RedisClient>(TOKENS.Redis);
   const deadLetters = () => c.resolve<DeadLetters>(TOKENS.DeadLetters);
-  const app = () =>
-    createApp({
+  let consumerLagWatched = false;
+  const app = () => {
+    const readiness = readinessChecks(db(), redis(), logger);
+    metrics.watchReadiness(readiness); // allocation_dependency_up: readiness an alert can read
+    // without a consumer here (role api), /metrics still shows what waits for one in Redis
+    if (!consumerLagWatched) metrics.watchInboundLag(() => inboundWaitingInRedis(redis()));
+    return createApp({
       bus,
       db: db(),
       readDb: c.resolve<Knex>(TOKENS.ReadDb),
       log: logger,
-      readiness: readinessChecks(db(), redis(), logger),
+      readiness,
       metrics,
       deadLetters: deadLetterReplayDeps(bus, logger, deadLetters(), () => relay.kick()),
       deliveries: {
@@ -139,6 +145,7 @@ export function bootstrap(overrides: Overrides = {}): Service {
       },
       auth: overrides.auth ?? { apiToken: config.apiToken(), adminToken: config.adminToken() },
     });
+  };
   return {
     bus,
     relay,
@@ -163,18 +170,27 @@ export function bootstrap(overrides: Overrides = {}): Service {
       });
       connection.on('error', (error) => logger.warn({ err: error }, 'redis consumer error'));
       closers.push(() => connection.disconnect());
-      return config.inboundTransport() === 'stream'
-        ? new RedisStreamConsumer(connection, bus, deadLetters(), logger, {
-            ...config.streamConsumer(),
-            paused,
-          })
-        : pubsubConsumer(connection, redis(), bus, deadLetters(), logger, metrics, paused);
+      consumerLagWatched = true;
+      if (config.inboundTransport() !== 'stream') {
+        return pubsubConsumer(connection, redis(), bus, deadLetters(), logger, metrics, paused);
+      }
+      // read on the publishing connection: the consumer's own is blocked in XREADGROUP
+      metrics.watchInboundLag(() => inboundWaitingInRedis(redis()));
+      const options = { ...config.streamConsumer(), paused };
+      return new RedisStreamConsumer(connection, bus, deadLetters(), logger, options);
     },
     close: async () => {
       await relay.stop();
       for (const close of closers.reverse()) await close();
     },
   };
+}
+
+/** The oldest inbound message waiting in Redis: unread or pending in the stream, or spilled. */
+function inboundWaitingInRedis(redis: RedisClient): Promise<number> {
+  return config.inboundTransport() === 'stream'
+    ? groupLagSeconds(redis, CHANGE_BATCH_QUANTITY, config.streamConsumer().group)
+    : firstEntryAgeSeconds(redis, config.pubsubConsumer().spillStream);
 }
 
 /** The pub/sub consumer, its spill on the publishing connection, its queue on /metrics. */
@@ -192,6 +208,7 @@ function pubsubConsumer(
   const options = { ...limits, paused };
   const consumer = new RedisEventConsumer(subscriber, bus, deadLetters, logger, spill, options);
   metrics.watchPubsubQueue(() => consumer.stats());
+  metrics.watchInboundLag(() => consumer.lagSeconds());
   return consumer;
 }
 

@@ -73,14 +73,17 @@ export function registerAdapters(c: DependencyContainer, closers: Closers): void
     redisPublisher(r.resolve<RedisClient>(TOKENS.Redis), config.outboundStream()),
   );
   single(TOKENS.Outbox, (r) => {
-    const outbox = new KnexOutbox(r.resolve<Knex>(TOKENS.Db), config.outboxLeaseMs());
+    const outbox = new KnexOutbox(r.resolve<Knex>(TOKENS.Db), config.outboxLeaseMs(), (h, s) =>
+      r.resolve<PrometheusMetrics>(TOKENS.Metrics).publishDelay(h, s),
+    );
     closers.push(() => outbox.close());
     return outbox;
   });
-  single(
-    TOKENS.Metrics,
-    (r) => new PrometheusMetrics(() => r.resolve<Outbox>(TOKENS.Outbox).backlog()),
-  );
+  single(TOKENS.Metrics, (r) => {
+    const metrics = new PrometheusMetrics(() => r.resolve<Outbox>(TOKENS.Outbox).backlog());
+    metrics.watchDeadLetters(() => r.resolve<DeadLetters>(TOKENS.DeadLetters).openBySource());
+    return metrics;
+  });
   single(TOKENS.DeadLetters, (r) => new DeadLetters(r.resolve<Knex>(TOKENS.Db)));
   single(TOKENS.DeliveryControls, (r) => new KnexDeliveryControls(r.resolve<Knex>(TOKENS.Db)));
 }

@@ -15,7 +15,7 @@ export interface Metrics {
   handled(messageType: string, outcome: 'ok' | 'error'): void;
   retried(messageType: string): void;
   delivered(messageType: string, outcome: 'ok' | 'error'): void;
-  /** allocation_outbox_circuit_open{handler}: 1 while the handler's circuit is open. */
+  /** A handler's circuit opened (its transport unreachable) or closed again. */
   circuitOpen(handler: string, open: boolean): void;
 }
 

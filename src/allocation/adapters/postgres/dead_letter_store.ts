@@ -86,6 +86,15 @@ export class DeadLetters implements DeadLetterStore {
     });
   }
 
+  /** Open dead letters by source, from the counts a trigger keeps (one row per source). */
+  async openBySource(): Promise<Record<string, number>> {
+    const rows = await this.db('dead_letter_counts').select<{ source: string; open: string }[]>(
+      'source',
+      'open',
+    );
+    return Object.fromEntries(rows.map((row) => [row.source, Number(row.open)]));
+  }
+
   async discard(id: string): Promise<boolean> {
     if (!/^\d{1,18}$/.test(id)) return false;
     const updated = await this.db('dead_letters')

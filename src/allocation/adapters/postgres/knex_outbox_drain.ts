@@ -47,7 +47,8 @@ const LEASE_HELD = {
 };
 const DELIVERED = {
   name: 'outbox_delivered',
-  text: 'UPDATE outbox SET delivered_at = now() WHERE key = ANY($2::text[]) AND id = ANY($1::bigint[])',
+  text: `UPDATE outbox SET delivered_at = now() WHERE key = ANY($2::text[]) AND id = ANY($1::bigint[])
+         RETURNING handler, created_at`,
 };
 // The retry times come computed (from the database's clock, read by the fence): Citus refuses
 // an UPDATE whose values combine a STABLE function (now(), timestamptz + interval) with columns.
@@ -75,6 +76,9 @@ const DEAD = {
          FROM dead`,
 };
 
+/** Told, once recorded, of each message delivered: its handler and its commit-to-delivery delay. */
+export type OnDelivered = (handler: string, seconds: number) => void;
+
 /** How long a message of a type this version does not know waits before it is read again. */
 const UNKNOWN_TYPE_RETRY_MS = 60_000;
 
@@ -87,6 +91,7 @@ export async function drainOutbox(
   limit: number,
   lease: RelayLease,
   deliver: (messages: PendingMessage[]) => Promise<DeliveryReport>,
+  onDelivered: OnDelivered = () => undefined,
   skip: readonly string[] = [],
 ): Promise<number> {
   const client = db.client as PoolClient;
@@ -120,7 +125,7 @@ export async function drainOutbox(
         lease.lost();
         return rows.length;
       }
-      await record(connection, report, rows, held.rows[0].now as Date);
+      await record(connection, report, rows, held.rows[0].now as Date, onDelivered);
       await connection.query('COMMIT');
     } catch (error) {
       await connection.query('ROLLBACK').catch(() => undefined);
@@ -142,12 +147,20 @@ async function record(
   report: DeliveryReport,
   rows: Record<string, unknown>[],
   now: Date,
+  onDelivered: OnDelivered,
 ): Promise<void> {
   const keyOf = new Map(rows.map((row) => [String(row.id), String(row.key)]));
   const keysOf = (ids: string[]) => [...new Set(ids.map((id) => keyOf.get(id)))];
   if (report.delivered.length > 0) {
     const delivered = report.delivered;
-    await connection.query({ ...DELIVERED, values: [delivered, keysOf(delivered)] });
+    const marked = await connection.query({ ...DELIVERED, values: [delivered, keysOf(delivered)] });
+    // Commit to delivery on the database's clock: created_at is the writing transaction's now(),
+    // `now` this one's (the delivered_at just set), so every process's figures agree. Computed
+    // here, not in RETURNING: Citus refuses STABLE functions beside columns in an UPDATE.
+    for (const row of marked.rows) {
+      const createdAt = (row.created_at as Date).getTime();
+      onDelivered(String(row.handler), (now.getTime() - createdAt) / 1000);
+    }
   }
   if (report.failed.length > 0) {
     const failed = report.failed;
