@@ -116,7 +116,7 @@ export function bootstrap(overrides: Overrides = {}): Service {
       controls: overrides.outbox
         ? undefined
         : {
-            paused: () => controls().paused(),
+            state: () => controls().state(),
             circuitChanged: (handler, open) => controls().circuitChanged(handler, open),
           },
     },

@@ -143,12 +143,88 @@ describe('circuit breaker', () => {
         expect(ids, `order of ${sku}`).to.deep.equal([...ids].sort((a, b) => a - b));
       }
       const lines = service.output().split('\n');
-      expect(lines.filter((l) => l.includes('outbox circuit open: line_allocated'))).to.have.length(
-        1,
+      const circuitLines = lines.filter((l) => l.includes('outbox circuit'));
+      const said = (what: string) => circuitLines.filter((l) => l.includes(what));
+      expect(said('circuit open: line_allocated'), circuitLines.join('\n')).to.have.length(1);
+      expect(said('circuit closed: line_allocated'), circuitLines.join('\n')).to.have.length(1);
+    });
+  });
+
+  describe('Redis stopped, two processes', () => {
+    let redis: LocalRedisHandle | undefined;
+    let gate: Gate | undefined;
+    const started: ServiceProcess[] = [];
+    after(async () => {
+      await Promise.all(started.map((p) => p.stop()));
+      await gate?.close();
+      await redis?.stop();
+    });
+
+    it('every process shows the circuit open, one probe per interval in all, and both close', async function () {
+      this.timeout(120_000);
+      redis = await startLocalRedis({ log: () => undefined });
+      gate = await startGate(redis.port);
+      const env = {
+        REDIS_URL: gate.url,
+        OUTBOX_PROBE_MS: String(PROBE_MS),
+        OUTBOX_RETRY_BASE_MS: '50',
+        OUTBOX_RETRY_MAX_MS: '200',
+      };
+      const [a, b] = await Promise.all([
+        startServiceProcess(env, 'all'),
+        startServiceProcess(env, 'api'),
+      ]);
+      started.push(a, b);
+      const skus = [randomSku('circuit-two-1'), randomSku('circuit-two-2')];
+      await addBatches(a, skus, 100);
+      const orders = Array.from({ length: 20 }, (_, i) => randomOrderid(`circuit-two-${i}`));
+
+      await redis.stop();
+      for (const [i, orderid] of orders.entries()) {
+        const line = { orderid, sku: skus[i % 2], qty: 1 };
+        const to = [a, b][i % 2];
+        const outcome = await send({ url: `${to.url}/allocate`, method: 'POST', body: line });
+        expect(outcome.status).to.equal(202);
+      }
+      const bothOpen = async () => [
+        await circuit(a, 'line_allocated'),
+        await circuit(b, 'line_allocated'),
+      ];
+      await eventually(async () => expect(await bothOpen()).to.deep.equal([1, 1]));
+      const errors = async () => {
+        const label = 'type="Allocated.line_allocated",outcome="error"';
+        const name = 'allocation_outbox_deliveries_total';
+        return (await metric(a, name, label)) + (await metric(b, name, label));
+      };
+      const [before, from] = [await errors(), Date.now()];
+      await sleep(WINDOW_MS);
+      const [after, to] = [await errors(), Date.now()];
+
+      gate.shut = true;
+      await redis.start();
+      const received: { orderid: string }[] = [];
+      const subscriber = new Redis(redis.url);
+      subscriber.on('message', (_c: string, payload: string) => {
+        received.push(JSON.parse(payload) as { orderid: string });
+      });
+      try {
+        await subscriber.subscribe('line_allocated');
+        gate.shut = false;
+        const mine = () =>
+          new Set(received.map((m) => m.orderid).filter((o) => orders.includes(o)));
+        await eventually(async () => expect(mine().size).to.equal(20), 60_000);
+        await eventually(async () => expect(await bothOpen()).to.deep.equal([0, 0]), 20_000);
+      } finally {
+        subscriber.disconnect();
+      }
+
+      const probes = after - before;
+      console.log(
+        `      two processes: ${probes} probes in ${to - from} ms, both closed once Redis was back`,
       );
-      expect(
-        lines.filter((l) => l.includes('outbox circuit closed: line_allocated')),
-      ).to.have.length(1);
+      expect(probes).to.be.at.least(1);
+      expect(probes).to.be.at.most(Math.floor((to - from) / PROBE_MS) + 1);
+      expect(await deadLetters('outbox:line_allocated', skus)).to.equal(0);
     });
   });
 

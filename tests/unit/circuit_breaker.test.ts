@@ -2,13 +2,19 @@ import { expect } from 'chai';
 import { Circuits } from '../../src/allocation/service_layer/circuit_breaker';
 import { silentLogger } from './fakes';
 
+/** Lets the writes to the shared store finish. */
+const settled = () => new Promise((resolve) => setImmediate(resolve));
+
 function circuits() {
   const clock = { now: 1_000 };
   const changes: [string, boolean, boolean][] = [];
   const breaker = new Circuits(
     5_000,
     silentLogger,
-    (handler, open, changed) => changes.push([handler, open, changed]),
+    (handler, open, changed) => {
+      changes.push([handler, open, changed]);
+      return Promise.resolve(); // the shared store's write, done at once
+    },
     () => clock.now,
   );
   return { breaker, clock, changes };
@@ -75,5 +81,43 @@ describe('Circuits, one per delivery handler', () => {
       ['line_allocated', false, true],
     ]);
     expect(breaker.pass('line_allocated')).to.equal('closed');
+  });
+});
+
+describe('Circuits shared between processes', () => {
+  it('a relay taking over adopts a circuit another found open, and probes at once', () => {
+    const { breaker, clock, changes } = circuits();
+
+    breaker.adopt(new Set(['line_allocated']), clock.now);
+
+    expect(breaker.pass('line_allocated')).to.equal('probe');
+    expect(breaker.pass('line_allocated')).to.equal('open');
+    expect(changes).to.deep.equal([['line_allocated', true, false]]);
+  });
+
+  it('a relay that no longer delivers stops showing a circuit another has closed', async () => {
+    const { breaker, clock, changes } = circuits();
+    breaker.unreachable('email', new Error('ESOCKET'), false);
+    await settled();
+    clock.now += 10_000;
+
+    breaker.adopt(new Set(), clock.now);
+
+    expect(breaker.pass('email')).to.equal('closed');
+    expect(changes.at(-1)).to.deep.equal(['email', false, false]);
+  });
+
+  it('does not undo its own change with a state read before its write was done', async () => {
+    const { breaker, clock } = circuits();
+    breaker.unreachable('email', new Error('ESOCKET'), false);
+
+    breaker.adopt(new Set(), clock.now + 5); // read while the write is under way
+    await settled(); // the write is done, at clock.now
+    breaker.adopt(new Set(), clock.now - 10); // read before it
+    const kept = breaker.isOpen('email');
+    breaker.adopt(new Set(), clock.now + 10); // read after it: closed by another process since
+
+    expect(kept).to.equal(true);
+    expect(breaker.isOpen('email')).to.equal(false);
   });
 });

@@ -217,7 +217,12 @@ describe('pause', () => {
         return Promise.resolve();
       },
       silentLogger,
-      { controls: { paused: async () => paused, circuitChanged: async () => undefined } },
+      {
+        controls: {
+          state: async () => ({ paused, openCircuits: new Set(), readAt: 0 }),
+          circuitChanged: async () => undefined,
+        },
+      },
     );
 
     await relay.deliverPending();

@@ -17,15 +17,25 @@ export class Circuits {
   private readonly open = new Map<string, OpenCircuit>();
   /** Handlers whose state this process has told onChange at least once (since its start). */
   private readonly reported = new Set<string>();
+  /**
+   * This process's own writes of a change to the shared store: a state read before one of them
+   * was done (or while it is under way) may not show it yet, and is not adopted for that handler.
+   */
+  private readonly writes = new Map<string, { pending: boolean; doneAt: number }>();
 
   constructor(
     private readonly probeMs: number,
     private readonly log: Logger,
     /**
-     * Told on every change, and on a handler's first outcome (so a state a previous process
-     * left behind is corrected): the gauge, the shared state. `changed`: it did change.
+     * Told on every change this process sees (`changed`: the gauge and the shared state), and
+     * on a handler's first outcome and on adopting the shared state (`changed` false: the
+     * gauge only).
      */
-    private readonly onChange: (handler: string, open: boolean, changed: boolean) => void,
+    private readonly onChange: (
+      handler: string,
+      open: boolean,
+      changed: boolean,
+    ) => Promise<unknown> | void,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -46,6 +56,10 @@ export class Circuits {
   shut(): string[] {
     const now = this.now();
     return [...this.open].filter(([, c]) => c.probing || now < c.nextProbeAt).map(([h]) => h);
+  }
+
+  anyOpen(): boolean {
+    return this.open.size > 0;
   }
 
   isOpen(handler: string): boolean {
@@ -80,8 +94,32 @@ export class Circuits {
     this.report(handler, true, true);
   }
 
+  /**
+   * Takes on what the shared store says (`open`, read at `readAt`), which another process's relay
+   * may have changed: a relay taking over the lease starts with the circuits its predecessor
+   * found open (probing at once, not trying everything), and one that no longer delivers
+   * does not keep showing a circuit another has closed since. Nothing is logged: the process
+   * that saw the change did that.
+   */
+  adopt(open: ReadonlySet<string>, readAt: number): void {
+    for (const handler of new Set([...open, ...this.open.keys()])) {
+      const here = this.open.has(handler);
+      if (open.has(handler) === here) continue;
+      const write = this.writes.get(handler);
+      if (write && (write.pending || write.doneAt >= readAt)) continue;
+      if (here) this.open.delete(handler);
+      else this.open.set(handler, { since: readAt, nextProbeAt: readAt, probing: false });
+      this.reported.add(handler);
+      void this.onChange(handler, !here, false);
+    }
+  }
+
   private report(handler: string, open: boolean, changed: boolean): void {
     this.reported.add(handler);
-    this.onChange(handler, open, changed);
+    const written = this.onChange(handler, open, changed);
+    if (!changed || !written) return;
+    const write = { pending: true, doneAt: Infinity };
+    this.writes.set(handler, write);
+    void written.finally(() => Object.assign(write, { pending: false, doneAt: this.now() }));
   }
 }

@@ -18,8 +18,17 @@ export interface Backlog {
   oldestAgeSeconds: number;
 }
 
+/** What the database says of every handler, and when it was asked (Date.now()). */
+export interface ControlState {
+  paused: ReadonlySet<string>;
+  openCircuits: ReadonlySet<string>;
+  readAt: number;
+}
+
 /** Where pauses and circuits are held: shared by every process, kept across restarts. */
 export interface DeliveryControls {
+  /** Pauses and circuits, at most a second old (cached by the adapter). */
+  state(): Promise<ControlState>;
   /** The handlers paused now; an answer at most a second old (cached by the adapter). */
   paused(): Promise<ReadonlySet<string>>;
   setPaused(handler: DeliveryHandler, paused: boolean): Promise<void>;

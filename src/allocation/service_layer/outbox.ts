@@ -35,11 +35,11 @@ export const DEFAULT_RELAY_OPTIONS: RelayOptions = {
   slowDrainMs: 60_000,
 };
 
-/** Where the relay reads pauses and writes its circuits: shared by every process. */
-export type RelayControls = Pick<DeliveryControls, 'paused' | 'circuitChanged'>;
+/** Where the relay reads pauses and circuits and writes its circuits: shared by every process. */
+export type RelayControls = Pick<DeliveryControls, 'state' | 'circuitChanged'>;
 
 const NO_CONTROLS: RelayControls = {
-  paused: () => Promise.resolve(new Set()),
+  state: () => Promise.resolve({ paused: new Set(), openCircuits: new Set(), readAt: 0 }),
   circuitChanged: () => Promise.resolve(),
 };
 
@@ -65,9 +65,11 @@ export class OutboxRelay {
     const controls = (this.controls = options.controls ?? NO_CONTROLS);
     this.circuits = new Circuits(this.options.probeMs, log, (handler, open, changed) => {
       metrics.circuitOpen(handler, open);
-      // Shown by GET /deliveries in every process; the next change writes it again if lost.
-      controls.circuitChanged(handler, open).catch(() => undefined);
-      if (!open && changed) this.kick(); // the backlog that waited goes out now, not at the next poll
+      if (!changed) return undefined;
+      if (!open) this.kick(); // the backlog that waited goes out now, not at the next poll
+      // Shown by GET /deliveries and adopted by every process's relay (Circuits.adopt); the
+      // next change writes it again if this write is lost.
+      return controls.circuitChanged(handler, open).catch(() => undefined);
     });
     this.delivery = new OutboxDelivery(deliverTo, log, metrics, this.options, this.circuits);
   }
@@ -125,7 +127,9 @@ export class OutboxRelay {
         let progress = 0;
         // Paused handlers and open circuits are not even read: what waits behind them is not
         // held back, and their backlog does not fill every batch.
-        const skip = [...(await this.controls.paused()), ...this.circuits.shut()];
+        const shared = await this.controls.state();
+        this.circuits.adopt(shared.openCircuits, shared.readAt);
+        const skip = [...shared.paused, ...this.circuits.shut()];
         const handed = await this.outbox.deliverPending(
           this.options.batchSize,
           async (batch, lead) => {
@@ -134,6 +138,7 @@ export class OutboxRelay {
             return report;
           },
           skip,
+          this.circuits.anyOpen(),
         );
         delivered += progress;
         if (handed < this.options.batchSize || progress === 0) break;

@@ -1,5 +1,10 @@
 import type { Knex } from 'knex';
-import type { Backlog, DeliveryControls, DeliveryHandler } from '../../service_layer/deliveries';
+import type {
+  Backlog,
+  ControlState,
+  DeliveryControls,
+  DeliveryHandler,
+} from '../../service_layer/deliveries';
 
 /**
  * How long a process trusts what it read of the pauses: every relay drain and consumer poll
@@ -10,22 +15,39 @@ const PAUSES_CACHED_MS = 500;
 
 /** The delivery_controls table: pauses set by operators, circuits reported by the relay. */
 export class KnexDeliveryControls implements DeliveryControls {
-  private cached: { at: number; paused: Promise<ReadonlySet<string>> } | undefined;
-  /** While the database cannot be read, the last pauses it told (a pause must hold meanwhile). */
-  private lastKnown: ReadonlySet<string> = new Set();
+  private cached: { at: number; state: Promise<ControlState> } | undefined;
+  /** While the database cannot be read, the last state it told (a pause must hold meanwhile). */
+  private lastKnown: ControlState = { paused: new Set(), openCircuits: new Set(), readAt: 0 };
 
   constructor(private readonly db: Knex) {}
 
-  paused(): Promise<ReadonlySet<string>> {
+  state(): Promise<ControlState> {
     const now = Date.now();
-    if (this.cached && now - this.cached.at < PAUSES_CACHED_MS) return this.cached.paused;
-    const paused = this.db('delivery_controls')
-      .whereNotNull('paused_at')
-      .pluck('handler')
-      .then((handlers: string[]) => (this.lastKnown = new Set(handlers)))
+    if (this.cached && now - this.cached.at < PAUSES_CACHED_MS) return this.cached.state;
+    const state = this.db('delivery_controls')
+      .select('handler', 'paused_at', 'circuit_open_since')
+      .then(
+        (rows: { handler: string; paused_at: Date | null; circuit_open_since: Date | null }[]) => {
+          const which = (set: (r: (typeof rows)[number]) => unknown) =>
+            new Set(rows.filter(set).map((r) => r.handler));
+          return (this.lastKnown = {
+            paused: which((r) => r.paused_at),
+            openCircuits: which((r) => r.circuit_open_since),
+            readAt: now,
+          });
+        },
+      )
       .catch(() => this.lastKnown);
-    this.cached = { at: now, paused };
-    return paused;
+    this.cached = { at: now, state };
+    return state;
+  }
+
+  async paused(): Promise<ReadonlySet<string>> {
+    return (await this.state()).paused;
+  }
+
+  async openCircuits(): Promise<ReadonlySet<string>> {
+    return (await this.state()).openCircuits;
   }
 
   async setPaused(handler: DeliveryHandler, paused: boolean): Promise<void> {
@@ -42,13 +64,7 @@ export class KnexDeliveryControls implements DeliveryControls {
       .update({
         circuit_open_since: open ? this.db.raw('coalesce(circuit_open_since, now())') : null,
       });
-  }
-
-  async openCircuits(): Promise<ReadonlySet<string>> {
-    const handlers: string[] = await this.db('delivery_controls')
-      .whereNotNull('circuit_open_since')
-      .pluck('handler');
-    return new Set(handlers);
+    this.cached = undefined;
   }
 }
 
