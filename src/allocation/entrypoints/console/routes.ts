@@ -12,6 +12,7 @@ import type { AppDeps } from '../http/koa_app';
 import { methodNotAllowed } from '../http/method_not_allowed';
 import { ASSETS } from './assets';
 import { addDeadLetterRoutes } from './dead_letter_actions';
+import { addDeliveryPages } from './deliveries_page';
 import { pathPart } from './html';
 import { orderStory, productTimeline } from './history_section';
 import { homePage } from './home_page';
@@ -108,6 +109,15 @@ export function consoleRoutes(deps: AppDeps): Koa.Middleware {
     checkForm,
     shell: (title) => ({ ...shell(title), section: 'dead_letters' as const }),
   });
+
+  if (deps.deliveries) {
+    addDeliveryPages(router, {
+      deliveries: deps.deliveries,
+      signedIn,
+      checkForm,
+      shell: (title) => ({ ...shell(title), section: 'deliveries' as const }),
+    });
+  }
 
   function notFound(
     ctx: Koa.Context,
