@@ -18,7 +18,7 @@ import { connectRedis, type RedisClient } from './adapters/redis/redis_connectio
 import { HotSkus, SkuLocks } from './adapters/postgres/sku_locks';
 import { admissionGate } from './entrypoints/http/admission';
 import type { AuthTokens } from './entrypoints/http/auth';
-import { deadLetterReplayDeps } from './entrypoints/redis/inbound';
+import { deadLetterReplayDeps } from './entrypoints/redis/dead_letter_redelivery';
 import { createApp } from './entrypoints/http/koa_app';
 import { livenessFirst } from './entrypoints/http/middleware';
 import { readinessChecks } from './entrypoints/http/readiness';

@@ -92,11 +92,20 @@ export function outboxLeaseMs(): number {
   return Math.max(300, intEnv('OUTBOX_LEASE_MS', 5_000));
 }
 
-/** How long delivered outbox rows, processed inbound ids and closed dead letters are kept. */
-export function retention(): { outboxMs: number; inboxMs: number; deadLetterMs: number } {
+/**
+ * How long delivered outbox rows, processed inbound ids, closed dead letters and audit entries
+ * (operator actions) are kept.
+ */
+export function retention(): {
+  outboxMs: number;
+  inboxMs: number;
+  deadLetterMs: number;
+  auditMs: number;
+} {
   return {
     outboxMs: durationEnv('OUTBOX_RETENTION', '1d'),
     inboxMs: durationEnv('INBOX_RETENTION', '7d'),
     deadLetterMs: durationEnv('DEAD_LETTER_RETENTION', '30d'),
+    auditMs: durationEnv('AUDIT_RETENTION', '90d'),
   };
 }

@@ -14,7 +14,12 @@ function startWith(name: string, value: string) {
 }
 
 describe('settings', () => {
-  for (const name of ['OUTBOX_RETENTION', 'INBOX_RETENTION', 'DEAD_LETTER_RETENTION']) {
+  for (const name of [
+    'OUTBOX_RETENTION',
+    'INBOX_RETENTION',
+    'DEAD_LETTER_RETENTION',
+    'AUDIT_RETENTION',
+  ]) {
     it(`an invalid ${name} stops the start with one sentence naming it`, () => {
       const result = startWith(name, 'soon');
 

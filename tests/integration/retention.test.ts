@@ -78,7 +78,7 @@ describe('retention', () => {
 
       const pruned = await new Retention(db, settings, silentLogger).pruneOnce();
 
-      expect(pruned).to.deep.equal({ outbox: 0, inbox: 0, deadLetters: 0 });
+      expect(pruned).to.deep.equal({ outbox: 0, inbox: 0, deadLetters: 0, audit: 0 });
       expect(await db('processed_messages').where({ message_id: id })).to.have.length(1);
     } finally {
       await other.rollback();

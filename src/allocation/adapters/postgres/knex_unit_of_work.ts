@@ -56,6 +56,7 @@ const CLIENT_GRACE_MS = 5_000;
 class Run implements Session {
   readonly repository = new KnexRepository(this);
   messageId: string | undefined;
+  messageIdMadeHere = false;
   private trx: Knex.Transaction | undefined;
   private readonly releases = new Map<string, () => void>();
 
@@ -88,6 +89,7 @@ class Run implements Session {
         correlationId: this.correlationId,
         traceparent: currentTraceparent() ?? null,
         messageId: i === 0 ? this.messageId : undefined,
+        messageIdMadeHere: this.messageIdMadeHere,
       });
     });
     const timeoutMs = await this.allowForSize(changes);
@@ -161,12 +163,14 @@ export class KnexUnitOfWork implements UnitOfWork {
   get inbox(): Inbox {
     const run = this.started();
     return {
-      async markProcessed(messageId: string): Promise<boolean> {
-        const seen = await run.query('SELECT 1 FROM processed_messages WHERE message_id = $1', [
-          messageId,
-        ]);
+      async markProcessed(messageId: string, madeHere = false): Promise<boolean> {
+        const seen = await run.query(
+          'SELECT 1 FROM processed_messages WHERE message_id = $1 AND made_here = $2',
+          [messageId, madeHere],
+        );
         if (seen.length > 0) return false;
         run.messageId = messageId;
+        run.messageIdMadeHere = madeHere;
         return true;
       },
     };

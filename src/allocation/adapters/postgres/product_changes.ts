@@ -23,6 +23,8 @@ export interface ProductChanges {
   /** The read-model rows of the change, the newest version of each line. */
   view_rows: { orderid: string; batchref: string | null; version: number }[];
   message_id?: string;
+  /** The message id was made up by the service (processed_messages.made_here). */
+  message_made_here?: true;
 }
 
 /** The product's changes, or undefined when there is nothing to write. */
@@ -37,6 +39,7 @@ export function productChanges(
     /** The trace context of the handler that commits: each outbox row's delivery continues it. */
     traceparent: string | null;
     messageId?: string;
+    messageIdMadeHere?: boolean;
   },
 ): { sku: string; changes: ProductChanges } | undefined {
   const events = product.events.splice(0);
@@ -58,6 +61,9 @@ export function productChanges(
     ),
     view_rows: newestPerLine(context.viewRows),
     message_id: context.messageId,
+    ...(context.messageId !== undefined && context.messageIdMadeHere
+      ? { message_made_here: true as const }
+      : {}),
   };
   const linesNow = new Set<string>();
   for (const batch of product.batches) {

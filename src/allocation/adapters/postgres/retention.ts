@@ -1,5 +1,5 @@
 // Retention (SPEC section 9): delivered outbox rows, processed inbound message ids and closed
-// dead letters are deleted once older than their setting. Every process schedules a pass; an
+// dead letters, and audit entries are deleted once older than their setting. Every process schedules a pass; an
 // advisory lock taken in each batch's transaction lets one process at a time prune, and each
 // batch deletes at most BATCH rows in its own short transaction, so pruning never holds locks
 // or bloats the tables the way one long DELETE would.
@@ -10,9 +10,11 @@ export interface RetentionSettings {
   outboxMs: number;
   inboxMs: number;
   deadLetterMs: number;
+  /** Operator actions (audit_log); 90 days when not given. */
+  auditMs?: number;
 }
 
-export type Pruned = Record<'outbox' | 'inbox' | 'deadLetters', number>;
+export type Pruned = Record<'outbox' | 'inbox' | 'deadLetters' | 'audit', number>;
 
 // Any fixed number, used by no other advisory lock of the service.
 const PRUNE_LOCK = 7_413_902;
@@ -36,7 +38,10 @@ const OLD_ROWS: Record<keyof Pruned, { table: string; key: string; old: string }
     key: 'id',
     old: "greatest(replayed_at, deleted_at) < now() - ? * interval '1 millisecond'",
   },
+  audit: { table: 'audit_log', key: 'id', old: "at < now() - ? * interval '1 millisecond'" },
 };
+
+const AUDIT_RETENTION_MS = 90 * 24 * 3_600_000;
 
 export class Retention {
   private timer: NodeJS.Timeout | undefined;
@@ -50,11 +55,12 @@ export class Retention {
 
   /** Deletes everything past its retention; stops early when another process is pruning. */
   async pruneOnce(): Promise<Pruned> {
-    const pruned: Pruned = { outbox: 0, inbox: 0, deadLetters: 0 };
+    const pruned: Pruned = { outbox: 0, inbox: 0, deadLetters: 0, audit: 0 };
     const ages: Record<keyof Pruned, number> = {
       outbox: this.settings.outboxMs,
       inbox: this.settings.inboxMs,
       deadLetters: this.settings.deadLetterMs,
+      audit: this.settings.auditMs ?? AUDIT_RETENTION_MS,
     };
     for (const kind of Object.keys(OLD_ROWS) as (keyof Pruned)[]) {
       for (;;) {
@@ -72,7 +78,7 @@ export class Retention {
     const pass = () => {
       this.running ??= this.pruneOnce()
         .then((pruned) => {
-          if (pruned.outbox + pruned.inbox + pruned.deadLetters > 0) {
+          if (Object.values(pruned).some((count) => count > 0)) {
             this.log.info({ pruned }, 'pruned rows past their retention');
           }
         })

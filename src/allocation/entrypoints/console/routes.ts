@@ -11,6 +11,8 @@ import type { AppDeps } from '../http/koa_app';
 import { methodNotAllowed } from '../http/method_not_allowed';
 import { ASSETS } from './assets';
 import { addDeadLetterRoutes } from './dead_letter_actions';
+import { addGroupRoutes } from './dead_letter_group_actions';
+import { KnexAuditLog } from '../../adapters/postgres/audit_log';
 import { pathPart } from './html';
 import { homePage } from './home_page';
 import { notFoundPage } from './not_found_page';
@@ -94,12 +96,16 @@ export function consoleRoutes(deps: AppDeps): Koa.Middleware {
     sendPage(ctx, shell('Outbox', { section: 'outbox' }), outboxPage({ backlog, failures }));
   });
 
-  addDeadLetterRoutes(router, {
+  const deadLetterPages = {
     deadLetters: deps.deadLetters,
     signedIn,
     checkForm,
-    shell: (title) => ({ ...shell(title), section: 'dead_letters' as const }),
-  });
+    shell: (title: string) => ({ ...shell(title), section: 'dead_letters' as const }),
+    audit: deps.audit ?? new KnexAuditLog(deps.db),
+    actor: token === undefined ? ('open' as const) : ('console' as const),
+  };
+  addGroupRoutes(router, deadLetterPages); // first: /dead_letters/groups is not a letter's id
+  addDeadLetterRoutes(router, deadLetterPages);
 
   function notFound(
     ctx: Koa.Context,

@@ -12,6 +12,9 @@ import { batchedAllocations, productStock } from '../../views';
 import { AddBatchBody, AllocateBody, OrderId, Sku, openApiDocument } from './api_schemas';
 import { authGuards, type AuthGuards, type AuthTokens } from './auth';
 import { addDeadLetterRoutes } from './dead_letter_routes';
+import { addAuditRoutes } from './audit_routes';
+import { KnexAuditLog } from '../../adapters/postgres/audit_log';
+import type { AuditLog } from '../../service_layer/audit';
 import { sendWithETag } from './etag';
 import { asyncApiDocument } from './asyncapi';
 import { consoleRoutes } from '../console/routes';
@@ -31,10 +34,13 @@ export interface AppDeps {
   deadLetters: DeadLetterReplayDeps;
   /** API_TOKEN and ADMIN_TOKEN; a token left out is not checked. */
   auth?: AuthTokens;
+  /** Where operator actions are recorded; the audit_log table of `db` unless given. */
+  audit?: AuditLog;
 }
 
 /** Builds the Koa app without listening, so tests can drive it with supertest. */
-export function createApp(deps: AppDeps): Koa {
+export function createApp(given: AppDeps): Koa {
+  const deps = { ...given, audit: given.audit ?? new KnexAuditLog(given.db) };
   const app = new Koa();
   app.use(requestContext(deps.metrics, deps.log));
   app.use(errorMiddleware(deps.log));
@@ -121,7 +127,9 @@ function addOperationsRoutes(router: Router, deps: AppDeps, guard: AuthGuards): 
     ctx.body = await deps.metrics.registry.metrics();
   });
 
-  addDeadLetterRoutes(router, deps.deadLetters, guard.admin);
+  const audit = deps.audit ?? new KnexAuditLog(deps.db);
+  addDeadLetterRoutes(router, deps.deadLetters, guard.admin, audit);
+  addAuditRoutes(router, audit, guard.admin);
 
   const document = openApiDocument();
   router.get('/openapi.json', (ctx) => {
