@@ -26,10 +26,12 @@ export async function up(knex: Knex): Promise<void> {
     ADD COLUMN claimed_until timestamptz`);
   await knex.raw(`CREATE INDEX dead_letters_open_groups_idx ON dead_letters (source, reason_group)
     WHERE replayed_at IS NULL AND deleted_at IS NULL`);
-  await knex.raw(`ALTER TABLE processed_messages
-    ADD COLUMN made_here boolean NOT NULL DEFAULT false,
-    DROP CONSTRAINT processed_messages_pkey,
-    ADD PRIMARY KEY (message_id, made_here)`);
+  // One statement each: the form Citus (processed_messages distributed by message_id) takes.
+  await knex.raw(
+    'ALTER TABLE processed_messages ADD COLUMN made_here boolean NOT NULL DEFAULT false',
+  );
+  await knex.raw('ALTER TABLE processed_messages DROP CONSTRAINT processed_messages_pkey');
+  await knex.raw('ALTER TABLE processed_messages ADD PRIMARY KEY (message_id, made_here)');
   await knex.schema.createTable('audit_log', (t) => {
     t.bigIncrements('id');
     t.timestamp('at', { useTz: true }).notNullable().defaultTo(knex.fn.now());

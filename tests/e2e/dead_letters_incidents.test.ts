@@ -168,6 +168,29 @@ describe('dead letters at incident scale', () => {
       }
     });
 
+    it('groups reasons that differ only in ids and numbers, and replays a group by its reason', async () => {
+      const source = `test-groups-${randomSku()}`;
+      await t.deadLetters.add(source, '{}', 'Timeout after 5000 ms on order-1a2b');
+      await t.deadLetters.add(source, '{}', 'Timeout after 30000 ms on order-9f');
+      await t.deadLetters.add(source, '{}', 'Timeout: gave up');
+
+      const groups = (await api().get('/dead_letters/groups').expect(200)).body as {
+        source: string;
+        reason: string;
+        count: number;
+      }[];
+      const discarded = await api()
+        .post('/dead_letters/discard')
+        .send({ source, group: 'Timeout after * ms on *' });
+
+      const ours = groups.filter((group) => group.source === source);
+      expect(ours.map(({ reason, count }) => ({ reason, count }))).to.deep.equal([
+        { reason: 'Timeout after * ms on *', count: 2 },
+        { reason: 'Timeout: gave up', count: 1 },
+      ]);
+      expect(discarded.body).to.deep.equal({ matched: 2, discarded: 2 });
+    });
+
     it('acts on the ids given, and only on open ones', async () => {
       const [a, b] = [
         await t.deadLetters.add('test-ids', '{}', 'one'),

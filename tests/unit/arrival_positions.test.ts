@@ -1,0 +1,24 @@
+import { expect } from 'chai';
+import {
+  arrivalPosition,
+  sortablePosition,
+} from '../../src/allocation/entrypoints/redis/positions';
+
+describe('pub/sub arrival positions', () => {
+  it('increase strictly, within one millisecond and when the clock steps back', () => {
+    const now = 4_000_000_000_000; // later than any position an earlier test made
+    const positions = [now, now, now, now - 5_000, now + 1].map((ms) => arrivalPosition(ms));
+
+    expect([...positions].sort()).to.deep.equal(positions);
+    expect(new Set(positions).size).to.equal(positions.length);
+    expect(positions[0]).to.equal(sortablePosition(`${now}-0`));
+    expect(positions[3]).to.equal(sortablePosition(`${now}-3`));
+    expect(positions[4]).to.equal(sortablePosition(`${now + 1}-0`));
+  });
+
+  it('compare with stream positions by time: a later arrival sorts after an earlier entry', () => {
+    const ms = 4_100_000_000_000;
+    expect(arrivalPosition(ms) > sortablePosition(`${ms - 1}-99`)).to.equal(true);
+    expect(arrivalPosition(ms + 10) < sortablePosition(`${ms + 11}-0`)).to.equal(true);
+  });
+});
