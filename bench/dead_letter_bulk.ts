@@ -3,17 +3,20 @@
 // on the database of DATABASE_URL; N inbound change_batch_quantity dead letters over 1,000
 // batches are written straight into the table (as the consumer would leave them after an
 // incident), then POST /dead_letters/replay takes them all while a loop of POST /allocate on
-// other skus records its latencies. Then the same N again, discarded.
+// other skus records its latencies (and, first, 15 s of that loop alone: the yardstick). Then
+// the same N again, discarded.
 //
 //   DEVENV_PROFILE=bench node dist/tools/with_services.js node dist/bench/dead_letter_bulk.js [N]
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { request, type Server } from 'node:http';
 import { bootstrap } from '../src/allocation/bootstrap';
 import { createKnex, migrate } from '../src/allocation/adapters/postgres/db';
 import type { Logger } from '../src/allocation/service_layer/ports';
 
 const BATCHES = 1_000;
+const BASELINE_MS = 15_000;
 const ALLOCATION_SKUS = 20;
 const quiet: Logger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
 
@@ -54,6 +57,8 @@ async function main(): Promise<void> {
     );
   };
 
+  // the yardstick: the same allocation loop with nothing else going on, in the same run
+  const baseline = await timedWithAllocations(base, `${run}-base`, () => sleep(BASELINE_MS));
   await seed();
   const replay = await timedWithAllocations(base, run, () =>
     bulk('/dead_letters/replay', { source }),
@@ -62,7 +67,7 @@ async function main(): Promise<void> {
   const discard = await timedWithAllocations(base, run, () =>
     bulk('/dead_letters/discard', { source }),
   );
-  console.log(JSON.stringify({ count, replay, discard }, null, 2));
+  console.log(JSON.stringify({ count, baseline, replay, discard }, null, 2));
   server.close();
   await service.close();
   await db.destroy();
@@ -98,7 +103,9 @@ async function timedWithAllocations(base: string, run: string, act: () => Promis
   return {
     result,
     seconds: Math.round(seconds * 10) / 10,
-    perSecond: Math.round(Number((result as { matched?: number }).matched ?? 0) / seconds),
+    perSecond: Math.round(
+      Number((result as { matched?: number } | undefined)?.matched ?? 0) / seconds,
+    ),
     allocations: latencies.length,
     allocationMs: { p50: at(0.5), p99: at(0.99), max: at(1) },
   };

@@ -168,7 +168,7 @@ describe('dead letters at incident scale', () => {
       }
     });
 
-    it('groups reasons that differ only in ids and numbers, and replays a group by its reason', async () => {
+    it('groups reasons that differ only in ids and numbers, and discards a group by its reason', async () => {
       const source = `test-groups-${randomSku()}`;
       await t.deadLetters.add(source, '{}', 'Timeout after 5000 ms on order-1a2b');
       await t.deadLetters.add(source, '{}', 'Timeout after 30000 ms on order-9f');

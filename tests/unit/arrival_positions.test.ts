@@ -1,12 +1,13 @@
 import { expect } from 'chai';
 import {
-  arrivalPosition,
+  arrivalPositions,
   sortablePosition,
 } from '../../src/allocation/entrypoints/redis/positions';
 
 describe('pub/sub arrival positions', () => {
   it('increase strictly, within one millisecond and when the clock steps back', () => {
-    const now = 4_000_000_000_000; // later than any position an earlier test made
+    const arrivalPosition = arrivalPositions(); // not the process's: its clock stays real
+    const now = 1_800_000_000_000;
     const positions = [now, now, now, now - 5_000, now + 1].map((ms) => arrivalPosition(ms));
 
     expect([...positions].sort()).to.deep.equal(positions);
@@ -17,7 +18,8 @@ describe('pub/sub arrival positions', () => {
   });
 
   it('compare with stream positions by time: a later arrival sorts after an earlier entry', () => {
-    const ms = 4_100_000_000_000;
+    const arrivalPosition = arrivalPositions();
+    const ms = 1_800_000_000_000;
     expect(arrivalPosition(ms) > sortablePosition(`${ms - 1}-99`)).to.equal(true);
     expect(arrivalPosition(ms + 10) < sortablePosition(`${ms + 11}-0`)).to.equal(true);
   });

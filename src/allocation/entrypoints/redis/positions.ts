@@ -15,15 +15,19 @@ export function sortablePosition(entryId: string): string {
   return `${ms.padStart(ID_PART_DIGITS, '0')}-${seq.padStart(ID_PART_DIGITS, '0')}`;
 }
 
-let lastArrivalMs = 0;
-let arrivalsThisMs = 0;
-
 /**
- * A pub/sub message's arrival, in the form of a stream entry id (milliseconds, then a sequence
- * within the millisecond), strictly increasing within this process even if the clock steps back.
+ * Pub/sub messages' arrivals, in the form of stream entry ids (milliseconds, then a sequence
+ * within the millisecond), strictly increasing even if the clock steps back.
  */
-export function arrivalPosition(now = Date.now()): string {
-  if (now > lastArrivalMs) [lastArrivalMs, arrivalsThisMs] = [now, 0];
-  else arrivalsThisMs += 1;
-  return sortablePosition(`${lastArrivalMs}-${arrivalsThisMs}`);
+export function arrivalPositions(): (now?: number) => string {
+  let lastMs = 0;
+  let thisMs = 0;
+  return (now = Date.now()) => {
+    if (now > lastMs) [lastMs, thisMs] = [now, 0];
+    else thisMs += 1;
+    return sortablePosition(`${lastMs}-${thisMs}`);
+  };
 }
+
+/** The process's own: every pub/sub message it receives takes its position from here. */
+export const arrivalPosition = arrivalPositions();
