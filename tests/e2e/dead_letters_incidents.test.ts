@@ -209,6 +209,29 @@ describe('dead letters at incident scale', () => {
     });
   });
 
+  describe('two operators at once', () => {
+    it('never replay one dead letter twice: every letter is matched by exactly one of them', async function () {
+      this.timeout(60_000);
+      const [sku, tag] = [randomSku('twice'), randomSku('twice')];
+      const refs = Array.from({ length: 60 }, (_, i) => `${tag}-${i}`);
+      for (const ref of refs) await addBatch(ref, sku, 1);
+      const source = `test-twice-${tag}`;
+      for (const [i, ref] of refs.entries()) {
+        await t.deadLetters.add(source, JSON.stringify({ batchref: ref, qty: 2 + i }), 'late');
+      }
+
+      const [a, b] = await Promise.all([
+        api().post('/dead_letters/replay').send({ source }),
+        api().post('/dead_letters/replay').send({ source }),
+      ]);
+
+      expect(a.body.matched + b.body.matched).to.equal(60);
+      expect(a.body.replayed + b.body.replayed).to.equal(60);
+      const product = (await api().get(`/products/${sku}`).expect(200)).body;
+      expect(product.version).to.equal(120); // 60 batches added, 60 quantities changed once
+    });
+  });
+
   describe('order-safe replay', () => {
     it('answers superseded for a change older than one applied since; forced, it applies', async () => {
       const [sku, ref] = [randomSku('order'), randomBatchref('order7')];
@@ -369,6 +392,55 @@ describe('dead letters at incident scale', () => {
         expect(replay.body).to.deep.equal({ id: String(id), status: 'requeued' });
         await eventually(async () => expect(received).to.have.length(1));
         expect(received[0]).to.include({ message_id: outboxId, occurred_at: occurredAt });
+      } finally {
+        subscriber.disconnect();
+      }
+    });
+  });
+
+  describe('outbound in bulk', () => {
+    it('puts every matching outbound letter back, each with its original message_id', async () => {
+      const db = t.service.db();
+      const [sku, orderid] = [randomSku('outbulk'), randomOrderid('outbulk')];
+      await addBatch(randomBatchref(), sku, 10);
+      await api().post('/allocate').send({ orderid, sku, qty: 1 }).expect(202);
+      const row = await eventually(async () => {
+        const found = await db('outbox').where({ key: sku, handler: 'line_allocated' }).first();
+        expect(found?.delivered_at).to.not.equal(null);
+        return found;
+      });
+      const source = `outbox:line_allocated`;
+      const base = 9_100_000_000_000 + Math.floor(Math.random() * 1e9);
+      const outboxIds = [String(base), String(base + 1)];
+      const ids = await Promise.all(
+        outboxIds.map(async (outboxId) => {
+          const [{ id }] = await db('dead_letters')
+            .insert({
+              source,
+              payload: JSON.stringify(row.payload),
+              reason: `Error: gave up on ${sku}`,
+              outbox_key: sku,
+              outbox_type: row.type,
+              outbox_handler: 'line_allocated',
+              outbox_id: outboxId,
+              occurred_at: row.created_at,
+            })
+            .returning('id');
+          return String(id);
+        }),
+      );
+      const subscriber = new Redis(redisUrl());
+      const received: string[] = [];
+      subscriber.on('message', (_channel: string, message: string) => {
+        const parsed = JSON.parse(message) as { orderid: string; message_id: string };
+        if (parsed.orderid === orderid) received.push(parsed.message_id);
+      });
+      await subscriber.subscribe('line_allocated');
+      try {
+        const replay = await api().post('/dead_letters/replay').send({ source, ids });
+
+        expect(replay.body).to.deep.equal({ matched: 2, replayed: 2, failed: 0, superseded: 0 });
+        await eventually(async () => expect(received.sort()).to.deep.equal(outboxIds));
       } finally {
         subscriber.disconnect();
       }
