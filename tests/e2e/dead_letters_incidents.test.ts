@@ -5,6 +5,7 @@ import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import request from 'supertest';
 import { bootstrap } from '../../src/allocation/bootstrap';
+import { streamConsumer } from '../../src/allocation/config';
 import { consoleSessionValue } from '../../src/allocation/entrypoints/http/auth';
 import { RedisStreamConsumer } from '../../src/allocation/entrypoints/redis/redis_streamconsumer';
 import { testDb } from '../support/db';
@@ -273,16 +274,15 @@ describe('dead letters at incident scale', () => {
     });
 
     it('does the same for a stream entry, which keeps its stream position when dead-lettered', async () => {
+      // The service's own stream consumer (INBOUND_TRANSPORT=stream), on a stream of this test.
       const stream = `change_batch_quantity_test_${randomSku()}`;
       const connection = new Redis(redisUrl());
-      const options = { group: 'g', name: 'c1', claimIdleMs: 60_000, maxDeliveries: 1 };
-      const bus = t.service.bus;
       const consumer = new RedisStreamConsumer(
         connection,
-        bus,
+        t.service.bus,
         t.deadLetters,
         silentLogger,
-        options,
+        { ...streamConsumer(), maxDeliveries: 1 },
         stream,
       );
       await consumer.start();
@@ -306,6 +306,35 @@ describe('dead letters at incident scale', () => {
         await consumer.stop();
         connection.disconnect();
         await publisher.del(stream);
+      }
+    });
+
+    it('runs the stream consumer when INBOUND_TRANSPORT=stream, which dead-letters with positions', async () => {
+      const saved = { ...process.env };
+      Object.assign(process.env, {
+        INBOUND_TRANSPORT: 'stream',
+        STREAM_MAX_DELIVERIES: '1',
+        CONSUMER_GROUP: `dead-letters-${randomSku()}`,
+      });
+      const streamed = await startTestService().finally(() => {
+        process.env = saved;
+      });
+      try {
+        const ref = randomBatchref('viaconfig1');
+        await publisher.xadd(
+          'change_batch_quantity',
+          '*',
+          'payload',
+          JSON.stringify({ batchref: ref, qty: 4 }),
+        );
+        const letter = await oneLetterOf(ref, 'stream:change_batch_quantity');
+        const position = await t.service
+          .db()('dead_letters')
+          .where({ id: letter.id })
+          .first('position');
+        expect(position.position).to.match(/^\d{20}-\d{20}$/);
+      } finally {
+        await streamed.stop();
       }
     });
 
