@@ -6,7 +6,11 @@
 import type { DeadLetterFilter, DeadLetterReplayDeps, StoredDeadLetter } from './dead_letters';
 
 export const BULK_BATCH = 500;
-/** Inbound replays side by side: each is a short unit of work of its own, like an allocation. */
+/**
+ * Inbound replays side by side: each is a short unit of work of its own, like an allocation.
+ * bench/dead_letter_bulk.ts on 2 shared cores: 4 replayed 50,000 in 218 s, allocation p99 39 ms
+ * meanwhile (7 ms alone); 2 were slower (108-153/s) and not measurably gentler on allocations.
+ */
 const LANES = 4;
 
 export interface BulkReplaySummary {
