@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 
 // The write side's one write: every change a unit of work made to a product, applied by one
-// call (see adapters/postgres/knex_unit_of_work.ts). The version check comes first and raises
+// call (see adapters/postgres/postgres_unit_of_work.ts). The version check comes first and raises
 // serialization_failure when another transaction changed the product since it was loaded, so
 // a lost race writes nothing: the gate is the function's first statement, not a convention
 // each write must remember. Arrays travel as one jsonb parameter, so a change that frees

@@ -7,26 +7,32 @@ import 'reflect-metadata';
 import type { RequestListener } from 'node:http';
 import type Koa from 'koa';
 import type { Knex } from 'knex';
+import type pg from 'pg';
 import { container, type DependencyContainer } from 'tsyringe';
 import { registerAdapters, TOKENS, type Closers } from './bootstrap_adapters';
 import * as config from './config';
 import type { DeadLetters } from './adapters/postgres/dead_letter_store';
-import { groupCommit, type GroupCommit } from './adapters/postgres/group_commit';
-import { KnexUnitOfWork, type KnexUnitOfWorkOptions } from './adapters/postgres/knex_unit_of_work';
+import { groupCommit } from './adapters/postgres/group_commit';
+import {
+  PostgresUnitOfWork,
+  type PostgresUnitOfWorkOptions,
+} from './adapters/postgres/postgres_unit_of_work';
 import type { PrometheusMetrics } from './adapters/prometheus/metrics';
+import { countSuppressedNotifications } from './adapters/prometheus/notification_metrics';
 import { connectRedis, type RedisClient } from './adapters/redis/redis_connections';
 import { HotSkus, SkuLocks } from './adapters/postgres/sku_locks';
-import { admissionGate } from './entrypoints/http/admission';
 import type { AuthTokens } from './entrypoints/http/auth';
 import { deadLetterReplayDeps } from './entrypoints/redis/dead_letter_redelivery';
-import { createApp } from './entrypoints/http/koa_app';
+import { apiListener, createApp, type AppDeps } from './entrypoints/http/koa_app';
 import { livenessFirst } from './entrypoints/http/middleware';
 import { readinessChecks } from './entrypoints/http/readiness';
 import { PubsubSpill } from './entrypoints/redis/pubsub_spill';
-import { RedisEventConsumer } from './entrypoints/redis/redis_eventconsumer';
+import { firstEntryAgeSeconds, groupLagSeconds } from './entrypoints/redis/inbound_lag';
+import { CHANGE_BATCH_QUANTITY, RedisEventConsumer } from './entrypoints/redis/redis_eventconsumer';
 import { RedisStreamConsumer } from './entrypoints/redis/redis_streamconsumer';
 import { COMMAND_HANDLERS, EVENT_HANDLERS } from './service_layer/handlers';
 import { type Chain, MessageBus } from './service_layer/messagebus';
+import { causeOfChain } from './service_layer/history';
 import { OutboxRelay } from './service_layer/outbox';
 import { currentTraceparent } from './service_layer/tracing';
 import type { Logger, Notifications, Outbox, Publish } from './service_layer/ports';
@@ -39,6 +45,8 @@ export interface Overrides {
   publish?: Publish;
   logger?: Logger;
   db?: Knex;
+  /** The units of work's connections (pg's pool); with `db`, the same database. */
+  pool?: pg.Pool;
   redis?: RedisClient;
   auth?: AuthTokens;
 }
@@ -72,13 +80,7 @@ export function bootstrap(overrides: Overrides = {}): Service {
   const metrics = c.resolve<PrometheusMetrics>(TOKENS.Metrics);
 
   const bus: MessageBus = new MessageBus({
-    startUow:
-      overrides.uow ??
-      knexUnitsOfWork(c, {
-        handlersOf: (event) => bus.handlersOf(event),
-        runInline: (events, readModel) => bus.runInline(events, readModel),
-        onOutboxWritten: () => relay.kick(),
-      }),
+    startUow: overrides.uow ?? postgresUnitsOfWork(c),
     commandHandlers: COMMAND_HANDLERS,
     eventHandlers: EVENT_HANDLERS,
     deps: {
@@ -88,16 +90,24 @@ export function bootstrap(overrides: Overrides = {}): Service {
     },
     log: logger,
     metrics,
+    outboxWritten: () => relay.kick(),
+    committed: countSuppressedNotifications(metrics.registry),
   });
   const relay = new OutboxRelay(
     c.resolve<Outbox>(TOKENS.Outbox),
     (handler, messages) =>
       bus.handleEvents(
         handler,
-        messages.map(({ event, id, correlationId, occurredAt }) => ({
+        messages.map(({ event, id, correlationId, occurredAt, cause }) => ({
           event,
           // the relay runs this in the delivery's span: what it publishes names that span
-          meta: { messageId: id, correlationId, occurredAt, traceparent: currentTraceparent() },
+          meta: {
+            messageId: id,
+            correlationId,
+            occurredAt,
+            traceparent: currentTraceparent(),
+            cause,
+          },
         })),
       ),
     logger,
@@ -111,17 +121,27 @@ export function bootstrap(overrides: Overrides = {}): Service {
   const db = () => c.resolve<Knex>(TOKENS.Db);
   const redis = () => c.resolve<RedisClient>(TOKENS.Redis);
   const deadLetters = () => c.resolve<DeadLetters>(TOKENS.DeadLetters);
-  const app = () =>
-    createApp({
+  let consumerLagWatched = false;
+  const appDeps = (): AppDeps => {
+    const readiness = readinessChecks(db(), redis(), logger);
+    metrics.watchReadiness(readiness); // allocation_dependency_up: readiness an alert can read
+    // without a consumer here (role api), /metrics still shows what waits for one in Redis
+    if (!consumerLagWatched) metrics.watchInboundLag(() => inboundWaitingInRedis(redis()));
+    return {
       bus,
       db: db(),
-      readDb: c.resolve<Knex>(TOKENS.ReadDb),
+      pool: c.resolve<pg.Pool>(TOKENS.Pool),
+      readPool: c.resolve<pg.Pool>(TOKENS.ReadPool),
       log: logger,
-      readiness: readinessChecks(db(), redis(), logger),
+      readiness,
       metrics,
       deadLetters: deadLetterReplayDeps(bus, logger, deadLetters(), () => relay.kick()),
       auth: overrides.auth ?? { apiToken: config.apiToken(), adminToken: config.adminToken() },
-    });
+      limits: config.maxInflight(),
+      bodyTimeoutMs: config.bodyTimeoutMs(),
+    };
+  };
+  const app = () => createApp(appDeps());
   return {
     bus,
     relay,
@@ -131,8 +151,7 @@ export function bootstrap(overrides: Overrides = {}): Service {
     redis,
     deadLetters,
     app,
-    httpListener: () =>
-      livenessFirst(admissionGate(config.maxInflight(), metrics, app().callback())),
+    httpListener: () => livenessFirst(apiListener(appDeps())),
     consumer: () => {
       // A subscribed (or blocked) connection can do nothing else, so the consumer has its own.
       // Its commands time out too (above the stream consumer's 1 s blocking read): a read that
@@ -142,15 +161,27 @@ export function bootstrap(overrides: Overrides = {}): Service {
       });
       connection.on('error', (error) => logger.warn({ err: error }, 'redis consumer error'));
       closers.push(() => connection.disconnect());
-      return config.inboundTransport() === 'stream'
-        ? new RedisStreamConsumer(connection, bus, deadLetters(), logger, config.streamConsumer())
-        : pubsubConsumer(connection, redis(), bus, deadLetters(), logger, metrics);
+      consumerLagWatched = true;
+      if (config.inboundTransport() !== 'stream') {
+        return pubsubConsumer(connection, redis(), bus, deadLetters(), logger, metrics);
+      }
+      // read on the publishing connection: the consumer's own is blocked in XREADGROUP
+      metrics.watchInboundLag(() => inboundWaitingInRedis(redis()));
+      const options = config.streamConsumer();
+      return new RedisStreamConsumer(connection, bus, deadLetters(), logger, options);
     },
     close: async () => {
       await relay.stop();
       for (const close of closers.reverse()) await close();
     },
   };
+}
+
+/** The oldest inbound message waiting in Redis: unread or pending in the stream, or spilled. */
+function inboundWaitingInRedis(redis: RedisClient): Promise<number> {
+  return config.inboundTransport() === 'stream'
+    ? groupLagSeconds(redis, CHANGE_BATCH_QUANTITY, config.streamConsumer().group)
+    : firstEntryAgeSeconds(redis, config.pubsubConsumer().spillStream);
 }
 
 /** The pub/sub consumer, its spill on the publishing connection, its queue on /metrics. */
@@ -166,31 +197,30 @@ function pubsubConsumer(
   const spill = new PubsubSpill(redis, spillStream, logger);
   const consumer = new RedisEventConsumer(subscriber, bus, deadLetters, logger, spill, options);
   metrics.watchPubsubQueue(() => consumer.stats());
+  metrics.watchInboundLag(() => consumer.lagSeconds());
   return consumer;
 }
 
 /** Units of work on PostgreSQL, sharing the process's sku queue, hot skus and group commit. */
-function knexUnitsOfWork(
-  c: DependencyContainer,
-  fromBus: Pick<KnexUnitOfWorkOptions, 'handlersOf' | 'runInline' | 'onOutboxWritten'>,
-): (chain: Chain) => UnitOfWork {
-  let commitInGroup: GroupCommit | undefined;
-  const options = {
-    ...fromBus,
-    skuLocks: new SkuLocks(config.skuQueueTimeoutMs()),
-    hotSkus: new HotSkus(),
-    groupCommit: (sku: string, changesJson: string) =>
-      (commitInGroup ??= groupCommit(c.resolve<Knex>(TOKENS.Db)))(sku, changesJson),
-    statementTimeoutMs: config.dbLimits().statementTimeoutMs,
+function postgresUnitsOfWork(c: DependencyContainer): (chain: Chain) => UnitOfWork {
+  let options: PostgresUnitOfWorkOptions | undefined;
+  return (chain) => {
+    const pool = c.resolve<pg.Pool>(TOKENS.Pool);
+    options ??= {
+      eventHandlers: EVENT_HANDLERS,
+      skuLocks: new SkuLocks(config.skuQueueTimeoutMs()),
+      hotSkus: new HotSkus(),
+      groupCommit: groupCommit(pool),
+    };
+    return new PostgresUnitOfWork(pool, options, chain.correlationId ?? null, causeOfChain(chain));
   };
-  return (chain) =>
-    new KnexUnitOfWork(c.resolve<Knex>(TOKENS.Db), options, chain.correlationId ?? null);
 }
 
 function registerOverrides(c: DependencyContainer, overrides: Overrides): void {
   const values: [symbol, unknown][] = [
     [TOKENS.Logger, overrides.logger],
     [TOKENS.Db, overrides.db],
+    [TOKENS.Pool, overrides.pool],
     [TOKENS.Redis, overrides.redis],
     [TOKENS.Notifications, overrides.notifications],
     [TOKENS.Publish, overrides.publish],

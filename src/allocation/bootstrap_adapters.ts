@@ -2,14 +2,16 @@
 // factory that opens something registers its closer. An override (registered after these)
 // replaces an adapter, which then is never built.
 import type { Knex } from 'knex';
+import type pg from 'pg';
 import { instanceCachingFactory, type DependencyContainer } from 'tsyringe';
 import * as config from './config';
 import { createLogger } from './logging';
-import { createKnex } from './adapters/postgres/db';
+import { createKnex, createPool } from './adapters/postgres/db';
 import { DeadLetters } from './adapters/postgres/dead_letter_store';
 import { KnexOutbox } from './adapters/postgres/knex_outbox';
 import { PrometheusMetrics } from './adapters/prometheus/metrics';
 import { EmailNotifications, LogNotifications } from './adapters/smtp/notifications';
+import { PacedNotifications } from './adapters/smtp/paced_notifications';
 import { connectRedis, type RedisClient } from './adapters/redis/redis_connections';
 import { redisPublisher } from './adapters/redis/redis_eventpublisher';
 import type { Logger, Outbox } from './service_layer/ports';
@@ -17,7 +19,8 @@ import type { Logger, Outbox } from './service_layer/ports';
 export const TOKENS = {
   Logger: Symbol('Logger'),
   Db: Symbol('Db'),
-  ReadDb: Symbol('ReadDb'),
+  Pool: Symbol('Pool'),
+  ReadPool: Symbol('ReadPool'),
   Redis: Symbol('Redis'),
   Notifications: Symbol('Notifications'),
   Publish: Symbol('Publish'),
@@ -26,6 +29,8 @@ export const TOKENS = {
   DeadLetters: Symbol('DeadLetters'),
 } as const;
 
+const OPERATIONS_POOL_SIZE = 4;
+
 export type Closers = (() => Promise<unknown> | void)[];
 
 export function registerAdapters(c: DependencyContainer, closers: Closers): void {
@@ -33,18 +38,29 @@ export function registerAdapters(c: DependencyContainer, closers: Closers): void
     c.register(token, { useFactory: instanceCachingFactory(make) });
   };
   single(TOKENS.Logger, () => createLogger('allocation'));
+  // knex, for the relay and operations (console, dead letters, readiness, retention): a few
+  // short statements at a time, so a few connections beside the hot path's pool.
   single(TOKENS.Db, () => {
-    const db = createKnex(config.databaseUrl(), config.dbPoolSize());
+    const db = createKnex(
+      config.databaseUrl(),
+      Math.min(OPERATIONS_POOL_SIZE, config.dbPoolSize()),
+    );
     closers.push(() => db.destroy());
     return db;
   });
+  // The hot path's connections (units of work): pg's own pool, for named prepared statements.
+  single(TOKENS.Pool, () => {
+    const pool = createPool(config.databaseUrl(), config.dbPoolSize());
+    closers.push(() => pool.end());
+    return pool;
+  });
   // The read routes' database: a streaming replica when DATABASE_READ_URL names one.
-  single(TOKENS.ReadDb, (r) => {
+  single(TOKENS.ReadPool, (r) => {
     const url = config.databaseReadUrl();
-    if (!url) return r.resolve<Knex>(TOKENS.Db);
-    const db = createKnex(url, config.dbPoolSize());
-    closers.push(() => db.destroy());
-    return db;
+    if (!url) return r.resolve<pg.Pool>(TOKENS.Pool);
+    const pool = createPool(url, config.dbPoolSize());
+    closers.push(() => pool.end());
+    return pool;
   });
   single(TOKENS.Redis, () => {
     // While Redis is down a publish fails at once and the outbox keeps it; a Redis that accepts
@@ -59,25 +75,29 @@ export function registerAdapters(c: DependencyContainer, closers: Closers): void
   single(TOKENS.Notifications, (r) => {
     const smtp = config.smtp();
     const logger = r.resolve<Logger>(TOKENS.Logger);
+    const perSecond = config.emailMaxPerSecond();
     if (!smtp) {
       logger.info({}, 'no SMTP_HOST set: out-of-stock notifications are written to the log');
-      return new LogNotifications(logger);
+      return new PacedNotifications(new LogNotifications(logger), perSecond);
     }
     const email = new EmailNotifications(smtp);
     closers.push(() => email.close());
-    return email;
+    return new PacedNotifications(email, perSecond);
   });
   single(TOKENS.Publish, (r) =>
     redisPublisher(r.resolve<RedisClient>(TOKENS.Redis), config.outboundStream()),
   );
   single(TOKENS.Outbox, (r) => {
-    const outbox = new KnexOutbox(r.resolve<Knex>(TOKENS.Db), config.outboxLeaseMs());
+    const outbox = new KnexOutbox(r.resolve<Knex>(TOKENS.Db), config.outboxLeaseMs(), (h, s) =>
+      r.resolve<PrometheusMetrics>(TOKENS.Metrics).publishDelay(h, s),
+    );
     closers.push(() => outbox.close());
     return outbox;
   });
-  single(
-    TOKENS.Metrics,
-    (r) => new PrometheusMetrics(() => r.resolve<Outbox>(TOKENS.Outbox).backlog()),
-  );
+  single(TOKENS.Metrics, (r) => {
+    const metrics = new PrometheusMetrics(() => r.resolve<Outbox>(TOKENS.Outbox).backlog());
+    metrics.watchDeadLetters(() => r.resolve<DeadLetters>(TOKENS.DeadLetters).openBySource());
+    return metrics;
+  });
   single(TOKENS.DeadLetters, (r) => new DeadLetters(r.resolve<Knex>(TOKENS.Db)));
 }

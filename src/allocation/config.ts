@@ -63,6 +63,13 @@ export function smtp(): { host: string; port: number } | undefined {
   return host ? { host, port: intEnv('SMTP_PORT', 25) } : undefined;
 }
 
+/** SPEC section 5: notifications sent per second at most; the rest wait (none is dropped). */
+export function emailMaxPerSecond(): number {
+  const perSecond = intEnv('EMAIL_MAX_PER_SECOND', 5);
+  if (perSecond < 1) throw new ConfigError('EMAIL_MAX_PER_SECOND must be at least 1, got 0');
+  return perSecond;
+}
+
 export function stockEmail(): string {
   return env('STOCK_EMAIL') ?? 'stock@example.com';
 }
@@ -73,7 +80,7 @@ export function logLevel(): string {
 
 /** Connections per process: enough to keep both cores busy, few enough for many replicas. */
 export function dbPoolSize(): number {
-  // at least 2: the outbox relay's leader keeps one connection while it delivers
+  // at least 2: a unit of work's transaction and the loads of another at once
   return Math.max(2, intEnv('DB_POOL_SIZE', 10));
 }
 
@@ -125,6 +132,16 @@ export function maxInflight(): { commands: number; reads: number; targetMs: numb
     reads: Math.max(1, intEnv('MAX_INFLIGHT_READS', commands * 4)),
     targetMs: Math.max(0, intEnv('ADMISSION_TARGET_MS', 250)),
   };
+}
+
+/**
+ * The longest a request's body may take to arrive (SPEC section 10): a later one gets 408, and
+ * no admission slot is held meanwhile. Positive: a body wait must have a bound.
+ */
+export function bodyTimeoutMs(): number {
+  const ms = intEnv('BODY_TIMEOUT_MS', 10_000);
+  if (ms === 0) throw new ConfigError('BODY_TIMEOUT_MS must be a positive integer, got 0');
+  return ms;
 }
 
 /** The longest a command waits for its sku's earlier commands in this process. */

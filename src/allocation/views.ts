@@ -1,7 +1,8 @@
 // The read side: plain SQL on the allocations_view read model, no domain needed.
 import DataLoader from 'dataloader';
-import type { Knex } from 'knex';
-import { queryPrepared } from './adapters/postgres/prepared';
+import type pg from 'pg';
+import { preparedQuery } from './adapters/postgres/prepared';
+import { preferenceOrder } from './domain/model';
 
 export interface AllocationRow {
   sku: string;
@@ -11,13 +12,12 @@ export interface AllocationRow {
 /** The allocations of each of `orderids`, by order id (an order with none is left out). */
 export async function allocationsOfOrders(
   orderids: readonly string[],
-  db: Knex,
+  db: pg.Pool,
 ): Promise<Map<string, AllocationRow[]>> {
-  const { rows } = await queryPrepared<AllocationRow & { orderid: string }>(
-    db,
+  const rows = await preparedQuery(db)<AllocationRow & { orderid: string }>(
     // a row whose batchref is null records a removal (see the migration that versions it)
     `SELECT orderid, sku, batchref FROM allocations_view
-     WHERE orderid = ANY(?::text[]) AND batchref IS NOT NULL ORDER BY orderid, sku`,
+     WHERE orderid = ANY($1::text[]) AND batchref IS NOT NULL ORDER BY orderid, sku`,
     [orderids],
   );
   const byOrder = new Map<string, AllocationRow[]>();
@@ -30,7 +30,7 @@ export async function allocationsOfOrders(
 }
 
 /** One order's allocations, by sku. */
-export async function allocations(orderid: string, db: Knex): Promise<AllocationRow[]> {
+export async function allocations(orderid: string, db: pg.Pool): Promise<AllocationRow[]> {
   return (await allocationsOfOrders([orderid], db)).get(orderid) ?? [];
 }
 
@@ -45,7 +45,7 @@ export async function allocations(orderid: string, db: Knex): Promise<Allocation
 const MAX_BATCH = 100;
 
 /** `allocations`, with the reads that arrive together batched into one statement. */
-export function batchedAllocations(db: Knex): (orderid: string) => Promise<AllocationRow[]> {
+export function batchedAllocations(db: pg.Pool): (orderid: string) => Promise<AllocationRow[]> {
   const loader = new DataLoader<string, AllocationRow[]>(
     async (orderids) => {
       const byOrder = await allocationsOfOrders(orderids, db);
@@ -69,32 +69,34 @@ export interface ProductStock {
 }
 
 // One statement, so the version and the batches come from one snapshot. The order is the
-// domain's allocation preference: warehouse stock (no eta) first, then earliest eta, ref breaking
-// ties; COLLATE "C" compares refs by code point as the domain does, whatever the database locale.
+// domain's own comparison (preferenceOrder), applied here: SQL can only compare refs by code
+// point (COLLATE "C") or by a locale, and the domain compares UTF-16 code units, which differ
+// for refs past U+FFFF (`\u{1F600}-lot` sorts before `\uFFFD-lot` in the domain, after in SQL).
 const PRODUCT_STOCK = `
   SELECT p.version_number AS version, b.reference AS ref, to_char(b.eta, 'YYYY-MM-DD') AS eta,
          b.purchased_quantity AS purchased, b.allocated_quantity AS allocated
   FROM products p LEFT JOIN batches b ON b.sku = p.sku
-  WHERE p.sku = ?
-  ORDER BY b.eta ASC NULLS FIRST, b.reference COLLATE "C"`;
+  WHERE p.sku = $1`;
 
 /** A product's stock per batch, in allocation preference order; undefined for an unknown sku. */
-export async function productStock(sku: string, db: Knex): Promise<ProductStock | undefined> {
-  const { rows } = await queryPrepared<{
+export async function productStock(sku: string, db: pg.Pool): Promise<ProductStock | undefined> {
+  const rows = await preparedQuery(db)<{
     version: number;
     ref: string | null;
     eta: string | null;
     purchased: number;
     allocated: number;
-  }>(db, PRODUCT_STOCK, [sku]);
+  }>(PRODUCT_STOCK, [sku]);
   if (rows.length === 0) return undefined;
   return {
     sku,
     version: rows[0].version,
     batches: rows
       .filter((row) => row.ref !== null)
+      .map((row) => ({ ...row, reference: row.ref as string }))
+      .sort(preferenceOrder)
       .map((row) => ({
-        ref: row.ref as string,
+        ref: row.reference,
         eta: row.eta,
         purchased: row.purchased,
         allocated: row.allocated,

@@ -3,8 +3,9 @@
 import { expect } from 'chai';
 import type { Knex } from 'knex';
 import type Koa from 'koa';
+import type pg from 'pg';
 import request from 'supertest';
-import { createKnex } from '../../src/allocation/adapters/postgres/db';
+import { createKnex, createPool } from '../../src/allocation/adapters/postgres/db';
 import { bootstrap, type Service } from '../../src/allocation/bootstrap';
 import { dbLimits, type DbLimits } from '../../src/allocation/config';
 import { testDb } from '../support/db';
@@ -20,17 +21,20 @@ const cases: [string, Partial<DbLimits>][] = [
 for (const [name, limits] of cases) {
   describe(`a statement stuck behind a lock (${name})`, () => {
     let db: Knex;
+    let pool: pg.Pool;
     let service: Service;
     let app: Koa;
     before(async () => {
       await testDb(); // migrated
       db = createKnex(process.env.DATABASE_URL as string, 4, { ...dbLimits(), ...limits });
-      service = bootstrap({ db });
+      pool = createPool(process.env.DATABASE_URL as string, 4, { ...dbLimits(), ...limits });
+      service = bootstrap({ db, pool });
       app = service.app();
     });
     after(async () => {
       await service.close();
       await db.destroy();
+      await pool.end();
     });
 
     it('answers 503 with Retry-After, then serves the sku again once the lock is gone', async () => {

@@ -29,6 +29,15 @@ describe('HTTP methods and paths', () => {
     });
   }
 
+  for (const path of ['/Allocate', '/ALLOCATE', '/allocate/']) {
+    it(`${path} is the router's /allocate: GET is a 405 allowing POST`, async () => {
+      const response = await send('GET', path);
+
+      expect(response.status).to.equal(405);
+      expect(response.headers.allow).to.equal('POST');
+    });
+  }
+
   it('POST /allocations/:orderid is a 405 allowing GET and HEAD', async () => {
     const response = await request(t.app.callback()).post('/allocations/order-1').send({});
 

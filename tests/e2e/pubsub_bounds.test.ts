@@ -200,12 +200,17 @@ describe('pub/sub consumer bounds', () => {
         expect(await metric(service!, 'allocation_pubsub_queue_messages')).to.equal(0);
       }, 30_000);
       expect(await spillLength(spill)).to.equal(ids.length);
+      // the oldest message not yet applied ages while it waits in the spill
+      await eventually(async () => {
+        expect(await metric(service!, 'allocation_inbound_lag_seconds')).to.be.at.least(1);
+      }, 30_000);
     } finally {
       await blocker.rollback();
     }
     await eventually(async () => {
       expect(await spillLength(spill)).to.equal(0);
       await expectAllApplied(db, ids, skus, 50);
+      expect(await metric(service!, 'allocation_inbound_lag_seconds')).to.equal(0);
     }, 60_000);
     expect(await metric(service, 'allocation_pubsub_queue_peak_messages')).to.be.at.most(
       BOUND.messages,

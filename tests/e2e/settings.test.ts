@@ -19,6 +19,7 @@ describe('settings', () => {
     'INBOX_RETENTION',
     'DEAD_LETTER_RETENTION',
     'AUDIT_RETENTION',
+    'HISTORY_RETENTION',
   ]) {
     it(`an invalid ${name} stops the start with one sentence naming it`, () => {
       const result = startWith(name, 'soon');
@@ -29,6 +30,16 @@ describe('settings', () => {
     });
   }
 
+  for (const value of ['soon', '0']) {
+    it(`BODY_TIMEOUT_MS=${value} stops the start with one sentence naming it`, () => {
+      const result = startWith('BODY_TIMEOUT_MS', value);
+
+      expect(result.status).to.equal(1);
+      expect(result.stderr.trim().split('\n')).to.have.length(1);
+      expect(result.stderr).to.contain('BODY_TIMEOUT_MS');
+    });
+  }
+
   it('an invalid OUTBOX_MAX_ATTEMPTS stops the start with one sentence naming it', () => {
     const result = startWith('OUTBOX_MAX_ATTEMPTS', 'many');
 
@@ -36,4 +47,14 @@ describe('settings', () => {
     expect(result.stderr.trim().split('\n')).to.have.length(1);
     expect(result.stderr).to.contain('OUTBOX_MAX_ATTEMPTS');
   });
+
+  for (const value of ['fast', '0']) {
+    it(`EMAIL_MAX_PER_SECOND=${value} stops the start with one sentence naming it`, () => {
+      const result = startWith('EMAIL_MAX_PER_SECOND', value);
+
+      expect(result.status).to.equal(1);
+      expect(result.stderr.trim().split('\n')).to.have.length(1);
+      expect(result.stderr).to.contain('EMAIL_MAX_PER_SECOND');
+    });
+  }
 });

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { groupCommit } from '../../src/allocation/adapters/postgres/group_commit';
 import { isUniqueViolation } from '../../src/allocation/adapters/postgres/db';
-import { testDb } from '../support/db';
+import { testDb, testPool } from '../support/db';
 import { randomBatchref, randomSku } from '../support/random_refs';
 
 /** The changes of a new product with one new batch, as product_changes.ts writes them. */
@@ -21,7 +21,7 @@ function newProduct(ref: string): string {
 describe('group commit', () => {
   it('commits the products asked for in one turn, each of them', async () => {
     const db = await testDb();
-    const commit = groupCommit(db);
+    const commit = groupCommit(await testPool());
     const products = Array.from({ length: 20 }, () => [randomSku(), randomBatchref()]);
 
     await Promise.all(products.map(([sku, ref]) => commit(sku, newProduct(ref))));
@@ -33,7 +33,7 @@ describe('group commit', () => {
 
   it("fails only the product whose change fails, and commits its neighbours'", async () => {
     const db = await testDb();
-    const commit = groupCommit(db);
+    const commit = groupCommit(await testPool());
     const taken = randomBatchref('taken');
     await commit(randomSku(), newProduct(taken));
     const products = Array.from({ length: 6 }, () => [randomSku(), randomBatchref()]);

@@ -3,14 +3,15 @@
 // cannot leave it disagreeing with the write side. Each case that once did, on its own.
 import { expect } from 'chai';
 import type { Knex } from 'knex';
-import { createKnex } from '../../src/allocation/adapters/postgres/db';
+import type pg from 'pg';
+import { createPool } from '../../src/allocation/adapters/postgres/db';
 import { bootstrap, type Service } from '../../src/allocation/bootstrap';
 import * as config from '../../src/allocation/config';
 import { Allocate, ChangeBatchQuantity, CreateBatch } from '../../src/allocation/domain/commands';
 import { OrderLine } from '../../src/allocation/domain/model';
 import { ConcurrencyError, Unavailable } from '../../src/allocation/service_layer/errors';
 import { allocations } from '../../src/allocation/views';
-import { testDb } from '../support/db';
+import { testDb, testPool } from '../support/db';
 import { eventually } from '../support/eventually';
 import { randomBatchref, randomOrderid, randomSku } from '../support/random_refs';
 import { FakeNotifications, recordingPublisher, silentLogger } from '../unit/fakes';
@@ -18,16 +19,17 @@ import { allocatedBatchref, insertBatch, newUow } from './uow_fixtures';
 
 /** What the write side says of the order's line, and what the read model shows for it. */
 async function bothSides(db: Knex, orderid: string, sku: string) {
-  const view = await allocations(orderid, db);
+  const view = await allocations(orderid, await testPool());
   return {
     write: (await allocatedBatchref(db, orderid, sku)) ?? null,
     read: view[0]?.batchref ?? null,
   };
 }
 
-function service(db: Knex): Service {
+function service(db: Knex, pool?: pg.Pool): Service {
   return bootstrap({
     db,
+    pool,
     publish: recordingPublisher(),
     notifications: new FakeNotifications(),
     logger: silentLogger,
@@ -44,7 +46,7 @@ describe('read model', () => {
       const check = setInterval(() => loaded === 2 && (clearInterval(check), resolve()), 5);
     });
     const tryToAllocate = async (orderid: string) => {
-      const uow = newUow(db);
+      const uow = newUow(await testPool());
       await uow.run(async () => {
         const product = await uow.products.get(sku, { orderids: [orderid] });
         product?.allocate(new OrderLine(orderid, sku, 1));
@@ -66,16 +68,16 @@ describe('read model', () => {
   it('a read-model write that fails fails its change too, and a retry brings both', async () => {
     const db = await testDb();
     // the service's own connections give up on a lock after 100 ms
-    const impatient = createKnex(process.env.DATABASE_URL as string, 4, {
+    const impatient = createPool(process.env.DATABASE_URL as string, 4, {
       ...config.dbLimits(),
       lockTimeoutMs: 100,
     });
-    const { bus, close } = service(impatient);
+    const { bus, close } = service(db, impatient);
     try {
       await failThenRetry(db, bus);
     } finally {
       await close();
-      await impatient.destroy();
+      await impatient.end();
     }
   });
 

@@ -1,12 +1,12 @@
 import { expect } from 'chai';
 import { Batch, OrderLine, Product } from '../../src/allocation/domain/model';
-import { testDb } from '../support/db';
+import { testPool } from '../support/db';
 import { randomBatchref, randomOrderid, randomSku } from '../support/random_refs';
 import { newUow } from './uow_fixtures';
 
 describe('repository', () => {
   it('round-trips a product with batches and allocations', async () => {
-    const db = await testDb();
+    const pool = await testPool();
     const [sku, b1, b2, o1] = [
       randomSku(),
       randomBatchref('1'),
@@ -19,12 +19,12 @@ describe('repository', () => {
     ]);
     product.allocate(new OrderLine(o1, sku, 12));
 
-    const uow = newUow(db);
+    const uow = newUow(pool);
     await uow.run(async () => {
       uow.products.add(product);
       await uow.commit();
     });
-    const reader = newUow(db);
+    const reader = newUow(pool);
     const loaded = await reader.run(() => reader.products.get(sku, { orderids: [o1] }));
 
     expect(loaded?.versionNumber).to.equal(1);
@@ -39,11 +39,11 @@ describe('repository', () => {
   });
 
   it('loads only the line of the order being allocated', async () => {
-    const db = await testDb();
+    const pool = await testPool();
     const [sku, ref] = [randomSku(), randomBatchref()];
     const product = new Product(sku, [new Batch(ref, sku, 100, null)]);
     for (const orderid of ['o1', 'o2', 'o3']) product.allocate(new OrderLine(orderid, sku, 1));
-    const uow = newUow(db);
+    const uow = newUow(pool);
     await uow.run(async () => {
       uow.products.add(product);
       await uow.commit();
@@ -56,12 +56,12 @@ describe('repository', () => {
   });
 
   it('loads only the newest lines a quantity change frees', async () => {
-    const db = await testDb();
+    const pool = await testPool();
     const [sku, ref] = [randomSku(), randomBatchref()];
     const product = new Product(sku, [new Batch(ref, sku, 100, null)]);
     for (const orderid of ['o1', 'o2', 'o3', 'o4'])
       product.allocate(new OrderLine(orderid, sku, 5));
-    const uow = newUow(db);
+    const uow = newUow(pool);
     await uow.run(async () => {
       uow.products.add(product);
       await uow.commit();
@@ -74,7 +74,7 @@ describe('repository', () => {
   });
 
   it('returns undefined for an unknown sku', async () => {
-    const uow = newUow(await testDb());
+    const uow = newUow(await testPool());
 
     expect(await uow.run(() => uow.products.get(randomSku()))).to.equal(undefined);
   });

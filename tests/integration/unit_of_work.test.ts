@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import type { Knex } from 'knex';
 import { Batch, OrderLine, Product } from '../../src/allocation/domain/model';
 import { ConcurrencyError, DuplicateBatch } from '../../src/allocation/service_layer/errors';
-import { testDb } from '../support/db';
+import { testDb, testPool } from '../support/db';
 import { randomBatchref, randomOrderid, randomSku } from '../support/random_refs';
 import { allocatedBatchref, insertBatch, newUow } from './uow_fixtures';
 
@@ -32,7 +32,7 @@ describe('unit of work', () => {
     const [sku, ref, orderid] = [randomSku(), randomBatchref(), randomOrderid()];
     await insertBatch(db, ref, sku, 100);
 
-    const uow = newUow(db);
+    const uow = newUow(await testPool());
     await uow.run(async () => {
       const product = await uow.products.get(sku);
       product?.allocate(new OrderLine(orderid, sku, 10));
@@ -49,7 +49,7 @@ describe('unit of work', () => {
     const [sku, ref] = [randomSku(), randomBatchref()];
     await insertBatch(db, ref, sku, 100);
 
-    const uow = newUow(db);
+    const uow = newUow(await testPool());
     await uow.run(async () => {
       (await uow.products.get(sku))?.allocate(new OrderLine('o1', sku, 10));
     });
@@ -61,7 +61,7 @@ describe('unit of work', () => {
     const db = await testDb();
     const [sku, ref] = [randomSku(), randomBatchref()];
     await insertBatch(db, ref, sku, 100);
-    const uow = newUow(db);
+    const uow = newUow(await testPool());
 
     const run = uow.run(async () => {
       (await uow.products.get(sku))?.allocate(new OrderLine('o1', sku, 10));
@@ -80,7 +80,7 @@ describe('unit of work', () => {
     const bothLoaded = barrier(2);
 
     const tryToAllocate = async (orderid: string): Promise<void> => {
-      const uow = newUow(db);
+      const uow = newUow(await testPool());
       await uow.run(async () => {
         const product = await uow.products.get(sku, { orderids: [orderid] });
         product?.allocate(new OrderLine(orderid, sku, 10));
@@ -104,12 +104,12 @@ describe('unit of work', () => {
     const [sku, ref] = [randomSku(), randomBatchref()];
     await insertBatch(db, ref, sku, 100);
 
-    const committing = newUow(db);
+    const committing = newUow(await testPool());
     await committing.run(async () => {
       (await committing.products.get(sku))?.allocate(new OrderLine('o1', sku, 1));
       await committing.commit();
     });
-    const abandoning = newUow(db);
+    const abandoning = newUow(await testPool());
     await abandoning.run(async () => {
       (await abandoning.products.get(sku))?.allocate(new OrderLine('o2', sku, 1));
     });
@@ -129,7 +129,7 @@ describe('unit of work', () => {
     const [sku, otherSku, ref] = [randomSku(), randomSku('other'), randomBatchref()];
     await insertBatch(db, ref, sku, 100);
 
-    const uow = newUow(db);
+    const uow = newUow(await testPool());
     const run = uow.run(async () => {
       const product = new Product(otherSku, []);
       uow.products.add(product);

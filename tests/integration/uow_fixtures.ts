@@ -1,21 +1,25 @@
 import type { Knex } from 'knex';
-import { groupCommit } from '../../src/allocation/adapters/postgres/group_commit';
-import { KnexUnitOfWork } from '../../src/allocation/adapters/postgres/knex_unit_of_work';
+import type pg from 'pg';
+import { groupCommit, type GroupCommit } from '../../src/allocation/adapters/postgres/group_commit';
+import { PostgresUnitOfWork } from '../../src/allocation/adapters/postgres/postgres_unit_of_work';
 import { HotSkus, SkuLocks } from '../../src/allocation/adapters/postgres/sku_locks';
-import type { Event } from '../../src/allocation/domain/events';
 import { EVENT_HANDLERS } from '../../src/allocation/service_layer/handlers';
-import { outboxHandlerNames, runInline } from '../../src/allocation/service_layer/messagebus';
 
-export function newUow(db: Knex): KnexUnitOfWork {
+/** Units of work that commit in groups together, as those of one process do. */
+export function sharedGroupCommit(pool: pg.Pool): GroupCommit {
+  return groupCommit(pool);
+}
+
+export function newUow(
+  pool: pg.Pool,
+  shared: { groupCommit?: GroupCommit } = {},
+): PostgresUnitOfWork {
   // Locks of its own: two units of work built here race like two processes would.
-  return new KnexUnitOfWork(db, {
-    handlersOf: (event: Event) => outboxHandlerNames(EVENT_HANDLERS, event),
-    runInline: (events, readModel) => runInline(EVENT_HANDLERS, events, readModel),
+  return new PostgresUnitOfWork(pool, {
+    eventHandlers: EVENT_HANDLERS,
     skuLocks: new SkuLocks(),
     hotSkus: new HotSkus(),
-    groupCommit: groupCommit(db),
-    onOutboxWritten: () => undefined,
-    statementTimeoutMs: 10_000,
+    groupCommit: shared.groupCommit ?? groupCommit(pool),
   });
 }
 

@@ -4,10 +4,10 @@ import { bootstrap } from '../../src/allocation/bootstrap';
 import type { MessageBus } from '../../src/allocation/service_layer/messagebus';
 import type { OutboxRelay } from '../../src/allocation/service_layer/outbox';
 import { Allocate, ChangeBatchQuantity, CreateBatch } from '../../src/allocation/domain/commands';
-import { createKnex } from '../../src/allocation/adapters/postgres/db';
+import { createPool } from '../../src/allocation/adapters/postgres/db';
 import { allocations, batchedAllocations } from '../../src/allocation/views';
 import { FakeNotifications, recordingPublisher, silentLogger } from '../unit/fakes';
-import { testDb } from '../support/db';
+import { testDb, testPool } from '../support/db';
 import { eventually } from '../support/eventually';
 import { randomBatchref, randomOrderid, randomSku } from '../support/random_refs';
 
@@ -34,7 +34,7 @@ describe('views', () => {
   }
 
   it('reads allocations written to the read model through the bus', async () => {
-    const { db, bus } = await service();
+    const { bus } = await service();
     const [sku1, sku2, b1, b2, b3] = [
       randomSku(),
       randomSku(),
@@ -53,7 +53,7 @@ describe('views', () => {
 
     // the read model is written by the relay, after the commits
     await eventually(async () =>
-      expect(await allocations(orderid, db)).to.have.deep.members([
+      expect(await allocations(orderid, await testPool())).to.have.deep.members([
         { sku: sku1, batchref: b1 },
         { sku: sku2, batchref: b2 },
       ]),
@@ -61,7 +61,7 @@ describe('views', () => {
   });
 
   it('follows a reallocation', async () => {
-    const { db, bus, relay } = await service();
+    const { bus, relay } = await service();
     const [sku, b1, b2, orderid] = [
       randomSku(),
       randomBatchref(),
@@ -77,16 +77,14 @@ describe('views', () => {
     // Deallocated reaches its handlers through the outbox relay (kicked after each commit)
     await eventually(async () => {
       await relay.deliverPending();
-      expect(await allocations(orderid, db)).to.deep.equal([{ sku, batchref: b2 }]);
+      expect(await allocations(orderid, await testPool())).to.deep.equal([{ sku, batchref: b2 }]);
       const mine = publish.published.filter((p) => (p.event as { sku: string }).sku === sku);
       expect(mine.map((p) => (p.event as { batchref: string }).batchref)).to.deep.equal([b1, b2]);
     });
   });
 
   it('has nothing for an unknown order', async () => {
-    const db = await testDb();
-
-    expect(await allocations(randomOrderid(), db)).to.deep.equal([]);
+    expect(await allocations(randomOrderid(), await testPool())).to.deep.equal([]);
   });
 
   describe('reads batched into one statement', () => {
@@ -102,7 +100,7 @@ describe('views', () => {
       // a removed line (batchref null) is not an allocation
       rows.push({ orderid: orders[1], sku: earlier, batchref: null as unknown as string });
       await db('allocations_view').insert(rows);
-      const read = batchedAllocations(db);
+      const read = batchedAllocations(await testPool());
       const unknown = randomOrderid('none');
 
       const asked = [...orders, unknown, orders[7], orders[0]];
@@ -122,10 +120,10 @@ describe('views', () => {
     });
 
     it('fails every read of a statement that fails', async () => {
-      const db = createKnex(process.env.DATABASE_URL as string, 2);
-      const read = batchedAllocations(db);
+      const pool = createPool(process.env.DATABASE_URL as string, 2);
+      const read = batchedAllocations(pool);
       const orderid = randomOrderid();
-      await db.destroy(); // no connection can be acquired any more
+      await pool.end(); // no connection can be acquired any more
 
       const results = await Promise.allSettled([read(orderid), read(randomOrderid())]);
 

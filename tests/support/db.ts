@@ -1,8 +1,10 @@
 // One migrated database per test run, from DATABASE_URL (set by the devenv wrapper).
 import type { Knex } from 'knex';
-import { createKnex, migrate } from '../../src/allocation/adapters/postgres/db';
+import type pg from 'pg';
+import { createKnex, createPool, migrate } from '../../src/allocation/adapters/postgres/db';
 
 let db: Promise<Knex> | undefined;
+let pool: pg.Pool | undefined;
 
 export function testDb(): Promise<Knex> {
   db ??= (async () => {
@@ -15,7 +17,15 @@ export function testDb(): Promise<Knex> {
   return db;
 }
 
+/** pg's pool on the same database (migrated): what units of work and views use. */
+export async function testPool(): Promise<pg.Pool> {
+  await testDb();
+  pool ??= createPool(process.env.DATABASE_URL as string, 10);
+  return pool;
+}
+
 after(async () => {
+  if (pool) await pool.end();
   if (db) await (await db).destroy();
 });
 

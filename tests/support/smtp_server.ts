@@ -9,6 +9,8 @@ export interface Received {
   data: string;
   /** Whether the session was upgraded with STARTTLS before the message was sent. */
   secure: boolean;
+  /** When the server had the whole message (Date.now()). */
+  at: number;
 }
 
 export interface TestSmtpServer {
@@ -48,6 +50,7 @@ export async function startSmtpServer(
           to: session.envelope.rcptTo.map((r) => r.address),
           data: Buffer.concat(chunks).toString('utf8'),
           secure: session.secure,
+          at: Date.now(),
         });
         callback();
       });

@@ -36,6 +36,20 @@ describe('adaptive admission limit', () => {
     expect(admitted).to.equal(256);
   });
 
+  it('says whether there is room without taking it, and a full one counts as a refusal', () => {
+    const { limit, saturatedWindow, judgeWindow } = limitOf(256, 250);
+    for (let i = 0; i < 30; i++) saturatedWindow(400);
+    judgeWindow();
+    expect(limit.hasRoom()).to.equal(true);
+    for (let i = 0; i < ADAPTIVE_FLOOR; i++) expect(limit.tryEnter()).to.equal(true);
+
+    expect(limit.hasRoom()).to.equal(false); // refused at arrival: the window saw a refusal...
+    for (let i = 0; i < ADAPTIVE_FLOOR; i++) limit.leave(10);
+    judgeWindow();
+
+    expect(limit.current).to.be.greaterThan(ADAPTIVE_FLOOR); // ...so the fast window grows it
+  });
+
   it('shrinks while admitted requests are slow, never below the floor', () => {
     const { limit, saturatedWindow, judgeWindow } = limitOf(256, 250);
 

@@ -9,8 +9,15 @@ import type {
   PendingMessage,
 } from '../../src/allocation/service_layer/ports';
 import { DuplicateBatch } from '../../src/allocation/service_layer/errors';
+import { commitPlan, outboxHandlerNames } from '../../src/allocation/service_layer/commit_plan';
 import { EVENT_HANDLERS } from '../../src/allocation/service_layer/handlers';
-import { outboxHandlerNames, runInline } from '../../src/allocation/service_layer/messagebus';
+import {
+  causeOfChain,
+  type Cause,
+  type CauseOf,
+  type HistoryRow,
+} from '../../src/allocation/service_layer/history';
+import type { Chain } from '../../src/allocation/service_layer/messagebus';
 import type {
   Inbox,
   ProductRepository,
@@ -81,7 +88,12 @@ export class FakeOutbox implements Outbox {
   private nextId = 1;
 
   /** One row per handler of the event, as the real unit of work writes them. */
-  append(key: string, event: Event, handlers = handlerNames(event)): void {
+  append(
+    key: string,
+    event: Event,
+    handlers = outboxHandlerNames(EVENT_HANDLERS, event),
+    cause?: Cause | null,
+  ): void {
     for (const handler of handlers) {
       const id = String(this.nextId++);
       this.messages.push({
@@ -93,6 +105,7 @@ export class FakeOutbox implements Outbox {
         correlationId: null,
         occurredAt: new Date(),
         traceparent: null,
+        cause: cause ?? null,
         delivered: false,
       });
     }
@@ -126,16 +139,22 @@ export class FakeOutbox implements Outbox {
   }
 }
 
-function handlerNames(event: Event): string[] {
-  return outboxHandlerNames(EVENT_HANDLERS, event);
-}
-
 export class FakeUnitOfWork implements UnitOfWork {
   readonly products = new FakeRepository();
   readonly readModel = new FakeReadModel();
   readonly inbox = new FakeInbox();
   readonly outbox = new FakeOutbox();
+  /** The history rows commits wrote, with their sku, as apply_product_changes stores them. */
+  readonly history: (HistoryRow & { sku: string })[] = [];
   committed = false;
+  private newEvents: Event[] = [];
+  private causeOf: CauseOf = () => undefined;
+
+  /** What the bus's startUow gives: this one unit of work, for the chain of the next commits. */
+  startedBy(chain: Chain = {}): this {
+    this.causeOf = causeOfChain(chain);
+    return this;
+  }
 
   async run<T>(fn: () => Promise<T>): Promise<T> {
     return fn();
@@ -146,14 +165,23 @@ export class FakeUnitOfWork implements UnitOfWork {
     this.committed = true;
     for (const product of this.products.seen) {
       const events = product.events.splice(0);
-      runInline(EVENT_HANDLERS, events, this.readModel);
-      for (const event of events) this.outbox.append(product.sku, event);
+      // what the real unit of work writes with the products, from the same function
+      const plan = commitPlan(events, EVENT_HANDLERS, this.causeOf);
+      this.readModel.apply(plan.viewRows);
+      for (const { event, handler, cause } of plan.outbox)
+        this.outbox.append(product.sku, event, [handler], cause);
+      this.history.push(...plan.history.map((row) => ({ ...row, sku: product.sku })));
+      this.newEvents.push(...events);
     }
     return Promise.resolve();
   }
 
   async rollback(): Promise<void> {
     return Promise.resolve();
+  }
+
+  collectNewEvents(): Event[] {
+    return this.newEvents.splice(0);
   }
 
   /** As the database's unique constraint does: the second batch with a ref is not kept. */

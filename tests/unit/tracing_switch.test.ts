@@ -3,7 +3,10 @@ import path from 'node:path';
 import { expect } from 'chai';
 import { tracingRequested } from '../../src/allocation/adapters/opentelemetry/tracing_sdk';
 
-const TRACING = path.resolve(__dirname, '../../src/allocation/adapters/opentelemetry/tracing_sdk.js');
+const TRACING = path.resolve(
+  __dirname,
+  '../../src/allocation/adapters/opentelemetry/tracing_sdk.js',
+);
 
 /** Which OpenTelemetry SDK modules a fresh process has loaded after loading tracing.js. */
 function sdkModulesLoaded(env: Record<string, string>): number {

@@ -105,6 +105,7 @@ async function prepareDatabase(log: Logger): Promise<void> {
  */
 function forkApiWorkers(count: number, log: Logger): () => Promise<void> {
   config.maxInflight();
+  config.bodyTimeoutMs();
   config.databaseReadUrl();
   let stopping = false;
   let fastDeaths = 0;
@@ -153,7 +154,9 @@ async function startApi(service: Service): Promise<() => Promise<void>> {
     // A deep accept queue: at 2,000 clients arriving at once, Node's default of 511 overflowed
     // (about 24,000 dropped SYNs in make bench), and a dropped client waits 1-3 s to retry
     // before admission control ever sees it. The kernel caps this at net.core.somaxconn.
-    const s = createServer(listener)
+    // JSON bodies get a 408 at BODY_TIMEOUT_MS (parseJsonBody); this bounds the console's forms.
+    const requestTimeout = config.bodyTimeoutMs() + 1_000;
+    const s = createServer({ requestTimeout, connectionsCheckingInterval: 1_000 }, listener)
       .listen({ port, host, backlog: 4_096 }, () => resolve(s))
       .on('error', reject);
   });

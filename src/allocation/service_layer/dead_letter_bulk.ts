@@ -71,7 +71,8 @@ async function replayInboundBatch(
   for (const letter of letters) lanes[laneOf(deps.orderKey?.(letter) ?? '')].push(letter);
   const replayLane = async (lane: StoredDeadLetter[]) => {
     for (const letter of lane) {
-      const outcome = await deps.redeliverInbound(letter, `dead-letter:${letter.id}`, force);
+      const cause = { kind: 'replay' as const, id: letter.id };
+      const outcome = await deps.redeliverInbound(letter, `dead-letter:${letter.id}`, force, cause);
       if (outcome.kind === 'superseded') superseded.push(letter.id);
       else if (outcome.kind === 'failed') failed.set(letter.id, outcome.reason);
       else done.push(letter.id);

@@ -1,6 +1,7 @@
 // Dead letters (SPEC section 9): messages set aside, inbound or outbound, and the replay that
 // both the HTTP routes and the operator console call, for one dead letter or (dead_letter_bulk.ts)
 // every open one matching a filter.
+import type { Cause } from './history';
 
 /** A dead letter as operators see it. */
 export interface DeadLetter {
@@ -93,6 +94,8 @@ export interface DeadLetterReplayDeps {
     letter: StoredDeadLetter,
     messageId: string,
     force: boolean,
+    /** What its history names: this replay of the dead letter. */
+    cause: Cause,
   ): Promise<Redelivery>;
   /** Tells the relay there is work (after a requeue). */
   outboxWritten(): void;
@@ -147,7 +150,10 @@ export async function replayInbound(
   const { id } = letter;
   // Handled first, marked after: a crash in between leaves it replayable, and the message id
   // (the message's own, or one made up from this dead letter) stops a second effect.
-  const outcome = await deps.redeliverInbound(letter, `dead-letter:${id}`, force);
+  const outcome = await deps.redeliverInbound(letter, `dead-letter:${id}`, force, {
+    kind: 'replay',
+    id,
+  });
   if (outcome.kind === 'superseded') return { id, status: 'superseded' };
   if ((await deps.store.markReplayed([id])).length === 0) return { id, status: 'already replayed' };
   if (outcome.kind === 'applied') return { id, status: 'replayed' };

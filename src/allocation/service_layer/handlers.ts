@@ -1,5 +1,12 @@
 import { Allocate, ChangeBatchQuantity, CreateBatch } from '../domain/commands';
-import { Allocated, Deallocated, OutOfStock } from '../domain/events';
+import {
+  Allocated,
+  BatchCreated,
+  BatchQuantityChanged,
+  Deallocated,
+  OutOfStock,
+  StillOutOfStock,
+} from '../domain/events';
 import { Batch, OrderLine, Product } from '../domain/model';
 import { DuplicateBatch, InvalidSku, UnknownBatch } from './errors';
 import type { CommandHandler, Delivery, EventHandlers, HandlerDeps } from './messagebus';
@@ -125,7 +132,12 @@ export const COMMAND_HANDLERS = new Map<
  * and nothing else). Outbox names are stored on those rows: rename one only with a migration.
  */
 export const EVENT_HANDLERS = new Map<
-  typeof Allocated | typeof Deallocated | typeof OutOfStock,
+  | typeof Allocated
+  | typeof Deallocated
+  | typeof OutOfStock
+  | typeof StillOutOfStock
+  | typeof BatchCreated
+  | typeof BatchQuantityChanged,
   EventHandlers
 >([
   [
@@ -134,4 +146,9 @@ export const EVENT_HANDLERS = new Map<
   ],
   [Deallocated, { inline: [removeAllocationFromReadModel], outbox: { reallocate } }],
   [OutOfStock, { inline: [], outbox: { email: sendOutOfStockNotification } }],
+  // Told only by the history its commit writes (service_layer/history.ts): a repeat refusal
+  // sends nothing (SPEC section 5), and a batch's creation or new quantity needs no handler.
+  [StillOutOfStock, { inline: [], outbox: {} }],
+  [BatchCreated, { inline: [], outbox: {} }],
+  [BatchQuantityChanged, { inline: [], outbox: {} }],
 ]);

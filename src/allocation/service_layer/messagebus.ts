@@ -1,10 +1,12 @@
 // The message bus: commands to their one handler, now; events to every handler of theirs, in
 // one of two places (EVENT_HANDLERS says which). Inline handlers (the read model) run inside the
-// commit of the change that raised the event: the unit of work calls runInline, and what they
-// write commits with the change or not at all. Outbox handlers run after the commit: the unit of
+// commit of the change that raised the event: the unit of work writes what they record with the
+// change, or nothing at all (commit_plan.ts). Outbox handlers run after the commit: the unit of
 // work writes one outbox row per handler in the same statement as the change, and the relay
 // hands those rows back here (handleEvents), retrying a handler until it succeeds, so they run
-// even if the process dies right after the commit, each on its own.
+// even if the process dies right after the commit, each on its own. After each handler the bus
+// pulls the events its unit of work committed (collectNewEvents, as in the book) and tells the
+// relay when some have outbox handlers, so their rows go out now rather than at its next poll.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from '../domain/commands';
 import type { Event } from '../domain/events';
@@ -18,8 +20,10 @@ import {
   type Notifications,
   type Publish,
 } from './ports';
+import { type InlineHandler, outboxHandlerNames } from './commit_plan';
+import type { Cause } from './history';
 import { inHandlerSpan } from './tracing';
-import type { ReadModel, UnitOfWork } from './unit_of_work';
+import type { UnitOfWork } from './unit_of_work';
 
 /** What event handlers may use; each takes what it needs. */
 export interface HandlerDeps {
@@ -40,9 +44,6 @@ export interface Delivery<E extends Event = Event> {
 export type CommandHandler = (command: never, uow: UnitOfWork) => Promise<unknown>;
 /** Takes the deliveries of one product and handler, in commit order (one or many at once). */
 export type EventHandler = (deliveries: never[], deps: HandlerDeps) => Promise<void>;
-/** Runs inside a commit: records what the events change in the read model, nothing else. */
-export type InlineHandler = (events: never[], readModel: ReadModel) => void;
-
 /** An event's handlers: those that run in its commit, and those the outbox runs after it. */
 export interface EventHandlers {
   inline: readonly InlineHandler[];
@@ -68,6 +69,10 @@ export interface RetryPolicy {
  */
 export interface Chain {
   correlationId?: string;
+  /** What started the chain, written with the history it causes (service_layer/history.ts). */
+  cause?: Cause;
+  /** For a delivery of freed lines: the cause of each line's deallocation, by order id. */
+  lineCauses?: ReadonlyMap<string, Cause>;
 }
 
 export interface MessageBusOptions {
@@ -80,6 +85,10 @@ export interface MessageBusOptions {
   log: Logger;
   metrics?: Metrics;
   retry?: RetryPolicy;
+  /** Told when a handler committed events that have outbox handlers (the relay delivers them). */
+  outboxWritten?: () => void;
+  /** Told the events of every handler's commits (metrics that count what was committed). */
+  committed?: (events: readonly Event[]) => void;
 }
 
 export class MessageBus {
@@ -100,23 +109,17 @@ export class MessageBus {
     );
   }
 
-  /** The names of an event's handlers: the outbox rows its commit writes. */
-  handlersOf(event: Event): string[] {
-    return outboxHandlerNames(this.options.eventHandlers, event);
-  }
-
-  /** Runs the inline handlers of a commit's events (called by the unit of work). */
-  runInline(events: readonly Event[], readModel: ReadModel): void {
-    runInline(this.options.eventHandlers, events, readModel);
-  }
-
   /** Runs handler `name` on deliveries of one event type; throws so the relay retries. */
   async handleEvents(name: string, deliveries: Delivery[]): Promise<void> {
     const type = deliveries[0].event.constructor as MessageClass;
     const handler = this.options.eventHandlers.get(type)?.outbox[name];
     if (!handler) throw new Error(`No handler ${name} for event ${type.name}`);
     // a delivery continues the chain of its first event (the relay groups them that way)
-    const chain = { correlationId: deliveries[0].meta.correlationId ?? undefined };
+    const chain = {
+      correlationId: deliveries[0].meta.correlationId ?? undefined,
+      cause: deliveries[0].meta.cause ?? undefined,
+      lineCauses: causesByOrder(deliveries),
+    };
     await this.withRetry(`${type.name}.${name}`, chain, (uow) =>
       (handler as AnyEventHandler)(deliveries, { ...this.options.deps, uow }),
     );
@@ -130,7 +133,7 @@ export class MessageBus {
   ): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
-        const result = await inHandlerSpan(name, () => fn(this.options.startUow(chain)));
+        const result = await inHandlerSpan(name, () => this.inFreshUow(chain, fn));
         this.metrics.handled(name, 'ok');
         return result;
       } catch (error) {
@@ -150,26 +153,30 @@ export class MessageBus {
       }
     }
   }
-}
 
-type EventTable = ReadonlyMap<MessageClass, EventHandlers>;
-
-function handlersOf(table: EventTable, event: Event): EventHandlers {
-  const handlers = table.get(event.constructor as MessageClass);
-  if (!handlers) throw new Error(`No handlers registered for event ${event.constructor.name}`);
-  return handlers;
-}
-
-/** Runs the inline handlers of `events` in order; exported for units of work built by tests. */
-export function runInline(table: EventTable, events: readonly Event[], readModel: ReadModel): void {
-  for (const event of events) {
-    for (const handler of handlersOf(table, event).inline) {
-      (handler as (events: Event[], readModel: ReadModel) => void)([event], readModel);
+  /** Runs `fn`, then pulls what its unit of work committed, even if `fn` failed afterwards. */
+  private async inFreshUow<T>(chain: Chain, fn: (uow: UnitOfWork) => Promise<T>): Promise<T> {
+    const uow = this.options.startUow(chain);
+    try {
+      return await fn(uow);
+    } finally {
+      const table = this.options.eventHandlers;
+      const events = uow.collectNewEvents();
+      if (events.length > 0) this.options.committed?.(events);
+      if (events.some((event) => outboxHandlerNames(table, event).length > 0)) {
+        this.options.outboxWritten?.();
+      }
     }
   }
 }
 
-/** The names of an event's outbox handlers; exported for units of work built by tests. */
-export function outboxHandlerNames(table: EventTable, event: Event): string[] {
-  return Object.keys(handlersOf(table, event).outbox);
+/** Each delivered line's cause, by order id (deliveries of line events of one product). */
+function causesByOrder(deliveries: Delivery[]): Map<string, Cause> {
+  const causes = new Map<string, Cause>();
+  for (const { event, meta } of deliveries) {
+    if (meta.cause && 'orderid' in event && event.orderid !== null) {
+      causes.set(event.orderid, meta.cause);
+    }
+  }
+  return causes;
 }

@@ -1,6 +1,7 @@
 // The ports of the service layer other than the unit of work (unit_of_work.ts): what handlers,
 // the bus and the relay need from the outside world. Adapters implement them; unit tests fake them.
 import type { Event } from '../domain/events';
+import type { Cause } from './history';
 
 /** The logging the service layer needs; pino's logger fits it. */
 export interface Logger {
@@ -15,12 +16,15 @@ export interface Metrics {
   handled(messageType: string, outcome: 'ok' | 'error'): void;
   retried(messageType: string): void;
   delivered(messageType: string, outcome: 'ok' | 'error'): void;
+  /** A handler's circuit opened (its transport unreachable) or closed again. */
+  circuitOpen(handler: string, open: boolean): void;
 }
 
 export const NO_METRICS: Metrics = {
   handled: () => undefined,
   retried: () => undefined,
   delivered: () => undefined,
+  circuitOpen: () => undefined,
 };
 
 export interface Notifications {
@@ -44,6 +48,8 @@ export interface PendingMessage {
   occurredAt: Date;
   /** W3C trace context of the span that wrote it (null when tracing was off). */
   traceparent: string | null;
+  /** What started the change that wrote it (null on rows written before history). */
+  cause?: Cause | null;
 }
 
 export interface DeliveryReport {
@@ -78,4 +84,6 @@ export interface MessageMeta {
   occurredAt: Date;
   /** W3C trace context of the delivery, when tracing is on. */
   traceparent?: string;
+  /** The cause of the change that raised the event (its handlers' commits carry it on). */
+  cause?: Cause | null;
 }

@@ -1,5 +1,6 @@
-// The unit-of-work port and what it holds. Adapters implement it with knex
-// (adapters/postgres/knex_unit_of_work.ts) or in memory (tests/unit/fakes.ts); handlers see only these.
+// The unit-of-work port and what it holds. Adapters implement it on PostgreSQL
+// (adapters/postgres/postgres_unit_of_work.ts) or in memory (tests/unit/fakes.ts); handlers see only these.
+import type { Event } from '../domain/events';
 import type { Product } from '../domain/model';
 
 export interface ProductRepository {
@@ -50,9 +51,11 @@ export interface UnitOfWork {
   run<T>(fn: () => Promise<T>): Promise<T>;
   /**
    * Writes every change, what the inline handlers of the products' events write to the read
-   * model, and one outbox row per outbox handler of those events, atomically. Throws
-   * ConcurrencyError when another unit of work changed a product first.
+   * model, and one outbox row per outbox handler of those events (commit_plan.ts), atomically.
+   * Throws ConcurrencyError when another unit of work changed a product first.
    */
   commit(): Promise<void>;
   rollback(): Promise<void>;
+  /** The events committed since last asked, oldest first; the bus pulls them after a handler. */
+  collectNewEvents(): Event[];
 }

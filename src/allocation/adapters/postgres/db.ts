@@ -11,13 +11,46 @@ pg.types.setTypeParser(pg.types.builtins.DATE, (value) => value);
 /** A reply this much later than the server's own statement timeout means the server is gone. */
 const CLIENT_TIMEOUT_GRACE_MS = 5_000;
 
+/**
+ * The knex instance for migrations and the operational tables (outbox relay, dead letters,
+ * console), where its query builder reads better than SQL text.
+ */
 export function createKnex(
   databaseUrl: string,
   poolSize: number,
   limits: DbLimits = config.dbLimits(),
 ): Knex {
-  // pg's own settings, which knex passes through to each new client unchanged.
-  const connection: pg.ClientConfig = {
+  return knex({
+    client: 'pg',
+    connection: connectionSettings(databaseUrl, limits) as Knex.PgConnectionConfig,
+    pool: { min: 0, max: poolSize },
+    acquireConnectionTimeout: limits.acquireTimeoutMs,
+  });
+}
+
+/**
+ * pg's own pool for the hot path (units of work, group commit, reads): named prepared
+ * statements need a connection's own `query`, which knex does not expose (prepared.ts).
+ */
+export function createPool(
+  databaseUrl: string,
+  poolSize: number,
+  limits: DbLimits = config.dbLimits(),
+): pg.Pool {
+  const pool = new pg.Pool({
+    ...connectionSettings(databaseUrl, limits),
+    max: poolSize,
+    // pg's pool bounds the wait for a connection, pooled or new, with one setting
+    connectionTimeoutMillis: Math.max(limits.acquireTimeoutMs, limits.connectTimeoutMs),
+  });
+  // An idle connection that breaks is dropped by the pool; statements get a working one.
+  pool.on('error', () => undefined);
+  return pool;
+}
+
+/** pg's settings for each new connection, whichever pool opens it. */
+function connectionSettings(databaseUrl: string, limits: DbLimits): pg.ClientConfig {
+  return {
     connectionString: databaseUrl,
     // Sent with each connection's start-up, so they cost no round trip: the server cancels a
     // statement or a lock wait past its limit, and ends a transaction left idle.
@@ -35,12 +68,6 @@ export function createKnex(
     keepAlive: true,
     keepAliveInitialDelayMillis: limits.keepAliveIdleMs,
   };
-  return knex({
-    client: 'pg',
-    connection: connection as Knex.PgConnectionConfig,
-    pool: { min: 0, max: poolSize },
-    acquireConnectionTimeout: limits.acquireTimeoutMs,
-  });
 }
 
 // Compiled migrations sit in dist/migrations, four levels above this file's dist folder.

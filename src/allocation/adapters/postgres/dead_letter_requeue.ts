@@ -38,6 +38,8 @@ export async function requeueDeadLetters(db: Knex, ids: string[]): Promise<strin
         payload: trx.raw('?::jsonb', [letter.payload]),
         correlation_id: letter.correlation_id,
         traceparent: letter.traceparent,
+        // what its handler commits (a re-allocation) tells of this replay in its history
+        cause: JSON.stringify({ kind: 'replay', id: String(letter.id) }),
       })),
     );
     return letters.map((letter) => String(letter.id));

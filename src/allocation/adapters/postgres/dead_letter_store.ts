@@ -102,6 +102,15 @@ export class DeadLetters implements DeadLetterStore {
     return requeueDeadLetters(this.db, ids);
   }
 
+  /** Open dead letters by source, from the counts a trigger keeps (one row per source). */
+  async openBySource(): Promise<Record<string, number>> {
+    const rows = await this.db('dead_letter_counts').select<{ source: string; open: string }[]>(
+      'source',
+      'open',
+    );
+    return Object.fromEntries(rows.map((row) => [row.source, Number(row.open)]));
+  }
+
   async discard(id: string): Promise<boolean> {
     if (!isId(id)) return false;
     const updated = await this.db('dead_letters')

@@ -1,7 +1,10 @@
 import type { Knex } from 'knex';
 import type { DeliveryReport, Outbox, PendingMessage } from '../../service_layer/ports';
-import { drainOutbox } from './knex_outbox_drain';
+import { drainOutbox, type OnDelivered } from './knex_outbox_drain';
 import { RelayLease } from './relay_lease';
+
+/** allocation_outbox_backlog counts this many at most: a bounded read on every scrape. */
+export const BACKLOG_COUNTED_UP_TO = 10_000;
 
 // How long a process that is not the leader waits before asking for the lease again.
 const FOLLOWER_RETRY_MS = 1_000;
@@ -34,6 +37,7 @@ export class KnexOutbox implements Outbox {
   constructor(
     private readonly db: Knex,
     leaseMs = 5_000,
+    private readonly onDelivered?: OnDelivered,
   ) {
     this.lease = new RelayLease(db, leaseMs);
   }
@@ -44,8 +48,12 @@ export class KnexOutbox implements Outbox {
   ): Promise<number> {
     if (!(await this.leadership())) return 0;
     const handed = await this.renewingWhile(() =>
-      drainOutbox(this.db, limit, this.lease, (messages) =>
-        deliver(messages, () => this.lease.heldFor(0)),
+      drainOutbox(
+        this.db,
+        limit,
+        this.lease,
+        (messages) => deliver(messages, () => this.lease.heldFor(0)),
+        this.onDelivered,
       ),
     );
     // Lead only while there is work: an idle leader steps down, so whichever process has
@@ -54,14 +62,24 @@ export class KnexOutbox implements Outbox {
     return handed;
   }
 
+  /**
+   * Read on every scrape of /metrics, so bounded whatever the backlog: counted up to
+   * BACKLOG_COUNTED_UP_TO, and the oldest found as the first of the pending index (by id, which
+   * follows created_at up to the length of a transaction). At 100,000 undelivered rows the exact
+   * count and min(created_at) took 14.6 ms in PostgreSQL, growing with the backlog; these take
+   * 1.4 ms and 0.01 ms (bench/scrape_cost.ts, 2026-12-07).
+   */
   async backlog(): Promise<{ count: number; oldestAgeSeconds: number }> {
-    const row = await this.db('outbox')
-      .whereNull('delivered_at')
-      .first(
-        this.db.raw('count(*)::int AS count'),
-        this.db.raw('coalesce(extract(epoch FROM now() - min(created_at)), 0)::float AS age'),
-      );
-    return { count: row?.count ?? 0, oldestAgeSeconds: row?.age ?? 0 };
+    const pending = () => this.db('outbox').whereNull('delivered_at');
+    const [counted, oldest] = await Promise.all([
+      this.db
+        .from(pending().select(this.db.raw('1')).limit(BACKLOG_COUNTED_UP_TO).as('pending'))
+        .first(this.db.raw('count(*)::int AS count')),
+      pending()
+        .orderBy('id')
+        .first(this.db.raw('extract(epoch FROM now() - created_at)::float AS age')),
+    ]);
+    return { count: counted?.count ?? 0, oldestAgeSeconds: Math.max(0, oldest?.age ?? 0) };
   }
 
   /** Undelivered messages whose last delivery failed, newest first (the operator console). */

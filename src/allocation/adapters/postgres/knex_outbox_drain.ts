@@ -1,70 +1,52 @@
 // One drain of the outbox by the relay's leader (knex_outbox.ts holds the lease): one select
-// of the due rows, the delivery, then one statement per outcome (delivered, failed, dead), on
-// one pooled connection, in a transaction that first checks that the lease is still ours.
+// of the due rows, the delivery, then one statement per outcome (delivered, failed, dead), in
+// a transaction that first checks that the lease is still ours. No connection is held while
+// the messages are delivered. knex's public API only: a drain runs a few statements per batch
+// of messages, so preparing them would save little.
 import type { Knex } from 'knex';
 import { eventFromStorage } from '../../domain/events';
+import type { Cause } from '../../service_layer/history';
 import type { DeliveryReport, PendingMessage } from '../../service_layer/ports';
 import type { RelayLease } from './relay_lease';
 
-interface Connection {
-  query(config: string | { text: string; values?: unknown[]; name?: string }): Promise<{
-    rows: Record<string, unknown>[];
-  }>;
-}
-
-interface PoolClient {
-  acquireConnection(): Promise<Connection>;
-  releaseConnection(connection: Connection): Promise<void>;
-}
+type Rows = { rows: Record<string, unknown>[] };
 
 // Due messages, oldest first, skipping any whose (key, type, handler) has an earlier message
 // still backing off: those wait, to keep their order, without filling the batch. The backing-off
 // ones are found first (few, and at most one scan of the undelivered rows): a per-row NOT EXISTS
 // probe was quadratic in a product's backlog and timed out at 40,000 rows (a 20,000-line change).
-const PENDING = {
-  name: 'outbox_pending',
-  text: `WITH blocked AS (
+const PENDING = `WITH blocked AS (
            SELECT key, type, handler, min(id) AS first_id FROM outbox
            WHERE delivered_at IS NULL AND next_attempt_at > now()
            GROUP BY key, type, handler)
          SELECT o.id, o.key, o.type, o.handler, o.payload, o.attempts, o.correlation_id,
-                o.created_at, o.traceparent
+                o.created_at, o.traceparent, o.cause
          FROM outbox o
          LEFT JOIN blocked b ON b.key = o.key AND b.type = o.type AND b.handler = o.handler
          WHERE o.delivered_at IS NULL AND o.next_attempt_at <= now()
            AND (b.first_id IS NULL OR o.id < b.first_id)
-         ORDER BY o.id LIMIT $1`,
-};
+         ORDER BY o.id LIMIT ?`;
 // The fence: the report is recorded only while the lease is ours and running. FOR SHARE holds
 // the lease row until the commit, so a relay taking the lease over meanwhile waits for it, and
 // its first select sees these updates: no row is recorded by a relay that is no longer leader.
-const LEASE_HELD = {
-  name: 'outbox_lease_held',
-  text: `SELECT now() AS now FROM relay_leases
-         WHERE name = $1 AND holder = $2 AND expires_at > now() FOR SHARE`,
-};
-const DELIVERED = {
-  name: 'outbox_delivered',
-  text: 'UPDATE outbox SET delivered_at = now() WHERE key = ANY($2::text[]) AND id = ANY($1::bigint[])',
-};
+const LEASE_HELD = `SELECT now() AS now FROM relay_leases
+         WHERE name = ? AND holder = ? AND expires_at > now() FOR SHARE`;
+const DELIVERED = `UPDATE outbox SET delivered_at = now()
+         WHERE key = ANY(?::text[]) AND id = ANY(?::bigint[])
+         RETURNING handler, created_at`;
 // The retry times come computed (from the database's clock, read by the fence): Citus refuses
 // an UPDATE whose values combine a STABLE function (now(), timestamptz + interval) with columns.
-const FAILED = {
-  name: 'outbox_failed',
-  text: `UPDATE outbox o SET attempts = o.attempts + 1, last_error = f.error, next_attempt_at = f.at
-         FROM unnest($1::bigint[], $2::text[], $3::timestamptz[]) AS f (id, error, at)
-         WHERE o.key = ANY($4::text[]) AND o.id = f.id`,
-};
+const FAILED = `UPDATE outbox o SET attempts = o.attempts + 1, last_error = f.error, next_attempt_at = f.at
+         FROM unnest(?::bigint[], ?::text[], ?::timestamptz[]) AS f (id, error, at)
+         WHERE o.key = ANY(?::text[]) AND o.id = f.id`;
 
 // Moves messages the relay gave up on to the dead letters, in one statement, with what a replay
 // needs to put them back as they were (key, type, handler, correlation id; id and created_at,
 // which are the message's message_id and occurred_at). The source names the handler
 // (outbox:email, outbox:line_allocated, ...).
-const DEAD = {
-  name: 'outbox_dead',
-  text: `WITH dead AS (
-           DELETE FROM outbox o USING unnest($1::bigint[], $2::text[]) AS f (id, error)
-           WHERE o.key = ANY($3::text[]) AND o.id = f.id
+const DEAD = `WITH dead AS (
+           DELETE FROM outbox o USING unnest(?::bigint[], ?::text[]) AS f (id, error)
+           WHERE o.key = ANY(?::text[]) AND o.id = f.id
            RETURNING o.key, o.type, o.handler, o.payload, o.attempts, o.correlation_id,
              o.traceparent, f.error, o.id AS outbox_id, o.created_at AS occurred_at)
          INSERT INTO dead_letters (source, payload, reason, attempts,
@@ -72,8 +54,10 @@ const DEAD = {
            outbox_id, occurred_at)
          SELECT 'outbox:' || handler, payload::text, error, attempts + 1,
            key, type, handler, correlation_id, traceparent, outbox_id, occurred_at
-         FROM dead`,
-};
+         FROM dead`;
+
+/** Told, once recorded, of each message delivered: its handler and its commit-to-delivery delay. */
+export type OnDelivered = (handler: string, seconds: number) => void;
 
 /** How long a message of a type this version does not know waits before it is read again. */
 const UNKNOWN_TYPE_RETRY_MS = 60_000;
@@ -87,48 +71,35 @@ export async function drainOutbox(
   limit: number,
   lease: RelayLease,
   deliver: (messages: PendingMessage[]) => Promise<DeliveryReport>,
+  onDelivered: OnDelivered = () => undefined,
 ): Promise<number> {
-  const client = db.client as PoolClient;
-  const connection = await client.acquireConnection();
-  try {
-    const { rows } = await connection.query({ ...PENDING, values: [limit] });
-    if (rows.length === 0) return 0;
-    // A type this version does not know (written by a newer one, mid-deploy) is put out of the
-    // way for a while, as a failed delivery: left due, a batch of them at the head of the
-    // outbox was read again by every drain and nothing behind it was ever delivered.
-    const unreadable: DeliveryReport['failed'] = [];
-    const readable = rows.flatMap((row) => {
-      try {
-        return [toPending(row)];
-      } catch (error) {
-        const reason = `Not delivered by this version: ${(error as Error).message}`;
-        unreadable.push({ id: String(row.id), error: reason, retryInMs: UNKNOWN_TYPE_RETRY_MS });
-        return [];
-      }
-    });
-    const delivery = await deliver(readable);
-    const report = { ...delivery, failed: [...delivery.failed, ...unreadable] };
-    if (report.delivered.length + report.failed.length + report.dead.length === 0) {
-      return rows.length;
-    }
-    await connection.query('BEGIN');
+  const { rows } = await db.raw<Rows>(PENDING, [limit]);
+  if (rows.length === 0) return 0;
+  // A type this version does not know (written by a newer one, mid-deploy) is put out of the
+  // way for a while, as a failed delivery: left due, a batch of them at the head of the
+  // outbox was read again by every drain and nothing behind it was ever delivered.
+  const unreadable: DeliveryReport['failed'] = [];
+  const readable = rows.flatMap((row) => {
     try {
-      const held = await connection.query({ ...LEASE_HELD, values: [lease.name, lease.holder] });
-      if (held.rows.length === 0) {
-        await connection.query('ROLLBACK');
-        lease.lost();
-        return rows.length;
-      }
-      await record(connection, report, rows, held.rows[0].now as Date);
-      await connection.query('COMMIT');
+      return [toPending(row)];
     } catch (error) {
-      await connection.query('ROLLBACK').catch(() => undefined);
-      throw error;
+      const reason = `Not delivered by this version: ${(error as Error).message}`;
+      unreadable.push({ id: String(row.id), error: reason, retryInMs: UNKNOWN_TYPE_RETRY_MS });
+      return [];
     }
+  });
+  const delivery = await deliver(readable);
+  const report = { ...delivery, failed: [...delivery.failed, ...unreadable] };
+  if (report.delivered.length + report.failed.length + report.dead.length === 0) {
     return rows.length;
-  } finally {
-    await client.releaseConnection(connection);
   }
+  // (the transaction's own promise: it rejects when COMMIT fails, knex#3847)
+  await db.transaction(async (trx) => {
+    const held = await trx.raw<Rows>(LEASE_HELD, [lease.name, lease.holder]);
+    if (held.rows.length === 0) return lease.lost();
+    await record(trx, report, rows, held.rows[0].now as Date, onDelivered);
+  });
+  return rows.length;
 }
 
 /**
@@ -137,39 +108,41 @@ export async function drainOutbox(
  * goes to the shards of those keys only, not to every shard.
  */
 async function record(
-  connection: Connection,
+  trx: Knex.Transaction,
   report: DeliveryReport,
   rows: Record<string, unknown>[],
   now: Date,
+  onDelivered: OnDelivered,
 ): Promise<void> {
   const keyOf = new Map(rows.map((row) => [String(row.id), String(row.key)]));
-  const keysOf = (ids: string[]) => [...new Set(ids.map((id) => keyOf.get(id)))];
+  const keysOf = (ids: string[]) => [...new Set(ids.map((id) => keyOf.get(id) as string))];
   if (report.delivered.length > 0) {
     const delivered = report.delivered;
-    await connection.query({ ...DELIVERED, values: [delivered, keysOf(delivered)] });
+    const marked = await trx.raw<Rows>(DELIVERED, [keysOf(delivered), delivered]);
+    // Commit to delivery on the database's clock: created_at is the writing transaction's now(),
+    // `now` this one's (the delivered_at just set), so every process's figures agree. Computed
+    // here, not in RETURNING: Citus refuses STABLE functions beside columns in an UPDATE.
+    for (const row of marked.rows) {
+      const createdAt = (row.created_at as Date).getTime();
+      onDelivered(String(row.handler), (now.getTime() - createdAt) / 1000);
+    }
   }
   if (report.failed.length > 0) {
     const failed = report.failed;
-    await connection.query({
-      ...FAILED,
-      values: [
-        failed.map((f) => f.id),
-        failed.map((f) => f.error.slice(0, 2000)),
-        failed.map((f) => new Date(now.getTime() + f.retryInMs)),
-        keysOf(failed.map((f) => f.id)),
-      ],
-    });
+    await trx.raw(FAILED, [
+      failed.map((f) => f.id),
+      failed.map((f) => f.error.slice(0, 2000)),
+      failed.map((f) => new Date(now.getTime() + f.retryInMs)),
+      keysOf(failed.map((f) => f.id)),
+    ]);
   }
   if (report.dead.length > 0) {
     const dead = report.dead;
-    await connection.query({
-      ...DEAD,
-      values: [
-        dead.map((d) => d.id),
-        dead.map((d) => d.error.slice(0, 2000)),
-        keysOf(dead.map((d) => d.id)),
-      ],
-    });
+    await trx.raw(DEAD, [
+      dead.map((d) => d.id),
+      dead.map((d) => d.error.slice(0, 2000)),
+      keysOf(dead.map((d) => d.id)),
+    ]);
   }
 }
 
@@ -183,5 +156,6 @@ function toPending(row: Record<string, unknown>): PendingMessage {
     correlationId: (row.correlation_id as string | null) ?? null,
     occurredAt: row.created_at as Date,
     traceparent: (row.traceparent as string | null) ?? null,
+    cause: (row.cause as Cause | null) ?? null,
   };
 }

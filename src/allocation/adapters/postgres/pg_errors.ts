@@ -71,7 +71,7 @@ export function isVersionConflict(error: unknown): boolean {
 }
 
 /**
- * The service's error for a failed commit of products (adapters/postgres/knex_unit_of_work.ts): a lost
+ * The service's error for a failed commit of products (adapters/postgres/postgres_unit_of_work.ts): a lost
  * version race, or a line or message id written by someone else at the same moment, is a
  * ConcurrencyError; a batch ref already taken is DuplicateBatch; anything else is returned.
  */

@@ -2,13 +2,20 @@
 // knex has no change tracking, so the product is compared with its snapshot from load time.
 import type { Event } from '../../domain/events';
 import type { Product } from '../../domain/model';
+import { commitPlan, type CommitPlan, type HandlerTable } from '../../service_layer/commit_plan';
+import type { Cause, CauseOf, HistoryRow } from '../../service_layer/history';
 import type { ReadModelRow } from '../../service_layer/unit_of_work';
 import type { Snapshot } from './repository';
+
+/** Lines freed and allocated past which a change needs a transaction with a longer timeout. */
+export const LARGE_CHANGE_LINES = 1_000;
 
 export interface ProductChanges {
   /** The version loaded (checked by the database), or null for a new product. */
   expected_version: number | null;
   version: number;
+  /** Whether the sku's stock-out was notified (Product.outOfStockNotified). */
+  out_of_stock_notified: boolean;
   new_batches: { ref: string; purchased: number; allocated: number; eta: string | null }[];
   changed_batches: { ref: string; purchased: number; allocated: number; position: string | null }[];
   freed_lines: { ref: string; orderid: string }[];
@@ -19,12 +26,51 @@ export interface ProductChanges {
     payload: Event;
     correlation_id: string | null;
     traceparent: string | null;
+    /** Carried to the handlers' own commits (a re-allocation's history names it). */
+    cause: Cause | null;
   }[];
   /** The read-model rows of the change, the newest version of each line. */
   view_rows: { orderid: string; batchref: string | null; version: number }[];
+  /** One row per event, in the order raised (service_layer/history.ts). */
+  history: HistoryRow[];
   message_id?: string;
   /** The message id was made up by the service (processed_messages.made_here). */
   message_made_here?: true;
+}
+
+/**
+ * What a unit of work writes: per product changed, (sku, changes as JSON) for
+ * apply_product_changes; the events they commit; the lines they free and allocate.
+ */
+export function productWrites(
+  loaded: { seen: ReadonlySet<Product>; snapshots: ReadonlyMap<Product, Snapshot> },
+  context: {
+    eventHandlers: HandlerTable;
+    correlationId: string | null;
+    traceparent: string | null;
+    /** The cause each event's history row and outbox rows name (service_layer/history.ts). */
+    causeOf: CauseOf;
+    /** The inbound message id, recorded with the first product. */
+    messageId?: string;
+    messageIdMadeHere?: boolean;
+  },
+): { events: Event[]; writes: [string, string][]; lines: number } {
+  const events: Event[] = [];
+  const writes: [string, string][] = [];
+  let lines = 0;
+  for (const product of loaded.seen) {
+    const raised = product.events.splice(0);
+    const change = productChanges(product, loaded.snapshots.get(product), {
+      ...context,
+      plan: commitPlan(raised, context.eventHandlers, context.causeOf),
+      messageId: writes.length === 0 ? context.messageId : undefined,
+    });
+    events.push(...raised);
+    if (!change) continue;
+    writes.push([change.sku, JSON.stringify(change.changes)]);
+    lines += change.changes.freed_lines.length + change.changes.allocated_lines.length;
+  }
+  return { events, writes, lines };
 }
 
 /** The product's changes, or undefined when there is nothing to write. */
@@ -32,9 +78,8 @@ export function productChanges(
   product: Product,
   before: Snapshot | undefined,
   context: {
-    handlersOf: (event: Event) => readonly string[];
-    /** What the events' inline handlers wrote (all of this product). */
-    viewRows: readonly ReadModelRow[];
+    /** What the product's events write with it (commit_plan.ts). */
+    plan: CommitPlan;
     correlationId: string | null;
     /** The trace context of the handler that commits: each outbox row's delivery continues it. */
     traceparent: string | null;
@@ -42,24 +87,24 @@ export function productChanges(
     messageIdMadeHere?: boolean;
   },
 ): { sku: string; changes: ProductChanges } | undefined {
-  const events = product.events.splice(0);
   const changes: ProductChanges = {
     expected_version: before?.version ?? null,
     version: product.versionNumber,
+    out_of_stock_notified: product.outOfStockNotified,
     new_batches: [],
     changed_batches: [],
     freed_lines: [],
     allocated_lines: [],
-    outbox: events.flatMap((event) =>
-      context.handlersOf(event).map((handler) => ({
-        type: event.constructor.name,
-        handler,
-        payload: event,
-        correlation_id: context.correlationId,
-        traceparent: context.traceparent,
-      })),
-    ),
-    view_rows: newestPerLine(context.viewRows),
+    outbox: context.plan.outbox.map(({ event, handler, cause }) => ({
+      type: event.constructor.name,
+      handler,
+      payload: event,
+      correlation_id: context.correlationId,
+      traceparent: context.traceparent,
+      cause,
+    })),
+    view_rows: newestPerLine(context.plan.viewRows),
+    history: context.plan.history,
     message_id: context.messageId,
     ...(context.messageId !== undefined && context.messageIdMadeHere
       ? { message_made_here: true as const }
@@ -97,7 +142,9 @@ export function productChanges(
     if (!linesNow.has(key)) changes.freed_lines.push(line);
   }
   const unchanged = before !== undefined && before.version === product.versionNumber;
-  if (unchanged && changes.outbox.length === 0 && context.messageId === undefined) return undefined;
+  // every event has its history row: a refusal that changes nothing else is still written
+  if (unchanged && changes.history.length === 0 && context.messageId === undefined)
+    return undefined;
   return { sku: product.sku, changes };
 }
 

@@ -8,10 +8,11 @@ export interface Session {
   /** Runs a statement on the pool, or in the unit's transaction once it has one. */
   query: Query;
   /**
-   * Called before a sku is loaded: queues behind this process's other users of the sku and,
-   * with `lock` (or when the sku is hot), locks its product row (see KnexUnitOfWork).
+   * Called before a sku is loaded: queues behind this process's other users of the sku and
+   * decides how the unit writes; with `lock` (or when the sku is hot), locks its product row.
+   * `lines`: at most how many lines the unit will allocate (see postgres_unit_of_work.ts).
    */
-  claim(sku: string, options?: { lock?: boolean }): Promise<void>;
+  claim(sku: string, options?: { lock?: boolean; lines?: number }): Promise<void>;
 }
 
 /** What a product looked like when loaded: commit sends only the difference. */
@@ -24,6 +25,7 @@ export interface Snapshot {
 
 interface ProductRow {
   version_number: number;
+  out_of_stock_notified: boolean;
   id: number | null;
   reference: string | null;
   purchased_quantity: number;
@@ -39,8 +41,8 @@ interface ProductRow {
 // does not grow with the sku's history. Whatever is read later, the version read here guards
 // it: a change committed after this read makes this unit's commit fail.
 const loadProduct = (orderMatches: string) => `
-  SELECT p.version_number, b.id, b.reference, b.purchased_quantity, b.allocated_quantity,
-         b.quantity_position, b.eta,
+  SELECT p.version_number, p.out_of_stock_notified, b.id, b.reference, b.purchased_quantity,
+         b.allocated_quantity, b.quantity_position, b.eta,
          l.orderid AS line_orderid, l.qty AS line_qty
   FROM products p
   LEFT JOIN batches b ON b.sku = p.sku
@@ -69,7 +71,7 @@ const NEWEST_LINES = `
   ORDER BY a.id DESC LIMIT $3`;
 const PAGE = 1_000;
 
-export class KnexRepository implements ProductRepository {
+export class PostgresRepository implements ProductRepository {
   readonly seen = new Set<Product>();
   readonly snapshots = new Map<Product, Snapshot>();
 
@@ -80,8 +82,9 @@ export class KnexRepository implements ProductRepository {
   }
 
   async get(sku: string, opts: { orderids?: string[] } = {}): Promise<Product | undefined> {
-    await this.session.claim(sku);
     const orderids = opts.orderids ?? [];
+    // an unlocked load frees no line and allocates at most one per order
+    await this.session.claim(sku, { lines: orderids.length });
     const rows =
       orderids.length <= 1
         ? await this.session.query<ProductRow>(LOAD_PRODUCT_FOR_ORDER, [orderids[0] ?? null, sku])
@@ -147,7 +150,12 @@ export class KnexRepository implements ProductRepository {
         row.quantity_position,
       ),
     );
-    const product = new Product(sku, restored, rows[0].version_number);
+    const product = new Product(
+      sku,
+      restored,
+      rows[0].version_number,
+      rows[0].out_of_stock_notified,
+    );
     this.snapshots.set(product, snapshotOf(product));
     this.seen.add(product);
     return product;

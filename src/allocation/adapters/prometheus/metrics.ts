@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Metrics } from '../../service_layer/ports';
+import { TelemetryGauges, lastGood, type ReadinessProblems } from './telemetry_gauges';
 
 /** What the pub/sub consumer reports (entrypoints/redis/redis_eventconsumer.ts). */
 export interface PubsubQueueGauges {
@@ -17,6 +18,7 @@ const HTTP_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', '
 /** Prometheus metrics, one registry per process, served at GET /metrics. */
 export class PrometheusMetrics implements Metrics {
   readonly registry = new Registry();
+  private readonly telemetry = new TelemetryGauges(this.registry);
   private readonly handledTotal: Counter;
   private readonly retriesTotal: Counter;
   private readonly deliveredTotal: Counter;
@@ -81,7 +83,7 @@ export class PrometheusMetrics implements Metrics {
         .finally(() => (backlog = undefined)));
     new Gauge({
       name: 'allocation_outbox_backlog',
-      help: 'Outbox messages not yet delivered',
+      help: 'Outbox messages not yet delivered (counted up to 10,000)',
       registers,
       async collect() {
         this.set((await readBacklog()).count);
@@ -184,5 +186,29 @@ export class PrometheusMetrics implements Metrics {
       this.httpChildren.set(key, child);
     }
     child.observe(seconds);
+  }
+
+  /** Commit to delivery of one outbox message, both ends on the database's clock. */
+  publishDelay(handler: string, seconds: number): void {
+    this.telemetry.observePublishDelay(handler, seconds);
+  }
+
+  circuitOpen(handler: string, open: boolean): void {
+    this.telemetry.circuitOpen(handler, open);
+  }
+
+  /** Open dead letters by source, read on scrape (their last value while the database is down). */
+  watchDeadLetters(read: () => Promise<Record<string, number>>): void {
+    this.telemetry.sources.deadLetters = lastGood(read, {});
+  }
+
+  /** The oldest inbound message not yet applied, read on scrape. */
+  watchInboundLag(read: () => Promise<number>): void {
+    this.telemetry.sources.inboundLag = lastGood(read, 0);
+  }
+
+  /** What /readyz answers, on scrape: its checks time out by themselves. */
+  watchReadiness(read: () => Promise<ReadinessProblems>): void {
+    this.telemetry.sources.readiness = read;
   }
 }

@@ -109,7 +109,8 @@ function asset(type: string, body: string): Asset {
   return { type, body, etag: `"${createHash('sha256').update(body).digest('base64url')}"` };
 }
 
-export const ASSETS: Record<string, Asset> = {
-  'console.css': asset('text/css; charset=utf-8', CSS),
-  'console.js': asset('text/javascript; charset=utf-8', SCRIPT),
-};
+/** A Map, not an object: a name from the URL such as `__proto__` must find nothing. */
+export const ASSETS: ReadonlyMap<string, Asset> = new Map([
+  ['console.css', asset('text/css; charset=utf-8', CSS)],
+  ['console.js', asset('text/javascript; charset=utf-8', SCRIPT)],
+]);

@@ -17,16 +17,18 @@ import { sendPage } from './responses';
 
 const LISTED = 100;
 // What a replay or discard did, shown after the redirect; a fixed table, so no text of the URL
-// is ever echoed into the page.
-const DONE: Record<string, string> = {
-  replayed: 'Replayed: the message went through its original path again.',
-  requeued: 'Requeued: the message is back in the outbox, and the relay delivers it shortly.',
-  already: 'It had been replayed already: a second replay has no effect.',
-  failed: 'Replayed, and it failed again: this new dead letter holds the reason.',
-  superseded:
+// is ever echoed into the page (a Map: `?done=__proto__` must find nothing).
+const DONE = new Map([
+  ['replayed', 'Replayed: the message went through its original path again.'],
+  ['requeued', 'Requeued: the message is back in the outbox, and the relay delivers it shortly.'],
+  ['already', 'It had been replayed already: a second replay has no effect.'],
+  ['failed', 'Replayed, and it failed again: this new dead letter holds the reason.'],
+  [
+    'superseded',
     'Superseded: a newer quantity change of its batch was applied since, so it changed nothing.',
-  discarded: 'Discarded: the dead letter is gone from the list.',
-};
+  ],
+  ['discarded', 'Discarded: the dead letter is gone from the list.'],
+]);
 
 export interface DeadLetterRouteDeps {
   deadLetters: DeadLetterReplayDeps;
@@ -103,6 +105,6 @@ function link(id: string): string {
 }
 
 function notice(ctx: Context): { text: string } | undefined {
-  const text = typeof ctx.query.done === 'string' ? DONE[ctx.query.done] : undefined;
+  const text = typeof ctx.query.done === 'string' ? DONE.get(ctx.query.done) : undefined;
   return text ? { text } : undefined;
 }

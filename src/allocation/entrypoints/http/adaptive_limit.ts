@@ -57,12 +57,16 @@ export class AdaptiveLimit {
 
   /** Admits a request (the caller must call `leave` when it ends) or refuses it. */
   tryEnter(): boolean {
-    if (this.inFlight >= this.current) {
-      this.window.refused = true;
-      return false;
-    }
+    if (!this.hasRoom()) return false;
     this.inFlight += 1;
     return true;
+  }
+
+  /** Whether `tryEnter` would admit one now, without admitting it; false counts as a refusal. */
+  hasRoom(): boolean {
+    if (this.inFlight < this.current) return true;
+    this.window.refused = true;
+    return false;
   }
 
   leave(elapsedMs: number): void {

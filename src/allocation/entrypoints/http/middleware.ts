@@ -66,37 +66,38 @@ export const HEALTHY = { status: 'ok' };
 const HEALTHY_BODY = JSON.stringify(HEALTHY);
 
 /**
- * JSON bodies of POST, PUT and PATCH, up to MAX_BODY_BYTES, inflated when sent compressed: the
- * pieces @koa/bodyparser uses through co-body, called directly. The two layers above them cost
- * 20-60 us of service CPU per POST /allocate (content-type checks repeated per request, option
- * objects, a text decoder per body): 479 -> 448 us per allocation in one window of 8
- * alternating rounds, 2026-11-27. Any failure to read a body is the client's: a corrupt compressed body, say,
- * fails inside zlib with no HTTP status, and must still be a 400, not a 500.
+ * JSON bodies of POST, PUT and PATCH, up to MAX_BODY_BYTES and within `timeoutMs` (else 408),
+ * inflated when sent compressed: the pieces @koa/bodyparser uses through co-body, called
+ * directly. The two layers above them cost 20-60 us of service CPU per POST /allocate
+ * (content-type checks repeated per request, option objects, a text decoder per body): 479 ->
+ * 448 us per allocation in one window of 8 alternating rounds, 2026-11-27. Any failure to read
+ * a body is the client's: a corrupt compressed body, say, fails inside zlib with no HTTP
+ * status, and must still be a 400, not a 500.
  */
-export function parseJsonBody() {
+export function parseJsonBody(timeoutMs: number) {
   return async (ctx: Koa.Context, next: Koa.Next): Promise<void> => {
     // the other methods skip reading a body, and two async frames
     if (!PARSED_METHODS.has(ctx.method)) return next();
     // a body of another type is left unread: `{}` fails validation as a 400
-    ctx.request.body = ctx.is(JSON_TYPES) ? await readJson(ctx) : {};
+    ctx.request.body = ctx.is(JSON_TYPES) ? await readJson(ctx, timeoutMs) : {};
     await next();
   };
 }
 
-async function readJson(ctx: Koa.Context): Promise<unknown> {
+async function readJson(ctx: Koa.Context, timeoutMs: number): Promise<unknown> {
   let text: string;
   try {
     // the declared length can be checked before reading only when the body is not compressed
     const identity = (ctx.get('Content-Encoding') || 'identity') === 'identity';
     const length = identity ? ctx.get('Content-Length') : '';
-    const bytes = await getRawBody(inflate(ctx.req), {
+    const bytes = getRawBody(inflate(ctx.req), {
       limit: MAX_BODY_BYTES,
       length: length === '' ? undefined : length,
     });
-    text = bytes.toString('utf8');
+    text = (await withinBodyTimeout(ctx, bytes, timeoutMs)).toString('utf8');
   } catch (error) {
     const status = (error as { status?: number }).status;
-    if (status !== undefined && status >= 400 && status < 500) throw error; // 413, 415, 400
+    if (status !== undefined && status >= 400 && status < 500) throw error; // 408, 413, 415, 400
     return ctx.throw(400, `Body could not be read: ${(error as Error).message}`);
   }
   if (text === '') return {};
@@ -107,6 +108,27 @@ async function readJson(ctx: Koa.Context): Promise<unknown> {
     return bourne.parse(text, { protoAction: 'error' });
   } catch (error) {
     return ctx.throw(400, `Invalid JSON body: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * The body, or a 408 once `ms` have passed. The rest of a late body is never read: the answer
+ * closes the connection (Node then drops the socket instead of draining it for keep-alive).
+ */
+async function withinBodyTimeout(ctx: Koa.Context, body: Promise<Buffer>, ms: number) {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      body.catch(() => undefined); // it fails when the socket closes; nobody waits for it
+      ctx.set('Connection', 'close');
+      const message = `The request body did not arrive within ${ms} ms`;
+      reject(Object.assign(new Error(message), { status: 408, expose: true }));
+    }, ms);
+  });
+  try {
+    return await Promise.race([body, late]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -142,7 +164,8 @@ export function requestContext(metrics: PrometheusMetrics, log: Logger) {
   };
 }
 
-/** The chain of what a request's commands cause: its request id. */
+/** The chain of what a request's commands cause: its request id, also their history's cause. */
 export function requestChain(ctx: Koa.Context): Chain {
-  return { correlationId: ctx.state.requestId as string | undefined };
+  const id = ctx.state.requestId as string | undefined;
+  return { correlationId: id, cause: id === undefined ? undefined : { kind: 'http', id } };
 }

@@ -39,3 +39,33 @@ export function readinessChecks(db: Knex, redis: RedisClient, log?: Logger) {
     return { postgres, redis: redisProblem };
   };
 }
+
+export type Readiness = () => Promise<Record<string, string | undefined>>;
+
+/** How old an answer /readyz may give: a flood of probes costs one check per this long. */
+export const READINESS_MAX_AGE_MS = 1_000;
+
+/**
+ * `check`, run at most once per `maxAgeMs` and never twice at once: callers within that time
+ * get the last answer, callers during a check share it. So /readyz answers from memory, or
+ * within one check's own bound (1 s per dependency), and however many probes arrive, the pool
+ * sees at most one acquire for them at a time.
+ */
+export function cachedReadiness(
+  check: Readiness,
+  maxAgeMs = READINESS_MAX_AGE_MS,
+  now: () => number = () => performance.now(),
+): Readiness {
+  let last: { at: number; checks: Record<string, string | undefined> } | undefined;
+  let running: Promise<Record<string, string | undefined>> | undefined;
+  return () => {
+    if (last && now() - last.at < maxAgeMs) return Promise.resolve(last.checks);
+    running ??= check()
+      .then((checks) => {
+        last = { at: now(), checks };
+        return checks;
+      })
+      .finally(() => (running = undefined));
+    return running;
+  };
+}

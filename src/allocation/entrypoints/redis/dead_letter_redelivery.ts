@@ -22,10 +22,10 @@ export function deadLetterReplayDeps(
 ): DeadLetterReplayDeps {
   return {
     store,
-    redeliverInbound: async (letter, messageId, force) => {
+    redeliverInbound: async (letter, messageId, force, cause) => {
       const giveUpAt = Date.now() + REPLAY_PATIENCE_MS;
       const inbound = new ChangeBatchQuantityInbound(bus, log, () => Date.now() > giveUpAt);
-      const delivery = { id: messageId, position: letter.position ?? undefined, force };
+      const delivery = { id: messageId, position: letter.position ?? undefined, force, cause };
       const outcome = await inbound.process(Buffer.from(letter.payload, 'utf8'), delivery);
       if (outcome.kind !== 'handled') return { kind: 'failed', reason: outcome.reason };
       return { kind: outcome.superseded === true ? 'superseded' : 'applied' };

@@ -4,6 +4,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { isSafeNumber, parse as parseLossless } from 'lossless-json';
 import { translateDbError } from '../../adapters/postgres/pg_errors';
 import { ChangeBatchQuantity } from '../../domain/commands';
+import type { Cause } from '../../service_layer/history';
 import type { MessageBus } from '../../service_layer/messagebus';
 import type { Logger } from '../../service_layer/ports';
 import { backoffMs } from '../../service_layer/backoff';
@@ -39,6 +40,8 @@ export interface InboundDelivery {
   id?: string;
   position?: string;
   force?: boolean;
+  /** What its history names, when not the message itself (a replay of a dead letter). */
+  cause?: Cause;
 }
 
 /**
@@ -62,14 +65,23 @@ export class ChangeBatchQuantityInbound {
     // The handling continues the sender's trace, when the message names one.
     return continuingTrace(message.traceparent, () =>
       inSpan('receive change_batch_quantity', { kind: SpanKind.CONSUMER }, () =>
-        this.handle(message.command, payload),
+        this.handle(message.command, payload, delivery?.cause),
       ),
     );
   }
 
-  private async handle(parsed: ChangeBatchQuantity, payload: string): Promise<Outcome> {
-    // the chain this message starts: its id, or a new one
-    const chain = { correlationId: parsed.messageId ?? randomUUID() };
+  private async handle(
+    parsed: ChangeBatchQuantity,
+    payload: string,
+    cause?: Cause,
+  ): Promise<Outcome> {
+    // the chain this message starts: its id, or a new one; its history names the message,
+    // unless it is a dead letter replayed
+    const correlationId = parsed.messageId ?? randomUUID();
+    const chain = {
+      correlationId,
+      cause: cause ?? { kind: 'message' as const, id: correlationId },
+    };
     const logged = { correlation_id: chain.correlationId };
     for (let attempt = 1; ; attempt++) {
       try {

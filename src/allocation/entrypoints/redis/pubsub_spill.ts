@@ -3,6 +3,7 @@ import { backoffMs } from '../../service_layer/backoff';
 import type { Logger } from '../../service_layer/ports';
 import type { Received } from './pubsub_queue';
 import { field } from './stream_fields';
+import { firstEntryAgeSeconds } from './inbound_lag';
 
 /** An entry of the spill: its id, and the message as it was received (absent if deleted). */
 export interface SpilledEntry {
@@ -71,6 +72,16 @@ export class PubsubSpill {
   /** Messages written to the spill since start. */
   get appendedTotal(): number {
     return this.appended;
+  }
+
+  /** When the oldest message waiting to be written arrived (Date.now()), if any waits. */
+  get oldestUnwrittenArrivedAt(): number | undefined {
+    return this.unwritten[0]?.arrivedAt;
+  }
+
+  /** Age of the oldest entry left in the spill (handled ones are deleted), on Redis' clock. */
+  oldestAgeSeconds(): Promise<number> {
+    return firstEntryAgeSeconds(this.redis, this.stream);
   }
 
   async flushed(): Promise<void> {

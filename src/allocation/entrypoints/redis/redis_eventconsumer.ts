@@ -48,6 +48,7 @@ export class RedisEventConsumer {
   private readonly idle = new WakeablePause();
   private loop: Promise<void> | undefined;
   private readonly spillDrain: PubsubSpillDrain;
+  private spillAge = 0;
 
   constructor(
     private readonly subscriber: RedisClient,
@@ -98,6 +99,23 @@ export class RedisEventConsumer {
       spilledTotal: this.spill.appendedTotal,
       unwritten: this.spill.unwrittenCount,
     };
+  }
+
+  /**
+   * Seconds the oldest message not yet applied has waited: in hand, in memory, waiting to be
+   * written to the spill, or in it (its last known age while Redis does not answer).
+   */
+  async lagSeconds(): Promise<number> {
+    const inMemory = [
+      this.current?.item.arrivedAt,
+      this.queue.peek()?.arrivedAt,
+      this.spill.oldestUnwrittenArrivedAt,
+    ].filter((at) => at !== undefined);
+    const memory = inMemory.length > 0 ? (Date.now() - Math.min(...inMemory)) / 1000 : 0;
+    if (this.spilling) {
+      this.spillAge = await this.spill.oldestAgeSeconds().catch(() => this.spillAge);
+    } else this.spillAge = 0;
+    return Math.max(memory, this.spillAge);
   }
 
   private receive(item: Received): void {
