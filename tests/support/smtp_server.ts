@@ -22,7 +22,7 @@ export interface TestSmtpServer {
 }
 
 export async function startSmtpServer(
-  options: { starttls?: boolean } = {},
+  options: { starttls?: boolean; port?: number } = {},
 ): Promise<TestSmtpServer> {
   const received: Received[] = [];
   const state: TestSmtpServer = {
@@ -56,7 +56,7 @@ export async function startSmtpServer(
       });
     },
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
   state.port = (server.server.address() as AddressInfo).port;
   return state;
 }

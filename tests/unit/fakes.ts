@@ -118,8 +118,11 @@ export class FakeOutbox implements Outbox {
   async deliverPending(
     limit: number,
     deliver: (messages: PendingMessage[]) => Promise<DeliveryReport>,
+    skip: readonly string[] = [],
   ): Promise<number> {
-    const pending = this.pending().slice(0, limit);
+    const pending = this.pending()
+      .filter((m) => !skip.includes(m.handler))
+      .slice(0, limit);
     if (pending.length === 0) return 0;
     const report = await deliver(pending);
     for (const m of this.messages) {

@@ -68,11 +68,15 @@ export interface Outbox {
    * Messages reported dead leave the outbox for the dead letters, so they hold back nothing.
    * `stillLeading` turns false once the lease may have passed to another relay: `deliver` sends
    * nothing more, and the report of a drain whose lease was lost is not recorded (its messages
-   * stay due, for the new leader).
+   * stay due, for the new leader). Messages of the handlers in `skip` (paused, or behind an
+   * open circuit) are not handed over: they wait, and do not fill the batch. `holdLease`: keep
+   * leading even when nothing was handed (a circuit is open, its backlog waits for a probe).
    */
   deliverPending(
     limit: number,
     deliver: (messages: PendingMessage[], stillLeading?: () => boolean) => Promise<DeliveryReport>,
+    skip?: readonly string[],
+    holdLease?: boolean,
   ): Promise<number>;
   /** Undelivered messages and the age of the oldest, for monitoring. */
   backlog(): Promise<{ count: number; oldestAgeSeconds: number }>;

@@ -14,6 +14,7 @@ import { ASSETS } from './assets';
 import { addDeadLetterRoutes } from './dead_letter_actions';
 import { addGroupRoutes } from './dead_letter_group_actions';
 import { KnexAuditLog } from '../../adapters/postgres/audit_log';
+import { addDeliveryPages } from './deliveries_page';
 import { pathPart } from './html';
 import { orderStory, productTimeline } from './history_section';
 import { homePage } from './home_page';
@@ -114,6 +115,16 @@ export function consoleRoutes(deps: AppDeps): Koa.Middleware {
   };
   addGroupRoutes(router, deadLetterPages); // first: /dead_letters/groups is not a letter's id
   addDeadLetterRoutes(router, deadLetterPages);
+
+  if (deps.deliveries) {
+    addDeliveryPages(router, {
+      deliveries: deps.deliveries,
+      signedIn,
+      checkForm,
+      shell: (title) => ({ ...shell(title), section: 'deliveries' as const }),
+      audit: { log: deadLetterPages.audit, actor: deadLetterPages.actor },
+    });
+  }
 
   function notFound(
     ctx: Koa.Context,

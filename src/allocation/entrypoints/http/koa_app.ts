@@ -18,6 +18,8 @@ import { KnexAuditLog } from '../../adapters/postgres/audit_log';
 import type { AuditLog } from '../../service_layer/audit';
 import { addDocsRoutes } from './docs_page';
 import { addHistoryRoutes } from './history_routes';
+import { addDeliveryRoutes } from './delivery_routes';
+import type { DeliveriesDeps } from '../../service_layer/deliveries';
 import { sendWithETag } from './etag';
 import { consoleRoutes } from '../console/routes';
 import { errorMiddleware } from './http_errors';
@@ -37,6 +39,8 @@ export interface AppDeps {
   readiness: Readiness;
   metrics: PrometheusMetrics;
   deadLetters: DeadLetterReplayDeps;
+  /** Pause and resume per delivery handler (GET /deliveries); left out, the routes are too. */
+  deliveries?: DeliveriesDeps;
   /** API_TOKEN and ADMIN_TOKEN; a token left out is not checked. */
   auth?: AuthTokens;
   /** MAX_INFLIGHT and its kin (admission.ts). */
@@ -161,4 +165,5 @@ function addOperationsRoutes(router: Router, deps: AppDeps, guard: AuthGuards): 
   const audit = deps.audit ?? new KnexAuditLog(deps.db);
   addDeadLetterRoutes(router, deps.deadLetters, guard.admin, audit);
   addAuditRoutes(router, audit, guard.admin);
+  if (deps.deliveries) addDeliveryRoutes(router, deps.deliveries, guard.admin, audit);
 }
