@@ -34,6 +34,8 @@ export interface ProductChanges {
   /** One row per event, in the order raised (service_layer/history.ts). */
   history: HistoryRow[];
   message_id?: string;
+  /** The message id was made up by the service (processed_messages.made_here). */
+  message_made_here?: true;
 }
 
 /**
@@ -50,6 +52,7 @@ export function productWrites(
     causeOf: CauseOf;
     /** The inbound message id, recorded with the first product. */
     messageId?: string;
+    messageIdMadeHere?: boolean;
   },
 ): { events: Event[]; writes: [string, string][]; lines: number } {
   const events: Event[] = [];
@@ -81,6 +84,7 @@ export function productChanges(
     /** The trace context of the handler that commits: each outbox row's delivery continues it. */
     traceparent: string | null;
     messageId?: string;
+    messageIdMadeHere?: boolean;
   },
 ): { sku: string; changes: ProductChanges } | undefined {
   const changes: ProductChanges = {
@@ -102,6 +106,9 @@ export function productChanges(
     view_rows: newestPerLine(context.plan.viewRows),
     history: context.plan.history,
     message_id: context.messageId,
+    ...(context.messageId !== undefined && context.messageIdMadeHere
+      ? { message_made_here: true as const }
+      : {}),
   };
   const linesNow = new Set<string>();
   for (const batch of product.batches) {
