@@ -2,7 +2,7 @@
 import DataLoader from 'dataloader';
 import type pg from 'pg';
 import { preparedQuery } from './adapters/postgres/prepared';
-import { preferenceOrder } from './domain/model';
+import { preferenceOrder } from './domain/preference_order';
 
 export interface AllocationRow {
   sku: string;

@@ -7,6 +7,7 @@ import {
   StillOutOfStock,
   type Event,
 } from './events';
+import { preferenceOrder } from './preference_order';
 
 /** A customer's request for `qty` units of `sku`: a value, compared by its fields. */
 export class OrderLine {
@@ -111,22 +112,6 @@ export class Batch {
     }
     return freed;
   }
-}
-
-/**
- * Warehouse stock (no eta) first, then shipments by earliest eta; ref breaks ties, compared by
- * UTF-16 code unit (JavaScript's `<`). The one order of batches: views.ts sorts with it too.
- */
-export function preferenceOrder(
-  a: Pick<Batch, 'reference' | 'eta'>,
-  b: Pick<Batch, 'reference' | 'eta'>,
-): number {
-  if (a.eta !== b.eta) {
-    if (a.eta === null) return -1;
-    if (b.eta === null) return 1;
-    return a.eta < b.eta ? -1 : 1;
-  }
-  return a.reference < b.reference ? -1 : a.reference > b.reference ? 1 : 0;
 }
 
 /** The aggregate: every change to any batch of a sku goes through its Product. */

@@ -29,6 +29,7 @@ import type { Inbox, UnitOfWork } from '../../service_layer/unit_of_work';
 import type { GroupCommit } from './group_commit';
 import { isVersionConflict, translateCommitError, translateDbError } from './pg_errors';
 import { preparedQuery, type Query } from './prepared';
+import { runInbox } from './postgres_inbox';
 import { LARGE_CHANGE_LINES, productWrites } from './product_changes';
 import { PostgresRepository, type Session } from './repository';
 import type { HotSkus, SkuLocks } from './sku_locks';
@@ -161,19 +162,7 @@ export class PostgresUnitOfWork implements UnitOfWork {
   }
 
   get inbox(): Inbox {
-    const run = this.started();
-    return {
-      async markProcessed(messageId: string, madeHere = false): Promise<boolean> {
-        const seen = await run.query(
-          'SELECT 1 FROM processed_messages WHERE message_id = $1 AND made_here = $2',
-          [messageId, madeHere],
-        );
-        if (seen.length > 0) return false;
-        run.messageId = messageId;
-        run.messageIdMadeHere = madeHere;
-        return true;
-      },
-    };
+    return runInbox(this.started());
   }
 
   async run<T>(fn: () => Promise<T>): Promise<T> {

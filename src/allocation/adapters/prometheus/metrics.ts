@@ -1,17 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Metrics } from '../../service_layer/ports';
 import { TelemetryGauges, lastGood, type ReadinessProblems } from './telemetry_gauges';
-
-/** What the pub/sub consumer reports (entrypoints/redis/redis_eventconsumer.ts). */
-export interface PubsubQueueGauges {
-  messages: number;
-  bytes: number;
-  peakMessages: number;
-  peakBytes: number;
-  spilling: boolean;
-  spilledTotal: number;
-  unwritten: number;
-}
+import { registerPubsubGauges, type PubsubQueueGauges } from './pubsub_gauges';
 
 const HTTP_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
@@ -99,55 +89,9 @@ export class PrometheusMetrics implements Metrics {
     });
   }
 
-  /**
-   * The pub/sub consumer's bounded queue and its spill to Redis, read on scrape: the queue now and
-   * the most it held since start (tests assert the bound on it), and what went to the spill.
-   */
+  /** The pub/sub consumer's queue and spill, read on scrape (pubsub_gauges.ts). */
   watchPubsubQueue(read: () => PubsubQueueGauges): void {
-    const registers = [this.registry];
-    const gauges: [keyof PubsubQueueGauges, string, string][] = [
-      ['messages', 'allocation_pubsub_queue_messages', 'Pub/sub messages waiting in memory'],
-      ['bytes', 'allocation_pubsub_queue_bytes', 'Bytes of the pub/sub messages in memory'],
-      [
-        'peakMessages',
-        'allocation_pubsub_queue_peak_messages',
-        'Most pub/sub messages in memory at once',
-      ],
-      [
-        'peakBytes',
-        'allocation_pubsub_queue_peak_bytes',
-        'Most bytes of pub/sub messages in memory at once',
-      ],
-      [
-        'spilling',
-        'allocation_pubsub_spilling',
-        '1 while pub/sub messages go to the Redis spill stream',
-      ],
-      [
-        'unwritten',
-        'allocation_pubsub_spill_unwritten',
-        'Messages waiting for Redis to take them into the spill',
-      ],
-    ];
-    for (const [key, name, help] of gauges) {
-      new Gauge({
-        name,
-        help,
-        registers,
-        collect() {
-          this.set(Number(read()[key]));
-        },
-      });
-    }
-    new Counter({
-      name: 'allocation_pubsub_spilled_total',
-      help: 'Pub/sub messages appended to the Redis spill stream',
-      registers,
-      collect() {
-        this.reset();
-        this.inc(read().spilledTotal);
-      },
-    });
+    registerPubsubGauges(this.registry, read);
   }
 
   handled(type: string, outcome: 'ok' | 'error'): void {

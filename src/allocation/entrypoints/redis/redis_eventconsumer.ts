@@ -1,11 +1,12 @@
 import type { RedisClient } from '../../adapters/redis/redis_connections';
 import type { DeadLetters } from '../../adapters/postgres/dead_letter_store';
-import type { PubsubQueueGauges } from '../../adapters/prometheus/metrics';
+import type { PubsubQueueGauges } from '../../adapters/prometheus/pubsub_gauges';
 import type { MessageBus } from '../../service_layer/messagebus';
 import type { Logger } from '../../service_layer/ports';
 import { ChangeBatchQuantityInbound } from './inbound';
 import { setAside } from './set_aside';
-import { BoundedQueue, received, type QueueLimits, type Received } from './pubsub_queue';
+import { received, type QueueLimits, type Received } from './pubsub_queue';
+import { PubsubIntake } from './pubsub_intake';
 import type { PubsubSpill, SpilledEntry } from './pubsub_spill';
 import { PubsubSpillDrain } from './pubsub_spill_drain';
 import { WakeablePause } from './wakeable_pause';
@@ -41,18 +42,15 @@ export interface PubsubConsumerOptions extends QueueLimits {
  */
 export class RedisEventConsumer {
   private stopping = false;
-  private spilling = true; // on start: first finish what a previous process spilled
-  private readonly queue: BoundedQueue;
+  /** Where received messages wait: memory, or the spill (pubsub_intake.ts). */
+  private readonly intake: PubsubIntake;
   private readonly inbound: ChangeBatchQuantityInbound;
-  /** The message in hand, and whether its copy is already in the spill. */
-  private current: { item: Received; spilled: boolean } | undefined;
   /** The message in hand is given up (deferred) on a transient failure after this. */
   private waitUntil = Infinity;
   private readonly idle = new WakeablePause();
   private loop: Promise<void> | undefined;
   private readonly spillDrain: PubsubSpillDrain;
   private readonly operatorPause: InboundPause;
-  private spillAge = 0;
 
   constructor(
     private readonly subscriber: RedisClient,
@@ -62,17 +60,14 @@ export class RedisEventConsumer {
     private readonly spill: PubsubSpill,
     private readonly options: PubsubConsumerOptions,
   ) {
-    this.queue = new BoundedQueue(options);
+    this.intake = new PubsubIntake(spill, options, log, () => this.stopping);
     this.operatorPause = new InboundPause(options.paused, log, 'the spill stream');
     this.inbound = new ChangeBatchQuantityInbound(bus, log, () => this.giveUp());
     this.spillDrain = new PubsubSpillDrain(
       spill,
       async (entry) =>
         !this.stopping && !(await this.isPaused()) && (await this.handleSpilled(entry)),
-      () => {
-        this.spilling = false;
-        this.log.info({}, 'pub/sub spill handled; back to memory');
-      },
+      () => this.intake.backToMemory(),
     );
   }
 
@@ -99,58 +94,20 @@ export class RedisEventConsumer {
   }
 
   stats(): PubsubQueueGauges {
-    return {
-      ...this.queue.stats(),
-      spilling: this.spilling,
-      spilledTotal: this.spill.appendedTotal,
-      unwritten: this.spill.unwrittenCount,
-    };
+    return this.intake.stats();
   }
 
-  /**
-   * Seconds the oldest message not yet applied has waited: in hand, in memory, waiting to be
-   * written to the spill, or in it (its last known age while Redis does not answer).
-   */
-  async lagSeconds(): Promise<number> {
-    const inMemory = [
-      this.current?.item.arrivedAt,
-      this.queue.peek()?.arrivedAt,
-      this.spill.oldestUnwrittenArrivedAt,
-    ].filter((at) => at !== undefined);
-    const memory = inMemory.length > 0 ? (Date.now() - Math.min(...inMemory)) / 1000 : 0;
-    if (this.spilling) {
-      this.spillAge = await this.spill.oldestAgeSeconds().catch(() => this.spillAge);
-    } else this.spillAge = 0;
-    return Math.max(memory, this.spillAge);
+  /** Seconds the oldest message not yet applied has waited, wherever it waits. */
+  lagSeconds(): Promise<number> {
+    return this.intake.lagSeconds();
   }
 
   private receive(item: Received): void {
-    const spilling = this.spilling;
-    if (!spilling && !this.stopping && this.queue.offer(item)) {
-      this.idle.wake();
-      return;
-    }
-    this.spillEverything();
-    this.spill.append([item]);
-    if (!spilling) this.idle.wake(); // an idle loop starts draining
-  }
-
-  /** From here on, until the spill is handled to its end, messages go to the spill. */
-  private spillEverything(): void {
-    if (this.current && !this.current.spilled) {
-      this.spill.append([this.current.item]);
-      this.current.spilled = true;
-    }
-    const items = this.queue.takeAll();
-    this.spill.append(items);
-    if (!this.spilling && !this.stopping) {
-      this.log.warn({ spilled: items.length }, 'pub/sub consumer spilling to Redis');
-    }
-    this.spilling = true;
+    if (this.intake.receive(item)) this.idle.wake();
   }
 
   private giveUp(): boolean {
-    return this.stopping || this.current?.spilled === true || Date.now() > this.waitUntil;
+    return this.stopping || this.intake.current?.spilled === true || Date.now() > this.waitUntil;
   }
 
   private async run(): Promise<void> {
@@ -158,7 +115,7 @@ export class RedisEventConsumer {
     while (!this.stopping) {
       try {
         if (await this.holdWhilePaused()) continue;
-        if (!this.spilling) await this.handleNextReceived();
+        if (!this.intake.spilling) await this.handleNextReceived();
         else if ((await this.spillDrain.drain()) === 'deferred') await this.pause(++failures);
         else failures = 0;
       } catch (error) {
@@ -168,7 +125,7 @@ export class RedisEventConsumer {
         await this.pause(++failures);
       }
     }
-    this.spillEverything();
+    this.intake.spillEverything();
     await this.spill.flushed();
   }
 
@@ -183,17 +140,17 @@ export class RedisEventConsumer {
    */
   private async holdWhilePaused(): Promise<boolean> {
     if (!(await this.isPaused())) return false;
-    if (!this.spilling) this.spillEverything();
+    if (!this.intake.spilling) this.intake.spillEverything();
     await this.idle.pauseFor(PAUSED_POLL_MS);
     return true;
   }
 
   private async handleNextReceived(): Promise<void> {
-    const next = this.queue.peek();
+    const next = this.intake.queue.peek();
     if (next === undefined) return this.pause(0);
-    if (Date.now() > next.arrivedAt + this.options.maxWaitMs) return this.spillEverything();
-    this.queue.shift();
-    this.current = { item: next, spilled: false };
+    if (Date.now() > next.arrivedAt + this.options.maxWaitMs) return this.intake.spillEverything();
+    this.intake.queue.shift();
+    this.intake.current = { item: next, spilled: false };
     this.waitUntil = next.arrivedAt + this.options.maxWaitMs;
     try {
       // In arrival order, so applied even if superseded; its position is kept for replays.
@@ -208,9 +165,9 @@ export class RedisEventConsumer {
       }
       // No fault of the message (or its dead letter could not be stored): tried again from the
       // spill, ahead of everything that arrived after it.
-      this.spillEverything();
+      this.intake.spillEverything();
     } finally {
-      this.current = undefined;
+      this.intake.current = undefined;
     }
   }
 
