@@ -29,7 +29,7 @@ import { PubsubSpill } from './entrypoints/redis/pubsub_spill';
 import { firstEntryAgeSeconds, groupLagSeconds } from './entrypoints/redis/inbound_lag';
 import { CHANGE_BATCH_QUANTITY, RedisEventConsumer } from './entrypoints/redis/redis_eventconsumer';
 import { RedisStreamConsumer } from './entrypoints/redis/redis_streamconsumer';
-import { COMMAND_HANDLERS, EVENT_HANDLERS } from './service_layer/handlers';
+import { BATCHED_COMMANDS, COMMAND_HANDLERS, EVENT_HANDLERS } from './service_layer/handlers';
 import { type Chain, MessageBus } from './service_layer/messagebus';
 import { OutboxRelay } from './service_layer/outbox';
 import { currentTraceparent } from './service_layer/tracing';
@@ -80,6 +80,7 @@ export function bootstrap(overrides: Overrides = {}): Service {
   const bus: MessageBus = new MessageBus({
     startUow: overrides.uow ?? postgresUnitsOfWork(c),
     commandHandlers: COMMAND_HANDLERS,
+    batchedCommands: BATCHED_COMMANDS,
     eventHandlers: EVENT_HANDLERS,
     deps: {
       publish: c.resolve<Publish>(TOKENS.Publish),
@@ -203,7 +204,7 @@ function postgresUnitsOfWork(c: DependencyContainer): (chain: Chain) => UnitOfWo
       hotSkus: new HotSkus(),
       groupCommit: groupCommit(pool),
     };
-    return new PostgresUnitOfWork(pool, options, chain.correlationId ?? null);
+    return new PostgresUnitOfWork(pool, options, chain.correlationId ?? null, chain.originOf);
   };
 }
 

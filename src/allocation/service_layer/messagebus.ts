@@ -21,7 +21,8 @@ import {
   type Publish,
 } from './ports';
 import { type InlineHandler, outboxHandlerNames } from './commit_plan';
-import { inHandlerSpan } from './tracing';
+import { type BatchedCommand, CommandBatches, type OriginOf } from './command_batches';
+import { continuingTrace, inHandlerSpan } from './tracing';
 import type { UnitOfWork } from './unit_of_work';
 
 /** What event handlers may use; each takes what it needs. */
@@ -43,6 +44,8 @@ export interface Delivery<E extends Event = Event> {
 export type CommandHandler = (command: never, uow: UnitOfWork) => Promise<unknown>;
 /** Takes the deliveries of one product and handler, in commit order (one or many at once). */
 export type EventHandler = (deliveries: never[], deps: HandlerDeps) => Promise<void>;
+/** Takes the commands of one batch (command_batches.ts); returns one value per command. */
+export type BatchHandler = (commands: never[], uow: UnitOfWork) => Promise<unknown[]>;
 /** An event's handlers: those that run in its commit, and those the outbox runs after it. */
 export interface EventHandlers {
   inline: readonly InlineHandler[];
@@ -68,12 +71,16 @@ export interface RetryPolicy {
  */
 export interface Chain {
   correlationId?: string;
+  /** In a unit of several commands, each event's own chain and trace (command_batches.ts). */
+  originOf?: OriginOf;
 }
 
 export interface MessageBusOptions {
   /** A fresh unit of work; what it commits names the chain (outbox rows' correlation id). */
   startUow: (chain: Chain) => UnitOfWork;
   commandHandlers: ReadonlyMap<MessageClass, CommandHandler>;
+  /** Commands applied together per key while a unit of their key is in flight. */
+  batchedCommands?: ReadonlyMap<MessageClass, BatchedCommand & { handler: BatchHandler }>;
   /** Per event class, its handlers by name; the name is stored on the event's outbox rows. */
   eventHandlers: ReadonlyMap<MessageClass, EventHandlers>;
   deps: Omit<HandlerDeps, 'uow'>;
@@ -87,14 +94,20 @@ export interface MessageBusOptions {
 export class MessageBus {
   private readonly retry: RetryPolicy;
   private readonly metrics: Metrics;
+  private readonly batches = new Map<MessageClass, CommandBatches>();
 
   constructor(private readonly options: MessageBusOptions) {
     this.retry = options.retry ?? { attempts: 12, baseDelayMs: 2, maxDelayMs: 100 };
     this.metrics = options.metrics ?? NO_METRICS;
+    for (const [type, batched] of options.batchedCommands ?? []) {
+      this.batches.set(type, this.batching(type.name, batched));
+    }
   }
 
   /** Handles a command; what its handler returns, or throws, reaches the caller. */
   async handle(command: Command, chain: Chain = {}): Promise<unknown> {
+    const batches = this.batches.get(command.constructor as MessageClass);
+    if (batches) return batches.submit(command, chain.correlationId);
     const handler = this.options.commandHandlers.get(command.constructor as MessageClass);
     if (!handler) throw new Error(`No handler for command ${command.constructor.name}`);
     return this.withRetry(command.constructor.name, chain, (uow) =>
@@ -112,6 +125,29 @@ export class MessageBus {
     await this.withRetry(`${type.name}.${name}`, chain, (uow) =>
       (handler as AnyEventHandler)(deliveries, { ...this.options.deps, uow }),
     );
+  }
+
+  /** One unit of work per batch, retried as a whole; counted as one handling per command. */
+  private batching(name: string, batched: BatchedCommand & { handler: BatchHandler }) {
+    const handler = batched.handler as (commands: Command[], uow: UnitOfWork) => Promise<unknown[]>;
+    const batches: CommandBatches = new CommandBatches(batched, (batch) => {
+      const chain = { correlationId: batch[0].correlationId, originOf: batches.originOf(batch) };
+      const commands = batch.map((w) => w.command);
+      const counted = (outcome: 'ok' | 'error') => {
+        for (let i = 1; i < batch.length; i++) this.metrics.handled(name, outcome);
+      };
+      // in the trace of its first command (a later batch runs after that request has left)
+      return continuingTrace(batch[0].traceparent, () =>
+        this.withRetry(name, chain, (uow) => handler(commands, uow)),
+      ).then(
+        (values) => (counted('ok'), values),
+        (error: unknown) => {
+          counted('error');
+          throw error;
+        },
+      );
+    });
+    return batches;
   }
 
   /** Runs `fn` in a fresh unit of work, again if it loses a version race. */

@@ -22,6 +22,7 @@
 // whole is in BENCHMARKS.md (spread, hot, history).
 import type pg from 'pg';
 import type { Event } from '../../domain/events';
+import type { OriginOf } from '../../service_layer/command_batches';
 import type { HandlerTable } from '../../service_layer/commit_plan';
 import { currentTraceparent } from '../../service_layer/tracing';
 import type { Inbox, UnitOfWork } from '../../service_layer/unit_of_work';
@@ -65,6 +66,7 @@ class Run implements Session {
     private readonly pool: pg.Pool,
     private readonly options: PostgresUnitOfWorkOptions,
     private readonly correlationId: string | null,
+    private readonly originOf: OriginOf | undefined,
   ) {}
 
   query: Query = (text, values, timeoutMs) =>
@@ -84,6 +86,7 @@ class Run implements Session {
       correlationId: this.correlationId,
       traceparent: currentTraceparent() ?? null,
       messageId: this.messageId,
+      originOf: this.originOf,
     });
     if (writes.length === 0) return events;
     try {
@@ -147,6 +150,7 @@ export class PostgresUnitOfWork implements UnitOfWork {
     private readonly options: PostgresUnitOfWorkOptions,
     /** The chain its outbox rows belong to (MessageBus Chain). */
     private readonly correlationId: string | null = null,
+    private readonly originOf?: OriginOf, // each event's own, in a batch (command_batches.ts)
   ) {}
 
   get products(): PostgresRepository {
@@ -168,7 +172,7 @@ export class PostgresUnitOfWork implements UnitOfWork {
   }
 
   async run<T>(fn: () => Promise<T>): Promise<T> {
-    const run = new Run(this.pool, this.options, this.correlationId);
+    const run = new Run(this.pool, this.options, this.correlationId, this.originOf);
     this.current = run;
     try {
       return await fn();

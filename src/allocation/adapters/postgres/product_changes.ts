@@ -2,6 +2,7 @@
 // knex has no change tracking, so the product is compared with its snapshot from load time.
 import type { Event } from '../../domain/events';
 import type { Product } from '../../domain/model';
+import type { OriginOf } from '../../service_layer/command_batches';
 import { commitPlan, type CommitPlan, type HandlerTable } from '../../service_layer/commit_plan';
 import type { ReadModelRow } from '../../service_layer/unit_of_work';
 import type { Snapshot } from './repository';
@@ -41,6 +42,8 @@ export function productWrites(
     traceparent: string | null;
     /** The inbound message id, recorded with the first product. */
     messageId?: string;
+    /** In a unit of several commands, each event's own chain (command_batches.ts). */
+    originOf?: OriginOf;
   },
 ): { events: Event[]; writes: [string, string][]; lines: number } {
   const events: Event[] = [];
@@ -72,6 +75,7 @@ export function productChanges(
     /** The trace context of the handler that commits: each outbox row's delivery continues it. */
     traceparent: string | null;
     messageId?: string;
+    originOf?: OriginOf;
   },
 ): { sku: string; changes: ProductChanges } | undefined {
   const changes: ProductChanges = {
@@ -81,13 +85,16 @@ export function productChanges(
     changed_batches: [],
     freed_lines: [],
     allocated_lines: [],
-    outbox: context.plan.outbox.map(({ event, handler }) => ({
-      type: event.constructor.name,
-      handler,
-      payload: event,
-      correlation_id: context.correlationId,
-      traceparent: context.traceparent,
-    })),
+    outbox: context.plan.outbox.map(({ event, handler }) => {
+      const origin = context.originOf?.(event) ?? context;
+      return {
+        type: event.constructor.name,
+        handler,
+        payload: event,
+        correlation_id: origin.correlationId,
+        traceparent: origin.traceparent,
+      };
+    }),
     view_rows: newestPerLine(context.plan.viewRows),
     message_id: context.messageId,
   };
