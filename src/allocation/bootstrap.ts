@@ -81,6 +81,7 @@ export function bootstrap(overrides: Overrides = {}): Service {
     startUow: overrides.uow ?? postgresUnitsOfWork(c),
     commandHandlers: COMMAND_HANDLERS,
     batchedCommands: BATCHED_COMMANDS,
+    batchWaitMs: config.skuQueueTimeoutMs(),
     eventHandlers: EVENT_HANDLERS,
     deps: {
       publish: c.resolve<Publish>(TOKENS.Publish),

@@ -4,6 +4,7 @@ import {
   type BatchedCommand,
   CommandBatches,
 } from '../../src/allocation/service_layer/command_batches';
+import { Unavailable } from '../../src/allocation/service_layer/errors';
 
 const definition: BatchedCommand = {
   key: (cmd: Allocate) => cmd.sku,
@@ -43,6 +44,26 @@ describe('command batches', () => {
     );
     expect(results.map((r) => r.status)).to.deep.equal(['fulfilled', 'rejected', 'rejected']);
     // the sku is free again afterwards
+    expect(await batches.submit(new Allocate('d', 'hot', 1), undefined)).to.equal('ok');
+  });
+
+  it('answers Unavailable to a command that waited past its bound, and runs the next', async () => {
+    // the first unit takes 50 ms at least; the bound is 10 ms
+    const batches = new CommandBatches(
+      definition,
+      async (batch) => {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        return batch.map(() => 'ok');
+      },
+      10,
+    );
+    const results = await Promise.allSettled(
+      ['a', 'b', 'c'].map((o) => batches.submit(new Allocate(o, 'hot', 1), undefined)),
+    );
+    expect(results[0]).to.deep.equal({ status: 'fulfilled', value: 'ok' });
+    for (const r of results.slice(1)) {
+      expect((r as PromiseRejectedResult).reason).to.be.instanceOf(Unavailable);
+    }
     expect(await batches.submit(new Allocate('d', 'hot', 1), undefined)).to.equal('ok');
   });
 });

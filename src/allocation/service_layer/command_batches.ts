@@ -14,10 +14,13 @@
 // 8 per unit: 172-389/s; 64: 349-841/s, the same as 32 within the noise (32 clients never
 // queue more than 31).
 //
-// Waits are bounded by the units ahead: a command waits for the unit in flight and at most
-// queue/max more, each bounded by the statement timeout and the bus's retries.
+// Every wait has a bound without a timer per command: a command still waiting `waitMs` after it
+// arrived, when the next unit is formed, is answered Unavailable (503) instead of joining it;
+// so it waits at most `waitMs` and one unit (itself bounded by the sku queue's wait, the
+// statement timeout and the bus's retries).
 import type { Command } from '../domain/commands';
 import type { Event } from '../domain/events';
+import { Unavailable } from './errors';
 import { currentTraceparent } from './tracing';
 
 /** Where an event's outbox rows say it came from: its command's chain and trace. */
@@ -45,6 +48,7 @@ export interface Waiting {
   correlationId: string | undefined;
   /** The trace of the request that sent it, read when it arrived. */
   traceparent: string | null;
+  arrivedAt: number;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
 }
@@ -59,12 +63,14 @@ export class CommandBatches {
   constructor(
     private readonly definition: BatchedCommand,
     private readonly runBatch: RunBatch,
+    private readonly waitMs = 5_000,
   ) {}
 
   submit(command: Command, correlationId: string | undefined): Promise<unknown> {
     return new Promise((resolve, reject) => {
       const traceparent = currentTraceparent() ?? null;
-      const waiting: Waiting = { command, correlationId, traceparent, resolve, reject };
+      const arrivedAt = performance.now();
+      const waiting: Waiting = { command, correlationId, traceparent, arrivedAt, resolve, reject };
       const key = (this.definition.key as (c: Command) => string)(command);
       const queue = this.queues.get(key);
       if (queue) queue.push(waiting);
@@ -88,6 +94,17 @@ export class CommandBatches {
     };
   }
 
+  /** The next unit's commands: up to max of those waiting, none that waited past waitMs. */
+  private next(key: string): Waiting[] {
+    const queue = this.queues.get(key) as Waiting[];
+    const late = performance.now() - this.waitMs;
+    while (queue.length > 0 && queue[0].arrivedAt < late) {
+      const w = queue.shift() as Waiting;
+      w.reject(new Unavailable(`Timed out after ${this.waitMs} ms waiting for ${key}`));
+    }
+    return queue.splice(0, this.definition.max);
+  }
+
   private async drain(key: string, first: Waiting[]): Promise<void> {
     let batch = first;
     while (batch.length > 0) {
@@ -97,7 +114,7 @@ export class CommandBatches {
       } catch (error) {
         for (const w of batch) w.reject(error);
       }
-      batch = (this.queues.get(key) as Waiting[]).splice(0, this.definition.max);
+      batch = this.next(key);
     }
     this.queues.delete(key);
   }

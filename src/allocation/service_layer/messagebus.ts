@@ -81,6 +81,8 @@ export interface MessageBusOptions {
   commandHandlers: ReadonlyMap<MessageClass, CommandHandler>;
   /** Commands applied together per key while a unit of their key is in flight. */
   batchedCommands?: ReadonlyMap<MessageClass, BatchedCommand & { handler: BatchHandler }>;
+  /** How long a batched command may wait for its unit before it fails as Unavailable. */
+  batchWaitMs?: number;
   /** Per event class, its handlers by name; the name is stored on the event's outbox rows. */
   eventHandlers: ReadonlyMap<MessageClass, EventHandlers>;
   deps: Omit<HandlerDeps, 'uow'>;
@@ -130,23 +132,27 @@ export class MessageBus {
   /** One unit of work per batch, retried as a whole; counted as one handling per command. */
   private batching(name: string, batched: BatchedCommand & { handler: BatchHandler }) {
     const handler = batched.handler as (commands: Command[], uow: UnitOfWork) => Promise<unknown[]>;
-    const batches: CommandBatches = new CommandBatches(batched, (batch) => {
-      const chain = { correlationId: batch[0].correlationId, originOf: batches.originOf(batch) };
-      const commands = batch.map((w) => w.command);
-      const counted = (outcome: 'ok' | 'error') => {
-        for (let i = 1; i < batch.length; i++) this.metrics.handled(name, outcome);
-      };
-      // in the trace of its first command (a later batch runs after that request has left)
-      return continuingTrace(batch[0].traceparent, () =>
-        this.withRetry(name, chain, (uow) => handler(commands, uow)),
-      ).then(
-        (values) => (counted('ok'), values),
-        (error: unknown) => {
-          counted('error');
-          throw error;
-        },
-      );
-    });
+    const batches: CommandBatches = new CommandBatches(
+      batched,
+      (batch) => {
+        const chain = { correlationId: batch[0].correlationId, originOf: batches.originOf(batch) };
+        const commands = batch.map((w) => w.command);
+        const counted = (outcome: 'ok' | 'error') => {
+          for (let i = 1; i < batch.length; i++) this.metrics.handled(name, outcome);
+        };
+        // in the trace of its first command (a later batch runs after that request has left)
+        return continuingTrace(batch[0].traceparent, () =>
+          this.withRetry(name, chain, (uow) => handler(commands, uow)),
+        ).then(
+          (values) => (counted('ok'), values),
+          (error: unknown) => {
+            counted('error');
+            throw error;
+          },
+        );
+      },
+      this.options.batchWaitMs,
+    );
     return batches;
   }
 
