@@ -1,164 +1,126 @@
-// Finding pgbench (installing Debian's postgresql-15 when we may), running it, reading its output.
-import { execFile, spawnSync } from 'node:child_process';
+// The SQL yardstick (bench/yardstick/): pgbench of the tightest SQL for one allocation, on the
+// same PostgreSQL server as the service, in a database of its own that the minimal Koa servers
+// use too.
+import { execFile } from 'node:child_process';
 import { existsSync, promises as fs, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import type { CpuUsage } from './cpu';
-import { type LatencySummary, Samples, summarize } from './stats';
+import { summarize } from './load';
+import type { BenchContext, Measurement } from './measure';
+import { CpuMeter } from './proc';
+import { nextXid } from './seed';
 
 const run = promisify(execFile);
-
-const HOW_TO_GET =
-  'pgbench was not found. It ships with Debian\'s postgresql-15 package: run "apt-get update && ' +
-  'apt-get install -y postgresql-15" as root (or install your distribution\'s PostgreSQL ' +
-  'client/server package that contains pgbench), then run make bench again.';
+const DATABASE = 'yardstick';
+export type YardstickScript = 'allocate' | 'allocate_hot' | 'read_view';
 
 /** Debian keeps the real binary per version; /usr/bin/pgbench is a wrapper that picks one. */
-function findPgbench(): string | undefined {
-  const versions = (() => {
-    try {
-      return readdirSync('/usr/lib/postgresql').sort((a, b) => Number(b) - Number(a));
-    } catch {
-      return [];
-    }
-  })();
-  for (const version of ['15', ...versions]) {
-    const candidate = `/usr/lib/postgresql/${version}/bin/pgbench`;
-    if (existsSync(candidate)) return candidate;
-  }
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    const candidate = path.join(dir, 'pgbench');
-    if (dir && existsSync(candidate)) return candidate;
-  }
-  return undefined;
-}
-
-/** The pgbench to use; installs postgresql-15 with apt-get when missing and we are root. */
-export function ensurePgbench(log: (msg: string) => void): string {
-  const found = findPgbench();
+function findPgbench(): string {
+  const versions = existsSync('/usr/lib/postgresql') ? readdirSync('/usr/lib/postgresql') : [];
+  const dirs = versions.map((v) => `/usr/lib/postgresql/${v}/bin`);
+  dirs.push(...(process.env.PATH ?? '').split(path.delimiter).filter(Boolean));
+  const found = dirs.map((dir) => path.join(dir, 'pgbench')).find((file) => existsSync(file));
   if (found) return found;
-  const root = process.getuid?.() === 0;
-  const apt = spawnSync('sh', ['-c', 'command -v apt-get'], { encoding: 'utf8' }).status === 0;
-  if (!root || !apt) throw new Error(HOW_TO_GET);
-  log("pgbench is missing: installing Debian's postgresql-15 with apt-get (about a minute)");
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  for (const args of [['update'], ['install', '-y', '--no-install-recommends', 'postgresql-15']]) {
-    const result = spawnSync('apt-get', args, { env, stdio: ['ignore', 'ignore', 'inherit'] });
-    if (result.status !== 0) throw new Error(`apt-get ${args.join(' ')} failed. ${HOW_TO_GET}`);
+  throw new Error(
+    "pgbench was not found: it ships with PostgreSQL's server package (Debian: apt-get install " +
+      'postgresql-15); install it, or run make bench ARGS=--no-yardstick for no ratios.',
+  );
+}
+
+export class Yardstick {
+  private constructor(
+    private readonly dir: string,
+    private readonly binary: string,
+    /** The yardstick database's URL. */
+    readonly url: string,
+    readonly version: string,
+  ) {}
+
+  /** Finds pgbench, creates the yardstick's database anew and loads its schema and seed. */
+  static async prepare(repoRoot: string, serverUrl: string) {
+    const dir = path.join(repoRoot, 'bench', 'yardstick');
+    const binary = findPgbench();
+    const url = new URL(serverUrl);
+    url.pathname = `/${DATABASE}`;
+    // psql ships beside pgbench; it runs the scripts as they are (VACUUM outside a transaction)
+    const psql = (...args: string[]) =>
+      run(path.join(path.dirname(binary), 'psql'), ['-qX', '-v', 'ON_ERROR_STOP=1', ...args]);
+    const database = [
+      `DROP DATABASE IF EXISTS ${DATABASE} WITH (FORCE)`,
+      `CREATE DATABASE ${DATABASE}`,
+    ];
+    await psql(serverUrl, ...database.flatMap((statement) => ['-c', statement]));
+    const scripts = ['schema.sql', 'seed.sql'].map((file) => path.join(dir, file));
+    await psql(url.toString(), ...scripts.flatMap((file) => ['-f', file]));
+    const version = (await run(binary, ['--version'])).stdout.trim();
+    return new Yardstick(dir, binary, url.toString(), version);
   }
-  const installed = findPgbench();
-  if (!installed)
-    throw new Error(`postgresql-15 was installed but no pgbench appeared. ${HOW_TO_GET}`);
-  return installed;
-}
 
-export async function pgbenchVersion(binary: string): Promise<string> {
-  const { stdout } = await run(binary, ['--version']);
-  return stdout.trim();
-}
+  /**
+   * A warm-up run (not measured), then the measured run, as one of our measurements: per
+   * transaction instead of per request, latencies from pgbench's per-transaction log, and no
+   * service (CPU from the meter of the scenario it follows, connection set-up included).
+   */
+  async run(
+    script: YardstickScript,
+    clients: number,
+    warmupSeconds: number,
+    ctx: Pick<BenchContext, 'cpu' | 'pool' | 'durationMs'>,
+  ): Promise<Measurement> {
+    if (warmupSeconds > 0) {
+      // a short warm-up on a busy machine may finish no transaction: nothing to read, no harm
+      await this.pgbench(script, clients, warmupSeconds).catch(() => undefined);
+    }
+    const [from, xid] = [ctx.cpu.snapshot(), await nextXid(ctx.pool)];
+    const seconds = ctx.durationMs / 1000;
+    const { tps, processed, failed, latency } = await this.pgbench(script, clients, seconds, true);
+    const cpu = { ...CpuMeter.usage(from, ctx.cpu.snapshot()), serviceMs: NaN };
+    const writeTransactions = (await nextXid(ctx.pool)) - xid;
+    const load = { concurrency: clients, seconds, requests: processed, throughput: tps, latency };
+    const counts = { latency2xx: latency, statuses: {}, non2xx: failed, errors: 0 };
+    return {
+      scenario: `pgbench ${script}`,
+      concurrency: clients,
+      load: { ...load, ...counts },
+      cpu,
+      writeTransactions,
+    };
+  }
 
-export interface Connection {
-  host: string;
-  port: string;
-  user: string;
-  password: string;
-  database: string;
-}
-
-export function connectionFromUrl(url: string, database: string): Connection {
-  const parsed = new URL(url);
-  return {
-    host: parsed.hostname || '127.0.0.1',
-    port: parsed.port || '5432',
-    user: decodeURIComponent(parsed.username || 'postgres'),
-    password: decodeURIComponent(parsed.password),
-    database,
-  };
-}
-
-export interface PgbenchOptions {
-  binary: string;
-  connection: Connection;
-  script: string;
-  clients: number;
-  seconds: number;
-  /** Write per-transaction latencies and summarise them (p50/p90/p99). */
-  latencies: boolean;
-}
-
-export interface PgbenchResult {
-  clients: number;
-  tps: number;
-  latencyAverageMs: number;
-  /** From the per-transaction log; undefined unless asked for. */
-  latency?: LatencySummary;
-  failed: number;
-  processed: number;
-  /** CPU used during the measured run (connection set-up included). */
-  cpu?: CpuUsage;
-  /** Write transactions PostgreSQL counted during the measured run. */
-  writeTransactions?: number;
-}
-
-export async function runPgbench(options: PgbenchOptions): Promise<PgbenchResult> {
-  const { connection } = options;
-  const logDir = options.latencies
-    ? await fs.mkdtemp(path.join(os.tmpdir(), 'pgbench-'))
-    : undefined;
-  const args = [
-    ...['-h', connection.host, '-p', connection.port, '-U', connection.user],
-    ...['-n', '-M', 'prepared', '-j', '2', '-c', String(options.clients)],
-    ...['-T', String(options.seconds), '-f', options.script],
-    ...(logDir ? ['-l', `--log-prefix=${path.join(logDir, 'tx')}`] : []),
-    connection.database,
-  ];
-  try {
-    const { stdout } = await run(options.binary, args, {
-      env: { ...process.env, PGPASSWORD: connection.password },
-      maxBuffer: 16 * 1024 * 1024,
-      cwd: logDir ?? os.tmpdir(),
-    });
-    const result = parsePgbenchOutput(stdout, options.clients);
-    if (logDir) result.latency = await readTransactionLog(logDir);
-    return result;
-  } catch (error) {
-    const e = error as { stderr?: string; message: string };
-    throw new Error(`pgbench failed: ${(e.stderr ?? '').trim() || e.message}`, { cause: error });
-  } finally {
-    if (logDir) await fs.rm(logDir, { recursive: true, force: true });
+  private async pgbench(script: string, clients: number, seconds: number, log = false) {
+    const logDir = log ? await fs.mkdtemp(path.join(os.tmpdir(), 'pgbench-')) : undefined;
+    const args = ['-n', '-M', 'prepared', '-j', '2', '-c', `${clients}`, '-T', `${seconds}`];
+    args.push('-f', path.join(this.dir, `${script}.pgbench`));
+    if (logDir) args.push('-l', `--log-prefix=${path.join(logDir, 'tx')}`);
+    try {
+      const options = { maxBuffer: 16 * 1024 * 1024, cwd: logDir ?? os.tmpdir() };
+      const { stdout } = await run(this.binary, [...args, this.url], options);
+      const result = { ...parsePgbenchOutput(stdout), latency: summarize([]) };
+      if (!logDir) return result;
+      // pgbench -l lines: client_id transaction_no time_us script_no epoch_s epoch_us
+      const latencies: number[] = [];
+      for (const file of await fs.readdir(logDir)) {
+        for (const line of (await fs.readFile(path.join(logDir, file), 'latin1')).split('\n')) {
+          const fields = line.split(' ');
+          if (fields.length >= 3) latencies.push(Number(fields[2]) / 1000);
+        }
+      }
+      return { ...result, latency: summarize(latencies) };
+    } catch (error) {
+      const e = error as { stderr?: string; message: string };
+      throw new Error(`pgbench failed: ${(e.stderr ?? '').trim() || e.message}`, { cause: error });
+    } finally {
+      if (logDir) await fs.rm(logDir, { recursive: true, force: true });
+    }
   }
 }
 
-export function parsePgbenchOutput(stdout: string, clients: number): PgbenchResult {
-  const number = (pattern: RegExp): number => {
-    const match = pattern.exec(stdout);
-    return match ? Number(match[1]) : NaN;
-  };
+/** Transactions per second (without connection set-up), transactions done and failed. */
+export function parsePgbenchOutput(stdout: string) {
+  const number = (pattern: RegExp) => Number(pattern.exec(stdout)?.[1] ?? NaN);
   const tps = number(/tps = ([\d.]+) \(without initial connection time\)/);
   if (Number.isNaN(tps)) throw new Error(`could not read tps from pgbench's output:\n${stdout}`);
-  return {
-    clients,
-    tps,
-    latencyAverageMs: number(/latency average = ([\d.]+) ms/),
-    failed: number(/number of failed transactions: (\d+)/) || 0,
-    processed: number(/number of transactions actually processed: (\d+)/),
-  };
-}
-
-/** pgbench -l lines: client_id transaction_no time_us script_no epoch_s epoch_us ... */
-async function readTransactionLog(dir: string): Promise<LatencySummary> {
-  const samples = new Samples();
-  for (const file of await fs.readdir(dir)) {
-    const text = await fs.readFile(path.join(dir, file), 'latin1');
-    let lineStart = 0;
-    while (lineStart < text.length) {
-      let lineEnd = text.indexOf('\n', lineStart);
-      if (lineEnd < 0) lineEnd = text.length;
-      const fields = text.slice(lineStart, lineEnd).split(' ');
-      if (fields.length >= 3) samples.push(Number(fields[2]) / 1000);
-      lineStart = lineEnd + 1;
-    }
-  }
-  return summarize(samples.values());
+  const processed = number(/number of transactions actually processed: (\d+)/);
+  return { tps, processed, failed: number(/number of failed transactions: (\d+)/) || 0 };
 }

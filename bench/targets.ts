@@ -1,161 +1,180 @@
-// The issues' targets, met or not, from one run's results: issue 5's here, issues 9 and 11's
-// in scale_targets.ts.
-import type { Measurement } from './scenarios';
-import type { RssPeak } from './service_process';
-import type { Results, Row } from './report';
-import { bigChangeTargets, minimalTargets, overloadTargets } from './scale_targets';
-import { int, ms, ratio } from './tables';
+// The issues' targets, met or not, from one run's results: issue 5 (spread, hot, history, read,
+// memory), 11 (ours beside the minimal servers), 9 (freeing many lines, overload) and 23 (the
+// relay's drain beside a minimal loop, a fresh database beside a vacuumed one); and the
+// measures reported with no target (no requirement).
+import type { Measurement } from './measure';
+import { MINIMAL_SERVERS, type MinimalServer } from './minimal';
+import type { Results, Row } from './run';
 
-export interface Target {
-  name: string;
-  requirement: string;
-  measured: string;
-  /** undefined when the run did not measure it */
-  met: boolean | undefined;
+export type Target = { name: string; requirement?: string; measured: string; met?: boolean };
+
+export const ms = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : '-');
+export const int = (v: number) => (Number.isFinite(v) ? v.toFixed(0) : '-');
+export const x = (v: number) => `${Number.isFinite(v) ? v.toFixed(2) : '-'} x`;
+export const ratio = (row?: Row) =>
+  row?.yardstick ? row.ours.load.throughput / row.yardstick.load.throughput : NaN;
+const versus = (row: Row) =>
+  `${int(row.ours.load.throughput)} req/s` +
+  (row.yardstick ? ` vs ${int(row.yardstick.load.throughput)} tps = ${x(ratio(row))}` : '');
+/** Service + PostgreSQL CPU per request: far less sensitive to background load than latency. */
+const cpuPerRequest = (m: Measurement) =>
+  m.cpu ? (m.cpu.serviceMs + m.cpu.postgresMs) / Math.max(1, m.load.requests) : NaN;
+const LIMIT_MS = 1000; // issue 9: /healthz while freeing lines, admitted p99 under overload
+
+/** Measured when `value` is: `judge` says what was measured and whether it was met. */
+function target<T>(
+  name: string,
+  requirement: string | undefined,
+  value: T | undefined,
+  judge: (v: T) => [string, boolean?],
+): Target {
+  if (value === undefined) return { name, requirement, measured: 'not run' };
+  const [measured, met] = judge(value);
+  return { name, requirement, measured, met: requirement === undefined ? undefined : met };
 }
 
-const SPREAD_RATIO = 0.6;
-const SPREAD_P99_MS = 25;
-const HOT_RATIO = 0.6;
-const HISTORY_RATIO = 1.2;
-const READ_FLOOR = 15_000;
-const READ_RATIO = 0.2;
-const RSS_LIMIT_MB = 150;
-
-export function evaluateTargets(results: Results): Target[] {
-  const targets: Target[] = [];
-  const spread16 = results.spread.find((r) => r.ours.concurrency === 16);
-  targets.push({
-    name: 'spread c16 throughput',
-    requirement: `>= ${SPREAD_RATIO} x yardstick allocate (prepared)`,
-    measured: spread16 ? throughputVersus(spread16) : 'not run',
-    met: spread16?.yardstick ? ratio(spread16) >= SPREAD_RATIO : undefined,
-  });
-  targets.push({
-    name: 'spread c16 p99',
-    requirement: `< ${SPREAD_P99_MS} ms`,
-    measured: spread16 ? `${ms(spread16.ours.load.latency.p99)} ms` : 'not run',
-    met: spread16 ? spread16.ours.load.latency.p99 < SPREAD_P99_MS : undefined,
-  });
-  const hot32 = results.hot.find((r) => r.ours.concurrency === 32);
-  const hotErrors = hot32
-    ? hot32.ours.load.non2xx + hot32.ours.load.errors + hot32.checks.unallocated
-    : NaN;
-  targets.push({
-    name: 'hot c32 errors',
-    requirement: '0 (non-2xx, no answer, or nothing allocated from stock)',
-    measured: hot32
-      ? `${hotErrors} (non-2xx ${hot32.ours.load.non2xx}, no answer ${hot32.ours.load.errors}, ` +
-        `unallocated ${hot32.checks.unallocated})`
-      : 'not run',
-    met: hot32 ? hotErrors === 0 : undefined,
-  });
-  const oversold = oversoldSummary(results);
-  targets.push({ name: 'hot oversold', requirement: '0', ...oversold });
-  targets.push({
-    name: 'hot c32 throughput',
-    requirement: `>= ${HOT_RATIO} x yardstick allocate_hot`,
-    measured: hot32 ? throughputVersus(hot32) : 'not run',
-    met: hot32?.yardstick ? ratio(hot32) >= HOT_RATIO : undefined,
-  });
-  const history = results.history?.result;
-  const historyRatio = history
-    ? history.after.load.latency.p50 / history.none.load.latency.p50
-    : NaN;
-  // CPU per allocation is far less sensitive to the background load than latency: a second view.
-  const cpuPerRequest = (m: Measurement) =>
-    m.cpu ? (m.cpu.serviceMs + m.cpu.postgresMs) / Math.max(1, m.load.requests) : NaN;
-  const cpuRatio = history ? cpuPerRequest(history.after) / cpuPerRequest(history.none) : NaN;
-  targets.push({
-    name: 'history p50',
-    requirement: `after ${history?.earlier ?? 100_000} earlier allocations <= ${HISTORY_RATIO} x after none`,
-    measured: history
-      ? `${ms(history.after.load.latency.p50)} ms vs ${ms(history.none.load.latency.p50)} ms ` +
-        `= ${historyRatio.toFixed(2)} x` +
-        (Number.isFinite(cpuRatio)
-          ? ` (CPU per allocation, service + PostgreSQL: ${cpuRatio.toFixed(2)} x)`
-          : '')
-      : 'not run',
-    met: history ? historyRatio <= HISTORY_RATIO : undefined,
-  });
-  const read = results.read;
-  const readFloor = read?.yardstick
-    ? Math.min(READ_FLOOR, READ_RATIO * read.yardstick.result.tps)
-    : NaN;
-  targets.push({
-    name: 'read c16 throughput',
-    requirement: `>= min(${READ_FLOOR} req/s, ${READ_RATIO} x yardstick read_view)`,
-    measured: read ? `${throughputVersus(read)}; floor ${int(readFloor)} req/s` : 'not run',
-    met: read?.yardstick ? read.ours.load.throughput >= readFloor : undefined,
-  });
-  // Per process: judged on the scenarios whose service is one process (API_WORKERS=1). The
-  // workers scenario runs several processes by design; its RSS is reported in its own table.
-  const rss = maxRss(results);
-  targets.push({
-    name: 'server RSS',
-    requirement:
-      `<= ${RSS_LIMIT_MB} MB per process, under any single-process scenario ` +
-      '(API_WORKERS=1; the workers scenario is reported apart)',
-    measured: rss ? `${rss.rss.largestMb.toFixed(0)} MB max (${rss.scenario})` : 'not run',
-    met: rss ? rss.rss.largestMb <= RSS_LIMIT_MB : undefined,
-  });
-  targets.push(
-    ...minimalTargets(results),
-    ...bigChangeTargets(results),
-    ...overloadTargets(results),
-  );
-  return targets;
-}
-
-function throughputVersus(row: Row): string {
-  const ours = `${int(row.ours.load.throughput)} req/s`;
-  if (!row.yardstick) return ours;
-  return `${ours} vs ${int(row.yardstick.result.tps)} tps = ${ratio(row).toFixed(2)} x`;
-}
-
-function oversoldSummary(results: Results): { measured: string; met: boolean | undefined } {
-  if (results.hot.length === 0 && !results.sellout) return { measured: 'not run', met: undefined };
-  let oversold = 0;
-  let mismatched = 0;
-  for (const hot of results.hot) {
-    oversold += hot.checks.consistency.oversold;
-    mismatched += hot.checks.consistency.mismatched;
-  }
-  const parts = [];
-  let soldRight = true;
-  if (results.sellout) {
-    const s = results.sellout;
-    oversold += s.consistency.oversold;
-    mismatched += s.consistency.mismatched;
-    soldRight = s.allocated === s.stock && s.consistency.unitsAllocated === s.stock;
-    parts.push(
-      `sellout: ${s.allocated} of ${s.stock} units allocated to ${s.requests} one-unit orders at ` +
-        `c32, ${s.outOfStock} out of stock, ${s.failed} failed`,
-    );
-  }
-  parts.unshift(`${oversold} oversold batches, ${mismatched} with totals not matching their lines`);
-  return { measured: parts.join('; '), met: oversold === 0 && mismatched === 0 && soldRight };
-}
-
-function allMeasurements(results: Results): Measurement[] {
+export function evaluateTargets(r: Results): Target[] {
+  const spread16 = r.spread.find((row) => row.ours.concurrency === 16);
+  const hot32 = r.hot.find((row) => row.ours.concurrency === 32);
+  const { overload: o, drain, hotFresh } = r;
   return [
-    ...(results.healthz ? [results.healthz] : []),
-    ...results.spread.map((r) => r.ours),
-    ...results.hot.map((r) => r.ours),
-    ...(results.history ? [results.history.none.ours, results.history.after.ours] : []),
-    ...(results.read ? [results.read.ours] : []),
-    ...(results.allocated ? [results.allocated.measurement] : []),
+    target('spread c16 throughput', '>= 0.6 x pgbench allocate', spread16, (row) => [
+      versus(row),
+      row.yardstick && ratio(row) >= 0.6,
+    ]),
+    target('spread c16 p99', '< 25 ms', spread16, ({ ours }) => [
+      `${ms(ours.load.latency.p99)} ms`,
+      ours.load.latency.p99 < 25,
+    ]),
+    target('hot c32 errors', '0 (non-2xx, no answer, nothing from stock)', hot32, (row) => {
+      const [load, unallocated] = [row.ours.load, row.checks.unallocated];
+      const errors = load.non2xx + load.errors + unallocated;
+      const detail = `non-2xx ${load.non2xx}, no answer ${load.errors}, unallocated ${unallocated}`;
+      return [`${errors} (${detail})`, errors === 0];
+    }),
+    target('hot oversold', '0', r.hot.length > 0 || r.sellout ? r : undefined, oversold),
+    target('hot c32 throughput', '>= 0.6 x pgbench allocate_hot', hot32, (row) => [
+      versus(row),
+      row.yardstick && ratio(row) >= 0.6,
+    ]),
+    target('history p50', 'after many allocations <= 1.2 x after none', r.history, (h) => [
+      `after ${h.earlier}: ${ms(h.after.load.latency.p50)} ms vs ` +
+        `${ms(h.none.load.latency.p50)} ms = ${x(h.ratio)} (rounds ${list(h.ratios)}; CPU ` +
+        `per allocation ${x(cpuPerRequest(h.after) / cpuPerRequest(h.none))})`,
+      h.ratio <= 1.2,
+    ]),
+    target('read c16 throughput', '>= min(15000 req/s, 0.2 x pgbench read_view)', r.read, (row) => {
+      const floor = row.yardstick ? Math.min(15_000, 0.2 * row.yardstick.load.throughput) : NaN;
+      const met = row.yardstick && row.ours.load.throughput >= floor;
+      return [`${versus(row)}; floor ${int(floor)} req/s`, met];
+    }),
+    target('server RSS', '<= 150 MB per process (one-process scenarios)', largestRss(r), (m) => [
+      `${int(m.rss?.largestMb ?? NaN)} MB (${m.scenario} c${m.concurrency})`,
+      (m.rss?.largestMb ?? NaN) <= 150,
+    ]),
+    ...(Object.keys(MINIMAL_SERVERS) as MinimalServer[]).map((server) => {
+      const { label, ours, target: least } = MINIMAL_SERVERS[server];
+      const row = r.minimal.find((m) => m.server === server);
+      return target(`${ours} vs ${label}`, `>= ${least} x`, row, (m) => [
+        `${int(m.ours.load.throughput)} vs ${int(m.theirs.load.throughput)} req/s = ` +
+          `${x(m.ratio)} (rounds ${list(m.ratios)})`,
+        m.ratio >= least,
+      ]);
+    }),
+    target('change_batch_quantity applied', undefined, r.consumer, (c) => [
+      `${int(c.perSecond)} msg/s (${c.messages} in ${ms(c.seconds)} s), ${c.deadLetters} dead ` +
+        `letters, RSS ${int(c.rss.totalMb)} MB`,
+    ]),
+    target('202 -> line_allocated', undefined, r.allocated, (a) => [
+      `p50 ${ms(a.latency.p50)} ms, p99 ${ms(a.latency.p99)} ms; ${a.received} of ` +
+        `${a.answered} received, ${a.beforeResponse} before their 202`,
+    ]),
+    target(
+      'free many lines',
+      `all moved, no dead letter, /healthz < ${LIMIT_MS} ms`,
+      r.bigChange,
+      (b) => [
+        `${b.reallocated} of ${b.lines} in ${ms(b.seconds)} s (read model ` +
+          `${ms(b.readModelSeconds)} s), ${b.deadLetters} dead letters, worst /healthz ` +
+          `${int(b.healthzMaxMs)} ms (${b.healthzFailures} failed), event loop ` +
+          `${int(b.eventLoopMaxMs)} ms`,
+        b.reallocated === b.lines && b.deadLetters === 0 && b.healthzMaxMs < LIMIT_MS,
+      ],
+    ),
+    target('overload admitted p99, load generator', `< ${LIMIT_MS} ms`, o, ({ measurement: m }) => [
+      `${m.concurrency} connections: ${int(o!.admittedPerSecond)} admitted/s, p50 ` +
+        `${ms(m.load.latency2xx.p50)} ms, p99 ${ms(m.load.latency2xx.p99)} ms, ` +
+        `${(100 * o!.refusedShare).toFixed(1)}% refused, ${o!.listenOverflows} listen overflows`,
+      m.load.latency2xx.p99 < LIMIT_MS,
+    ]),
+    target("overload admitted p99, service's histogram", `< ${LIMIT_MS} ms`, o, (v) => [
+      `<= ${v.service.p99BoundSeconds * 1000} ms (${v.service.admitted} admitted)`,
+      v.service.p99BoundSeconds * 1000 <= LIMIT_MS && v.service.admitted > 0,
+    ]),
+    target('overload admitted p99, one unhurried client', `< ${LIMIT_MS} ms`, o, ({ probe }) => [
+      `${probe.admitted} admitted (${probe.refused} refused): p50 ${int(probe.p50)} ms, ` +
+        `p99 ${int(probe.p99)} ms, max ${int(probe.max)} ms`,
+      probe.p99 < LIMIT_MS,
+    ]),
+    target('overload errors', '0 (not 202 or 503 + Retry-After, 202 not stored)', o, (v) => {
+      const { load } = v.measurement;
+      const errors = load.non2xx - (load.statuses['503'] ?? 0) + load.errors;
+      return [
+        `${errors} failed, ${v.refusedWithoutRetryAfter} 503 without Retry-After, ` +
+          `${v.accepted} 202s / ${v.stored} stored`,
+        errors === 0 && v.refusedWithoutRetryAfter === 0 && v.stored >= v.accepted,
+      ];
+    }),
+    target('relay drain vs a minimal SKIP LOCKED + PUBLISH loop', '>= 1.0 x', drain, (d) => {
+      const [ours, theirs] = [d.service, d.minimal];
+      const cpu = (v: number) => `${(v / d.messages).toFixed(3)}`;
+      return [
+        `${d.messages} messages over ${d.skus} skus: ${int(ours.perSecond)} vs ` +
+          `${int(theirs.perSecond)} msg/s = ${x(ours.perSecond / theirs.perSecond)}; the ` +
+          `service's first batch ${ms(ours.pickupSeconds)} s, its last ${ms(ours.seconds)} s ` +
+          `after the lease was released; CPU ms per message: relay ${cpu(ours.cpu.serviceMs)} ` +
+          `vs ${cpu(theirs.cpu.benchMs)}, ` +
+          `PostgreSQL ${cpu(ours.cpu.postgresMs)} vs ${cpu(theirs.cpu.postgresMs)}`,
+        ours.perSecond >= theirs.perSecond,
+      ];
+    }),
+    target('hot c32, fresh database vs after VACUUM', '>= 0.9 x', hotFresh, (h) => {
+      const share = h.fresh.load.throughput / h.vacuumed.load.throughput;
+      return [
+        `${int(h.fresh.load.throughput)} vs ${int(h.vacuumed.load.throughput)} req/s = ` +
+          `${x(share)}; CPU per allocation ` +
+          `${x(cpuPerRequest(h.fresh) / cpuPerRequest(h.vacuumed))}; ` +
+          `fresh measured from ${int(h.ageSeconds)} s after the database was created, the outbox ` +
+          `then ${h.outbox.dead} dead rows, ${h.outbox.live} live, ` +
+          (h.outbox.autovacuumed ? 'autovacuumed' : 'not yet autovacuumed'),
+        share >= 0.9,
+      ];
+    }),
   ];
 }
 
-/** The largest RSS of the single-process scenarios (the workers scenario is not among them). */
-function maxRss(results: Results): { rss: RssPeak; scenario: string } | undefined {
-  const all = allMeasurements(results).map((m) => ({
-    rss: m.rss,
-    scenario: `${m.scenario} c${m.concurrency}`,
-  }));
-  if (results.consumer) all.push({ rss: results.consumer.rss, scenario: 'consumer' });
-  return all
-    .filter((m) => m.rss.processes <= 1)
-    .sort((a, b) => b.rss.largestMb - a.rss.largestMb)[0];
+const list = (ratios: number[]) => ratios.map((v) => v.toFixed(2)).join(', ');
+
+function oversold(r: Results): [string, boolean] {
+  const checked = r.hot.map((h) => h.checks.consistency);
+  if (r.sellout) checked.push(r.sellout.consistency);
+  const bad = checked.reduce((n, c) => n + c.oversold + c.mismatched, 0);
+  const s = r.sellout;
+  const soldRight = !s || (s.allocated === s.stock && s.consistency.units === s.stock);
+  const sellout = s
+    ? `; sellout: ${s.allocated} of ${s.stock} units to ${s.requests} one-unit orders, ` +
+      `${s.outOfStock} out of stock, ${s.failed} failed`
+    : '';
+  return [`${bad} batches oversold or not matching their lines${sellout}`, bad === 0 && soldRight];
+}
+
+/** The largest RSS of the one-process scenarios (the workers scenario runs several). */
+function largestRss(r: Results): Measurement | undefined {
+  const all = [
+    ...(r.healthz ? [r.healthz] : []),
+    ...[...r.spread, ...r.hot, ...(r.history?.rows ?? [])].map((row) => row.ours),
+    ...(r.read ? [r.read.ours] : []),
+    ...(r.allocated ? [r.allocated.measurement] : []),
+  ];
+  return all.sort((a, b) => (b.rss?.largestMb ?? 0) - (a.rss?.largestMb ?? 0))[0];
 }

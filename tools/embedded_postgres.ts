@@ -60,7 +60,13 @@ export async function startEmbeddedPostgres(
 ): Promise<EmbeddedPostgresHandle> {
   const dataDir = path.resolve(opts.dataDir);
   const asRoot = process.getuid?.() === 0;
-  if (asRoot) await makeParentsTraversable(dataDir, opts.log);
+  if (asRoot) {
+    await makeParentsTraversable(dataDir, opts.log);
+    // and its binaries: a clone in a private folder (mktemp -d is 0700) hid initdb from the
+    // postgres user (EACCES) whenever no earlier server start had opened the folder, as under
+    // make citus-test, whose DATABASE_URL keeps the wrapper from starting one (issue 21)
+    await makeParentsTraversable(await postgresBinary(), opts.log);
+  }
   const port = opts.port ?? (await findFreePort());
 
   const initialised = await initialiseIfNew(dataDir, asRoot, opts.log);

@@ -6,16 +6,10 @@ import Router from '@koa/router';
 import Koa from 'koa';
 import { Pool } from 'pg';
 
-interface AllocateBody {
-  orderid: string;
-  sku: string;
-  qty: number;
-}
-
 const pool = new Pool({ connectionString: process.env.DATABASE_URL, max: 10 });
 const router = new Router();
 router.post('/allocate', async (ctx) => {
-  const { orderid, sku, qty } = ctx.request.body as AllocateBody;
+  const { orderid, sku, qty } = ctx.request.body as { orderid: string; sku: string; qty: number };
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
@@ -29,13 +23,10 @@ router.post('/allocate', async (ctx) => {
       'INSERT INTO order_lines (sku, qty, orderid) VALUES ($1, $2, $3) RETURNING id',
       [sku, qty, orderid],
     );
-    await client.query('INSERT INTO allocations (orderline_id, batch_id) VALUES ($1, $2)', [
-      line.rows[0].id,
-      id,
-    ]);
-    await client.query('UPDATE products SET version_number = version_number + 1 WHERE sku = $1', [
-      sku,
-    ]);
+    const allocation = 'INSERT INTO allocations (orderline_id, batch_id) VALUES ($1, $2)';
+    await client.query(allocation, [line.rows[0].id, id]);
+    const version = 'UPDATE products SET version_number = version_number + 1 WHERE sku = $1';
+    await client.query(version, [sku]);
     await client.query(
       'INSERT INTO allocations_view (orderid, sku, batchref) VALUES ($1, $2, $3)',
       [orderid, sku, reference],

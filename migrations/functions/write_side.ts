@@ -29,11 +29,16 @@ export const APPLY_PRODUCT_CHANGES = `
 CREATE OR REPLACE FUNCTION apply_product_changes(p_sku text, p_changes jsonb)
 RETURNS void LANGUAGE plpgsql AS $fn$
 BEGIN
+  -- out_of_stock_notified: absent from a document of an older process, which keeps it as it is
   IF jsonb_typeof(p_changes->'expected_version') = 'number' THEN
-    UPDATE products SET version_number = (p_changes->>'version')::int
+    UPDATE products SET version_number = (p_changes->>'version')::int,
+      out_of_stock_notified =
+        coalesce((p_changes->>'out_of_stock_notified')::boolean, out_of_stock_notified)
     WHERE sku = p_sku AND version_number = (p_changes->>'expected_version')::int;
   ELSE
-    INSERT INTO products (sku, version_number) VALUES (p_sku, (p_changes->>'version')::int)
+    INSERT INTO products (sku, version_number, out_of_stock_notified)
+    VALUES (p_sku, (p_changes->>'version')::int,
+      coalesce((p_changes->>'out_of_stock_notified')::boolean, false))
     ON CONFLICT (sku) DO NOTHING;
   END IF;
   IF NOT FOUND THEN
@@ -86,19 +91,34 @@ BEGIN
 
   IF jsonb_array_length(p_changes->'view_rows') > 0 THEN
     -- versioned: a row never replaces a newer one (20261127100001)
+    -- updated_at: a tombstone (batchref null) is pruned by its age (adapters/postgres/retention.ts)
     INSERT INTO allocations_view (orderid, sku, batchref, version)
     SELECT v.orderid, p_sku, v.batchref, v.version
     FROM jsonb_to_recordset(p_changes->'view_rows') AS v (orderid text, batchref text, version int)
     ON CONFLICT (orderid, sku) DO UPDATE
-      SET batchref = EXCLUDED.batchref, version = EXCLUDED.version
+      SET batchref = EXCLUDED.batchref, version = EXCLUDED.version, updated_at = now()
       WHERE allocations_view.version < EXCLUDED.version;
   END IF;
 
   IF jsonb_array_length(p_changes->'outbox') > 0 THEN
-    INSERT INTO outbox (key, type, handler, payload, correlation_id, traceparent)
-    SELECT p_sku, o.type, o.handler, o.payload, o.correlation_id, o.traceparent
+    INSERT INTO outbox (key, type, handler, payload, correlation_id, traceparent, cause)
+    SELECT p_sku, o.type, o.handler, o.payload, o.correlation_id, o.traceparent, o.cause
     FROM jsonb_to_recordset(p_changes->'outbox')
-      AS o (type text, handler text, payload jsonb, correlation_id text, traceparent text);
+      AS o (type text, handler text, payload jsonb, correlation_id text, traceparent text,
+            cause jsonb);
+  END IF;
+
+  IF jsonb_array_length(p_changes->'history') > 0 THEN
+    -- The time is read after the version gate above has the product's row lock, so a product's
+    -- rows are in the order of its versions by time too (now() is when the transaction began,
+    -- which for a unit of work that waited for the lock is before the change it waited for).
+    INSERT INTO history (sku, at, version, type, orderid, qty, batchref, qty_from, qty_to,
+      cause_kind, cause_id)
+    SELECT p_sku, t.at, h.version, h.type, h.orderid, h.qty, h.batchref, h."from", h."to",
+      h.cause_kind, h.cause_id
+    FROM (SELECT clock_timestamp() AS at) t, jsonb_to_recordset(p_changes->'history')
+      AS h (version int, type text, orderid text, qty int, batchref text, "from" int, "to" int,
+            cause_kind text, cause_id text);
   END IF;
 
   IF p_changes->>'message_id' IS NOT NULL THEN

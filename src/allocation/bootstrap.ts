@@ -18,8 +18,12 @@ import {
   type PostgresUnitOfWorkOptions,
 } from './adapters/postgres/postgres_unit_of_work';
 import type { PrometheusMetrics } from './adapters/prometheus/metrics';
+import { countSuppressedNotifications } from './adapters/prometheus/notification_metrics';
 import { connectRedis, type RedisClient } from './adapters/redis/redis_connections';
 import { HotSkus, SkuLocks } from './adapters/postgres/sku_locks';
+import { outboxBacklogByHandler } from './adapters/postgres/delivery_controls';
+import { configuredInboundSource, inboundBacklog } from './entrypoints/redis/inbound_backlog';
+import type { DeliveryControls } from './service_layer/deliveries';
 import type { AuthTokens } from './entrypoints/http/auth';
 import { deadLetterReplayDeps } from './entrypoints/redis/inbound';
 import { apiListener, createApp, type AppDeps } from './entrypoints/http/koa_app';
@@ -31,6 +35,7 @@ import { CHANGE_BATCH_QUANTITY, RedisEventConsumer } from './entrypoints/redis/r
 import { RedisStreamConsumer } from './entrypoints/redis/redis_streamconsumer';
 import { BATCHED_COMMANDS, COMMAND_HANDLERS, EVENT_HANDLERS } from './service_layer/handlers';
 import { type Chain, MessageBus } from './service_layer/messagebus';
+import { causeOfChain } from './service_layer/history';
 import { OutboxRelay } from './service_layer/outbox';
 import { currentTraceparent } from './service_layer/tracing';
 import type { Logger, Notifications, Outbox, Publish } from './service_layer/ports';
@@ -76,6 +81,7 @@ export function bootstrap(overrides: Overrides = {}): Service {
   registerOverrides(c, overrides);
   const logger = c.resolve<Logger>(TOKENS.Logger);
   const metrics = c.resolve<PrometheusMetrics>(TOKENS.Metrics);
+  const controls = () => c.resolve<DeliveryControls>(TOKENS.DeliveryControls);
 
   const bus: MessageBus = new MessageBus({
     startUow: overrides.uow ?? postgresUnitsOfWork(c),
@@ -91,16 +97,23 @@ export function bootstrap(overrides: Overrides = {}): Service {
     log: logger,
     metrics,
     outboxWritten: () => relay.kick(),
+    committed: countSuppressedNotifications(metrics.registry),
   });
   const relay = new OutboxRelay(
     c.resolve<Outbox>(TOKENS.Outbox),
     (handler, messages) =>
       bus.handleEvents(
         handler,
-        messages.map(({ event, id, correlationId, occurredAt }) => ({
+        messages.map(({ event, id, correlationId, occurredAt, cause }) => ({
           event,
           // the relay runs this in the delivery's span: what it publishes names that span
-          meta: { messageId: id, correlationId, occurredAt, traceparent: currentTraceparent() },
+          meta: {
+            messageId: id,
+            correlationId,
+            occurredAt,
+            traceparent: currentTraceparent(),
+            cause,
+          },
         })),
       ),
     logger,
@@ -108,7 +121,15 @@ export function bootstrap(overrides: Overrides = {}): Service {
       baseDelayMs: config.outboxRetryBaseMs(),
       maxDelayMs: config.outboxRetryMaxMs(),
       maxAttempts: config.outboxMaxAttempts(),
+      probeMs: config.outboxProbeMs(),
       metrics,
+      // A test's own outbox comes without a database: nothing is paused there.
+      controls: overrides.outbox
+        ? undefined
+        : {
+            state: () => controls().state(),
+            circuitChanged: (handler, open) => controls().circuitChanged(handler, open),
+          },
     },
   );
   const db = () => c.resolve<Knex>(TOKENS.Db);
@@ -129,6 +150,11 @@ export function bootstrap(overrides: Overrides = {}): Service {
       readiness,
       metrics,
       deadLetters: deadLetterReplayDeps(bus, logger, deadLetters(), () => relay.kick()),
+      deliveries: {
+        controls: controls(),
+        outboxBacklog: () => outboxBacklogByHandler(db()),
+        inboundBacklog: () => inboundBacklog(redis(), configuredInboundSource()),
+      },
       auth: overrides.auth ?? { apiToken: config.apiToken(), adminToken: config.adminToken() },
       limits: config.maxInflight(),
       bodyTimeoutMs: config.bodyTimeoutMs(),
@@ -149,6 +175,10 @@ export function bootstrap(overrides: Overrides = {}): Service {
       // A subscribed (or blocked) connection can do nothing else, so the consumer has its own.
       // Its commands time out too (above the stream consumer's 1 s blocking read): a read that
       // gets no answer is retried, an acknowledgement that gets none leaves the entry to be claimed.
+      const paused = () =>
+        controls()
+          .paused()
+          .then((handlers) => handlers.has('inbound'));
       const connection = connectRedis(config.redisTarget(), 'consumer', {
         commandTimeoutMs: config.redisCommandTimeoutMs(),
       });
@@ -156,11 +186,11 @@ export function bootstrap(overrides: Overrides = {}): Service {
       closers.push(() => connection.disconnect());
       consumerLagWatched = true;
       if (config.inboundTransport() !== 'stream') {
-        return pubsubConsumer(connection, redis(), bus, deadLetters(), logger, metrics);
+        return pubsubConsumer(connection, redis(), bus, deadLetters(), logger, metrics, paused);
       }
       // read on the publishing connection: the consumer's own is blocked in XREADGROUP
       metrics.watchInboundLag(() => inboundWaitingInRedis(redis()));
-      const options = config.streamConsumer();
+      const options = { ...config.streamConsumer(), paused };
       return new RedisStreamConsumer(connection, bus, deadLetters(), logger, options);
     },
     close: async () => {
@@ -185,9 +215,11 @@ function pubsubConsumer(
   deadLetters: DeadLetters,
   logger: Logger,
   metrics: PrometheusMetrics,
+  paused: () => Promise<boolean>,
 ): RedisEventConsumer {
-  const { spillStream, ...options } = config.pubsubConsumer();
+  const { spillStream, ...limits } = config.pubsubConsumer();
   const spill = new PubsubSpill(redis, spillStream, logger);
+  const options = { ...limits, paused };
   const consumer = new RedisEventConsumer(subscriber, bus, deadLetters, logger, spill, options);
   metrics.watchPubsubQueue(() => consumer.stats());
   metrics.watchInboundLag(() => consumer.lagSeconds());
@@ -205,7 +237,13 @@ function postgresUnitsOfWork(c: DependencyContainer): (chain: Chain) => UnitOfWo
       hotSkus: new HotSkus(),
       groupCommit: groupCommit(pool),
     };
-    return new PostgresUnitOfWork(pool, options, chain.correlationId ?? null, chain.originOf);
+    return new PostgresUnitOfWork(
+      pool,
+      options,
+      chain.correlationId ?? null,
+      causeOfChain(chain),
+      chain.originOf,
+    );
   };
 }
 

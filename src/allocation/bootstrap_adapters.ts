@@ -9,8 +9,10 @@ import { createLogger } from './logging';
 import { createKnex, createPool } from './adapters/postgres/db';
 import { DeadLetters } from './adapters/postgres/dead_letter_store';
 import { KnexOutbox } from './adapters/postgres/knex_outbox';
+import { KnexDeliveryControls } from './adapters/postgres/delivery_controls';
 import { PrometheusMetrics } from './adapters/prometheus/metrics';
 import { EmailNotifications, LogNotifications } from './adapters/smtp/notifications';
+import { PacedNotifications } from './adapters/smtp/paced_notifications';
 import { connectRedis, type RedisClient } from './adapters/redis/redis_connections';
 import { redisPublisher } from './adapters/redis/redis_eventpublisher';
 import type { Logger, Outbox } from './service_layer/ports';
@@ -26,6 +28,7 @@ export const TOKENS = {
   Outbox: Symbol('Outbox'),
   Metrics: Symbol('Metrics'),
   DeadLetters: Symbol('DeadLetters'),
+  DeliveryControls: Symbol('DeliveryControls'),
 } as const;
 
 const OPERATIONS_POOL_SIZE = 4;
@@ -74,13 +77,14 @@ export function registerAdapters(c: DependencyContainer, closers: Closers): void
   single(TOKENS.Notifications, (r) => {
     const smtp = config.smtp();
     const logger = r.resolve<Logger>(TOKENS.Logger);
+    const perSecond = config.emailMaxPerSecond();
     if (!smtp) {
       logger.info({}, 'no SMTP_HOST set: out-of-stock notifications are written to the log');
-      return new LogNotifications(logger);
+      return new PacedNotifications(new LogNotifications(logger), perSecond);
     }
     const email = new EmailNotifications(smtp);
     closers.push(() => email.close());
-    return email;
+    return new PacedNotifications(email, perSecond);
   });
   single(TOKENS.Publish, (r) =>
     redisPublisher(r.resolve<RedisClient>(TOKENS.Redis), config.outboundStream()),
@@ -98,4 +102,5 @@ export function registerAdapters(c: DependencyContainer, closers: Closers): void
     return metrics;
   });
   single(TOKENS.DeadLetters, (r) => new DeadLetters(r.resolve<Knex>(TOKENS.Db)));
+  single(TOKENS.DeliveryControls, (r) => new KnexDeliveryControls(r.resolve<Knex>(TOKENS.Db)));
 }

@@ -63,6 +63,13 @@ export function smtp(): { host: string; port: number } | undefined {
   return host ? { host, port: intEnv('SMTP_PORT', 25) } : undefined;
 }
 
+/** SPEC section 5: notifications sent per second at most; the rest wait (none is dropped). */
+export function emailMaxPerSecond(): number {
+  const perSecond = intEnv('EMAIL_MAX_PER_SECOND', 5);
+  if (perSecond < 1) throw new ConfigError('EMAIL_MAX_PER_SECOND must be at least 1, got 0');
+  return perSecond;
+}
+
 export function stockEmail(): string {
   return env('STOCK_EMAIL') ?? 'stock@example.com';
 }

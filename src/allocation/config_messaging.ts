@@ -87,16 +87,35 @@ function attemptsToCover(ms: number, baseMs: number, capMs: number): number {
   return attempts;
 }
 
+/**
+ * While a delivery handler's transport is unreachable (its circuit open), the relay tries one
+ * message this often (SPEC section 9): at least 1 ms, since 0 would probe in a tight loop.
+ */
+export function outboxProbeMs(): number {
+  const value = intEnv('OUTBOX_PROBE_MS', 5_000);
+  if (value < 1) throw new ConfigError(`OUTBOX_PROBE_MS must be at least 1, got ${value}`);
+  return value;
+}
+
 /** How long the outbox relay's leadership lease lasts unless renewed (a dead leader's lapses). */
 export function outboxLeaseMs(): number {
   return Math.max(300, intEnv('OUTBOX_LEASE_MS', 5_000));
 }
 
-/** How long delivered outbox rows, processed inbound ids and closed dead letters are kept. */
-export function retention(): { outboxMs: number; inboxMs: number; deadLetterMs: number } {
+/**
+ * How long delivered outbox rows, processed inbound ids, closed dead letters and history
+ * entries are kept.
+ */
+export function retention(): {
+  outboxMs: number;
+  inboxMs: number;
+  deadLetterMs: number;
+  historyMs: number;
+} {
   return {
     outboxMs: durationEnv('OUTBOX_RETENTION', '1d'),
     inboxMs: durationEnv('INBOX_RETENTION', '7d'),
     deadLetterMs: durationEnv('DEAD_LETTER_RETENTION', '30d'),
+    historyMs: durationEnv('HISTORY_RETENTION', '90d'),
   };
 }

@@ -144,6 +144,22 @@ describe('operator console in a browser', function () {
     await screenshot('outbox');
   });
 
+  it('pauses a delivery handler from the deliveries page, and resumes it', async () => {
+    await page.getByRole('link', { name: 'Deliveries', exact: true }).click();
+    await page.waitForURL(`${base}/console/deliveries`);
+    const email = page.locator('tr[data-handler="email"]');
+
+    await email.getByRole('button', { name: 'Pause' }).click();
+    await page.waitForURL(`${base}/console/deliveries?done=paused`);
+    const whilePaused = (await email.locator('[data-field="state"]').textContent())?.trim();
+    await screenshot('deliveries');
+    await email.getByRole('button', { name: 'Resume' }).click();
+    await page.waitForURL(`${base}/console/deliveries?done=resumed`);
+
+    expect(whilePaused).to.equal('paused');
+    expect((await email.locator('[data-field="state"]').textContent())?.trim()).to.equal('running');
+  });
+
   it('shows a dead letter whole, replays it, and marks it replayed', async () => {
     const publisher = new Redis(redisUrl());
     try {

@@ -47,6 +47,40 @@ async function badBatches(db: Knex, skus: string[]): Promise<unknown[]> {
   return rows as unknown[];
 }
 
+/**
+ * Lines whose history does not tell exactly what happened to them: replayed in version order,
+ * each line's allocated and deallocated entries must alternate (a deallocation naming the batch
+ * the line was on, a refusal only while it was on none) and end where the write side has it.
+ */
+async function historyMismatches(db: Knex, skus: string[], write: string[]): Promise<string[]> {
+  const entries = await db('history')
+    .whereIn('sku', skus)
+    .whereNotNull('orderid')
+    .orderBy([{ column: 'sku' }, { column: 'orderid' }, { column: 'version' }, { column: 'id' }])
+    .select<{ orderid: string; sku: string; type: string; batchref: string | null }[]>(
+      'orderid',
+      'sku',
+      'type',
+      'batchref',
+    );
+  const on = new Map<string, string | null>();
+  const wrong: string[] = [];
+  for (const { orderid, sku, type, batchref } of entries) {
+    const line = `${orderid} ${sku}`;
+    const batch = on.get(line) ?? null;
+    const fits =
+      (type === 'allocated' && batch === null) ||
+      (type === 'deallocated' && batch === batchref) ||
+      (type === 'out_of_stock' && batch === null);
+    if (!fits) wrong.push(`${line}: ${type} ${batchref} while on ${batch}`);
+    on.set(line, type === 'allocated' ? batchref : null);
+  }
+  const told = [...on].filter(([, batch]) => batch !== null).map(([line, b]) => `${line} ${b}`);
+  const missing = write.filter((line) => !told.includes(line)).map((l) => `untold: ${l}`);
+  const extra = told.filter((line) => !write.includes(line)).map((l) => `not so: ${l}`);
+  return [...wrong, ...missing, ...extra];
+}
+
 async function undelivered(db: Knex, skus: string[]): Promise<number> {
   const row = await db('outbox')
     .whereIn('key', skus)
@@ -112,6 +146,7 @@ describe('convergence', function () {
     );
     expect(read).to.deep.equal(write);
     expect(await badBatches(db, skus)).to.deep.equal([]);
+    expect(await historyMismatches(db, skus, write)).to.deep.equal([]);
   });
 
   it('a quantity change applies while another process keeps allocating on the sku', async () => {

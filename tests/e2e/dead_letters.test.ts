@@ -156,12 +156,14 @@ describe('dead letters', () => {
   describe('outbound', () => {
     const mailsFor = (sku: string) =>
       smtp.received.filter((m) => m.data.includes(`Out of stock for ${sku}`));
-    const outOfStock = (sku: string) =>
-      api().post('/allocate').send({ orderid: randomOrderid(), sku, qty: 99 }).expect(202);
+    // a new stock-out each time: a batch first (one notification per stock-out, SPEC section 5)
+    const outOfStock = async (sku: string) => {
+      await addBatch(randomBatchref(), sku, 1);
+      await api().post('/allocate').send({ orderid: randomOrderid(), sku, qty: 99 }).expect(202);
+    };
 
     it('dead-letters an email refused with 550, still sends later ones, and replay sends it once', async () => {
       const sku = randomSku();
-      await addBatch(randomBatchref(), sku, 1);
       smtp.rejecting = true;
       await outOfStock(sku);
       const [letter] = await eventually(async () => {

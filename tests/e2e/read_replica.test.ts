@@ -86,6 +86,8 @@ describe('read routes on a streaming replica', function () {
       }, 15_000);
       const whilePaused = await get(`${url}/allocations/${orderid}`);
       expect(whilePaused.status, JSON.stringify(whilePaused.body)).to.equal(404);
+      const historyWhilePaused = await get(`${url}/orders/${orderid}/history`);
+      expect(historyWhilePaused.status, JSON.stringify(historyWhilePaused.body)).to.equal(404);
     } finally {
       await sql(replicaUrl, 'SELECT pg_wal_replay_resume()');
     }
@@ -98,6 +100,8 @@ describe('read routes on a streaming replica', function () {
     const stock = await get(`${url}/products/${sku}`);
     expect(stock.status).to.equal(200);
     expect(stock.body).to.deep.include({ sku });
+    const history = await get(`${url}/orders/${orderid}/history`);
+    expect(history.status).to.equal(200);
   });
 
   it('a read with the replica stopped is a 503 with a message, not a hang; writes go on', async function () {
@@ -108,6 +112,8 @@ describe('read routes on a streaming replica', function () {
     const answers = [
       await get(`${url}/allocations/${randomOrderid()}`),
       await get(`${url}/products/${randomSku()}`),
+      await get(`${url}/orders/${randomOrderid()}/history`),
+      await get(`${url}/products/${randomSku()}/history`),
     ];
     console.log(
       `      replica stopped: ${answers.map((a) => `${a.status} in ${a.ms} ms`).join(', ')}`,

@@ -4,7 +4,6 @@
 // and statuses, never on timings; every wait has a deadline so a hang fails instead of blocking.
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
-import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type EmbeddedPostgresHandle, startEmbeddedPostgres } from '../../tools/embedded_postgres';
@@ -13,6 +12,7 @@ import { testDb } from '../support/db';
 import { eventually } from '../support/eventually';
 import { randomBatchref, randomOrderid, randomSku } from '../support/random_refs';
 import { startServiceProcess, type ServiceProcess } from '../support/processes';
+import { startGate, type Gate } from '../support/tcp_gate';
 import { allocateRequests, countBy, send, sendAll, type Outcome } from '../support/requests';
 
 // From dist/tests/e2e back to the repository.
@@ -27,51 +27,6 @@ async function purchasedQuantity(ref: string): Promise<number | undefined> {
   const db = await testDb();
   const row = await db('batches').first('purchased_quantity').where({ reference: ref });
   return row?.purchased_quantity as number | undefined;
-}
-
-interface Gate {
-  url: string;
-  /** While shut, connections are dropped at once, as by a Redis that is down. */
-  shut: boolean;
-  close(): Promise<void>;
-}
-
-/**
- * A TCP pass-through to Redis for the service. Redis pub/sub delivers only to whoever is
- * subscribed at that instant, so when Redis comes back the test must be subscribed before the
- * relay publishes. A subscriber that reconnects by itself, however fast, races the service's
- * own reconnection; holding the service's connections back until we are subscribed does not.
- */
-async function startGate(redisPort: number): Promise<Gate> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    if (gate.shut) {
-      client.destroy();
-      return;
-    }
-    const upstream = net.connect(redisPort, '127.0.0.1');
-    const pair = [client, upstream];
-    for (const socket of pair) {
-      sockets.add(socket);
-      socket.on('error', () => undefined); // the other side's close says it all
-      socket.on('close', () => {
-        sockets.delete(socket);
-        pair.forEach((s) => s.destroy());
-      });
-    }
-    client.pipe(upstream).pipe(client);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  const gate: Gate = {
-    url: `redis://127.0.0.1:${port}`,
-    shut: false,
-    close: async () => {
-      sockets.forEach((socket) => socket.destroy());
-      await new Promise((resolve) => server.close(resolve));
-    },
-  };
-  return gate;
 }
 
 describe('outages', () => {

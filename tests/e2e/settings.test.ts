@@ -14,7 +14,12 @@ function startWith(name: string, value: string) {
 }
 
 describe('settings', () => {
-  for (const name of ['OUTBOX_RETENTION', 'INBOX_RETENTION', 'DEAD_LETTER_RETENTION']) {
+  for (const name of [
+    'OUTBOX_RETENTION',
+    'INBOX_RETENTION',
+    'DEAD_LETTER_RETENTION',
+    'HISTORY_RETENTION',
+  ]) {
     it(`an invalid ${name} stops the start with one sentence naming it`, () => {
       const result = startWith(name, 'soon');
 
@@ -41,4 +46,24 @@ describe('settings', () => {
     expect(result.stderr.trim().split('\n')).to.have.length(1);
     expect(result.stderr).to.contain('OUTBOX_MAX_ATTEMPTS');
   });
+
+  for (const value of ['fast', '0']) {
+    it(`EMAIL_MAX_PER_SECOND=${value} stops the start with one sentence naming it`, () => {
+      const result = startWith('EMAIL_MAX_PER_SECOND', value);
+
+      expect(result.status).to.equal(1);
+      expect(result.stderr.trim().split('\n')).to.have.length(1);
+      expect(result.stderr).to.contain('EMAIL_MAX_PER_SECOND');
+    });
+  }
+
+  for (const value of ['soon', '0']) {
+    it(`OUTBOX_PROBE_MS=${value} stops the start with one sentence naming it`, () => {
+      const result = startWith('OUTBOX_PROBE_MS', value);
+
+      expect(result.status).to.equal(1);
+      expect(result.stderr.trim().split('\n')).to.have.length(1);
+      expect(result.stderr).to.contain('OUTBOX_PROBE_MS');
+    });
+  }
 });

@@ -10,7 +10,7 @@ const DAY = 24 * HOUR;
 const ago = (db: Knex, ms: number) => db.raw(`now() - ? * interval '1 millisecond'`, [ms]);
 
 describe('retention', () => {
-  const settings = { outboxMs: DAY, inboxMs: 7 * DAY, deadLetterMs: 30 * DAY };
+  const settings = { outboxMs: DAY, inboxMs: 7 * DAY, deadLetterMs: 30 * DAY, historyMs: 90 * DAY };
 
   it('prunes rows older than their setting and keeps newer ones', async () => {
     const db = await testDb();
@@ -54,6 +54,39 @@ describe('retention', () => {
     expect(pruned.deadLetters).to.be.at.least(2);
   });
 
+  it('prunes history past HISTORY_RETENTION and read-model tombstones older than a day', async () => {
+    const db = await testDb();
+    const sku = randomSku('retention-history');
+    const entry = (type: string, atAgo: number) => ({
+      sku,
+      type,
+      version: 1,
+      at: ago(db, atAgo),
+    });
+    await db('history').insert([entry('old', 90 * DAY + HOUR), entry('new', 90 * DAY - HOUR)]);
+    const view = (orderid: string, batchref: string | null, updatedAgo: number) => ({
+      orderid,
+      sku,
+      batchref,
+      version: 1,
+      updated_at: ago(db, updatedAgo),
+    });
+    const [oldTombstone, newTombstone, oldLine] = ['a', 'b', 'c'].map((o) => randomOrderid(o));
+    await db('allocations_view').insert([
+      view(oldTombstone, null, DAY + HOUR),
+      view(newTombstone, null, DAY - HOUR),
+      view(oldLine, 'batch-1', 30 * DAY),
+    ]);
+
+    const pruned = await new Retention(db, settings, silentLogger).pruneOnce();
+
+    expect(await db('history').where({ sku }).pluck('type')).to.deep.equal(['new']);
+    const rows = await db('allocations_view').where({ sku }).orderBy('orderid').pluck('orderid');
+    expect(rows).to.deep.equal([newTombstone, oldLine].sort());
+    expect(pruned.history).to.be.at.least(1);
+    expect(pruned.tombstones).to.be.at.least(1);
+  });
+
   it('prunes in batches until nothing old is left', async () => {
     const db = await testDb();
     const prefix = randomOrderid('bulk');
@@ -78,7 +111,13 @@ describe('retention', () => {
 
       const pruned = await new Retention(db, settings, silentLogger).pruneOnce();
 
-      expect(pruned).to.deep.equal({ outbox: 0, inbox: 0, deadLetters: 0 });
+      expect(pruned).to.deep.equal({
+        outbox: 0,
+        inbox: 0,
+        deadLetters: 0,
+        history: 0,
+        tombstones: 0,
+      });
       expect(await db('processed_messages').where({ message_id: id })).to.have.length(1);
     } finally {
       await other.rollback();

@@ -9,6 +9,8 @@ export interface Received {
   data: string;
   /** Whether the session was upgraded with STARTTLS before the message was sent. */
   secure: boolean;
+  /** When the server had the whole message (Date.now()). */
+  at: number;
 }
 
 export interface TestSmtpServer {
@@ -20,7 +22,7 @@ export interface TestSmtpServer {
 }
 
 export async function startSmtpServer(
-  options: { starttls?: boolean } = {},
+  options: { starttls?: boolean; port?: number } = {},
 ): Promise<TestSmtpServer> {
   const received: Received[] = [];
   const state: TestSmtpServer = {
@@ -48,12 +50,13 @@ export async function startSmtpServer(
           to: session.envelope.rcptTo.map((r) => r.address),
           data: Buffer.concat(chunks).toString('utf8'),
           secure: session.secure,
+          at: Date.now(),
         });
         callback();
       });
     },
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
   state.port = (server.server.address() as AddressInfo).port;
   return state;
 }

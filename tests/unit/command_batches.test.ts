@@ -23,8 +23,8 @@ describe('command batches', () => {
     });
     const orderids = Array.from({ length: 70 }, (_, i) => `o${i}`);
     const answers = await Promise.all([
-      ...orderids.map((o) => batches.submit(new Allocate(o, 'hot', 1), undefined)),
-      batches.submit(new Allocate('elsewhere', 'other', 1), undefined),
+      ...orderids.map((o) => batches.submit(new Allocate(o, 'hot', 1), {})),
+      batches.submit(new Allocate('elsewhere', 'other', 1), {}),
     ]);
 
     expect(answers).to.deep.equal([...orderids, 'elsewhere'].map((o) => `ref-for-${o}`));
@@ -40,11 +40,11 @@ describe('command batches', () => {
       return batch.map(() => 'ok');
     });
     const results = await Promise.allSettled(
-      ['a', 'b', 'c'].map((o) => batches.submit(new Allocate(o, 'hot', 1), undefined)),
+      ['a', 'b', 'c'].map((o) => batches.submit(new Allocate(o, 'hot', 1), {})),
     );
     expect(results.map((r) => r.status)).to.deep.equal(['fulfilled', 'rejected', 'rejected']);
     // the sku is free again afterwards
-    expect(await batches.submit(new Allocate('d', 'hot', 1), undefined)).to.equal('ok');
+    expect(await batches.submit(new Allocate('d', 'hot', 1), {})).to.equal('ok');
   });
 
   it('answers Unavailable to a command that waited past its bound, and runs the next', async () => {
@@ -58,12 +58,12 @@ describe('command batches', () => {
       10,
     );
     const results = await Promise.allSettled(
-      ['a', 'b', 'c'].map((o) => batches.submit(new Allocate(o, 'hot', 1), undefined)),
+      ['a', 'b', 'c'].map((o) => batches.submit(new Allocate(o, 'hot', 1), {})),
     );
     expect(results[0]).to.deep.equal({ status: 'fulfilled', value: 'ok' });
     for (const r of results.slice(1)) {
       expect((r as PromiseRejectedResult).reason).to.be.instanceOf(Unavailable);
     }
-    expect(await batches.submit(new Allocate('d', 'hot', 1), undefined)).to.equal('ok');
+    expect(await batches.submit(new Allocate('d', 'hot', 1), {})).to.equal('ok');
   });
 });

@@ -9,21 +9,28 @@ import { MessageBus } from '../../src/allocation/service_layer/messagebus';
 import { FakeNotifications, FakeUnitOfWork, recordingPublisher, silentLogger } from './fakes';
 
 describe('commit plan', () => {
-  it('gives the read-model rows of the inline handlers and one outbox row per outbox handler', () => {
+  it('gives the read-model rows of the inline handlers, one outbox row per outbox handler and one history row per event, with their cause', () => {
     const allocated = new Allocated('o1', 'LAMP', 2, 'b1', 3);
     const freed = new Deallocated('o2', 'LAMP', 1, 'b1', 4);
     const outOfStock = new OutOfStock('LAMP');
 
-    const plan = commitPlan([allocated, freed, outOfStock], EVENT_HANDLERS);
+    const cause = { kind: 'http' as const, id: 'r1' };
+
+    const plan = commitPlan([allocated, freed, outOfStock], EVENT_HANDLERS, () => cause);
 
     expect(plan.viewRows).to.deep.equal([
       { orderid: 'o1', sku: 'LAMP', batchref: 'b1', version: 3 },
       { orderid: 'o2', sku: 'LAMP', batchref: null, version: 4 },
     ]);
     expect(plan.outbox).to.deep.equal([
-      { event: allocated, handler: 'line_allocated' },
-      { event: freed, handler: 'reallocate' },
-      { event: outOfStock, handler: 'email' },
+      { event: allocated, handler: 'line_allocated', cause },
+      { event: freed, handler: 'reallocate', cause },
+      { event: outOfStock, handler: 'email', cause },
+    ]);
+    expect(plan.history.map((row) => [row.type, row.cause_kind, row.cause_id])).to.deep.equal([
+      ['allocated', 'http', 'r1'],
+      ['deallocated', 'http', 'r1'],
+      ['out_of_stock', 'http', 'r1'],
     ]);
   });
 

@@ -11,6 +11,13 @@ import type {
 import { DuplicateBatch } from '../../src/allocation/service_layer/errors';
 import { commitPlan, outboxHandlerNames } from '../../src/allocation/service_layer/commit_plan';
 import { EVENT_HANDLERS } from '../../src/allocation/service_layer/handlers';
+import {
+  causeOfChain,
+  type Cause,
+  type CauseOf,
+  type HistoryRow,
+} from '../../src/allocation/service_layer/history';
+import type { Chain } from '../../src/allocation/service_layer/messagebus';
 import type {
   Inbox,
   ProductRepository,
@@ -80,7 +87,12 @@ export class FakeOutbox implements Outbox {
   private nextId = 1;
 
   /** One row per handler of the event, as the real unit of work writes them. */
-  append(key: string, event: Event, handlers = outboxHandlerNames(EVENT_HANDLERS, event)): void {
+  append(
+    key: string,
+    event: Event,
+    handlers = outboxHandlerNames(EVENT_HANDLERS, event),
+    cause?: Cause | null,
+  ): void {
     for (const handler of handlers) {
       const id = String(this.nextId++);
       this.messages.push({
@@ -92,6 +104,7 @@ export class FakeOutbox implements Outbox {
         correlationId: null,
         occurredAt: new Date(),
         traceparent: null,
+        cause: cause ?? null,
         delivered: false,
       });
     }
@@ -104,8 +117,11 @@ export class FakeOutbox implements Outbox {
   async deliverPending(
     limit: number,
     deliver: (messages: PendingMessage[]) => Promise<DeliveryReport>,
+    skip: readonly string[] = [],
   ): Promise<number> {
-    const pending = this.pending().slice(0, limit);
+    const pending = this.pending()
+      .filter((m) => !skip.includes(m.handler))
+      .slice(0, limit);
     if (pending.length === 0) return 0;
     const report = await deliver(pending);
     for (const m of this.messages) {
@@ -130,8 +146,17 @@ export class FakeUnitOfWork implements UnitOfWork {
   readonly readModel = new FakeReadModel();
   readonly inbox = new FakeInbox();
   readonly outbox = new FakeOutbox();
+  /** The history rows commits wrote, with their sku, as apply_product_changes stores them. */
+  readonly history: (HistoryRow & { sku: string })[] = [];
   committed = false;
   private newEvents: Event[] = [];
+  private causeOf: CauseOf = () => undefined;
+
+  /** What the bus's startUow gives: this one unit of work, for the chain of the next commits. */
+  startedBy(chain: Chain = {}): this {
+    this.causeOf = causeOfChain(chain);
+    return this;
+  }
 
   async run<T>(fn: () => Promise<T>): Promise<T> {
     return fn();
@@ -143,10 +168,11 @@ export class FakeUnitOfWork implements UnitOfWork {
     for (const product of this.products.seen) {
       const events = product.events.splice(0);
       // what the real unit of work writes with the products, from the same function
-      const plan = commitPlan(events, EVENT_HANDLERS);
+      const plan = commitPlan(events, EVENT_HANDLERS, this.causeOf);
       this.readModel.apply(plan.viewRows);
-      for (const { event, handler } of plan.outbox)
-        this.outbox.append(product.sku, event, [handler]);
+      for (const { event, handler, cause } of plan.outbox)
+        this.outbox.append(product.sku, event, [handler], cause);
+      this.history.push(...plan.history.map((row) => ({ ...row, sku: product.sku })));
       this.newEvents.push(...events);
     }
     return Promise.resolve();

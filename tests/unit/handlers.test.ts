@@ -7,6 +7,7 @@ import {
   InvalidSku,
   UnknownBatch,
 } from '../../src/allocation/service_layer/errors';
+import type { Chain } from '../../src/allocation/service_layer/messagebus';
 import {
   addAllocationToReadModel,
   removeAllocationFromReadModel,
@@ -29,7 +30,7 @@ function bootstrapTestApp(): {
   const notifications = new FakeNotifications();
   const publish = recordingPublisher();
   const service = bootstrap({
-    uow: () => uow,
+    uow: (chain?: Chain) => uow.startedBy(chain),
     outbox: uow.outbox,
     notifications,
     publish,
@@ -140,6 +141,24 @@ describe('handlers', () => {
       expect(batchref).to.equal(undefined);
       expect(notifications.sent.get('stock@example.com')).to.deep.equal([
         'Out of stock for POPULAR-CURTAINS',
+      ]);
+    });
+
+    it('sends one email per stock-out, and one more once the sku had stock again', async () => {
+      const { service, notifications } = bootstrapTestApp();
+      await service.bus.handle(new CreateBatch('b1', 'SOFA', 1, null));
+      await service.bus.handle(new Allocate('o1', 'SOFA', 1));
+
+      for (const order of ['o2', 'o3', 'o4'])
+        await service.bus.handle(new Allocate(order, 'SOFA', 1));
+      await service.bus.handle(new CreateBatch('b2', 'SOFA', 1, null));
+      for (const order of ['o5', 'o6', 'o7'])
+        await service.bus.handle(new Allocate(order, 'SOFA', 1));
+      await service.relay.deliverPending();
+
+      expect(notifications.sent.get('stock@example.com')).to.deep.equal([
+        'Out of stock for SOFA',
+        'Out of stock for SOFA',
       ]);
     });
 
@@ -266,6 +285,51 @@ describe('handlers', () => {
 
       const [batch] = (await uow.products.get('LAMP'))?.batches ?? [];
       expect(batch.purchasedQuantity).to.equal(80);
+    });
+  });
+
+  describe('history', () => {
+    it('tells an allocation moved by a quantity change, each entry with its cause', async () => {
+      const { service, uow } = bootstrapTestApp();
+      const http = (id: string): Chain => ({ cause: { kind: 'http', id } });
+      await service.bus.handle(new CreateBatch('A', 'DESK', 10, null), http('r0'));
+      await service.bus.handle(new CreateBatch('B', 'DESK', 10, '2027-01-01'), http('r0'));
+      await service.bus.handle(new Allocate('o1', 'DESK', 5), http('r1'));
+
+      await service.bus.handle(new ChangeBatchQuantity('A', 1, 'm1'), {
+        cause: { kind: 'message', id: 'm1' },
+      });
+      await settle(service, uow);
+
+      const ofOrder = uow.history
+        .filter((row) => row.orderid === 'o1')
+        .map((row) => [row.type, row.batchref, row.cause_kind, row.cause_id]);
+      expect(ofOrder).to.deep.equal([
+        ['allocated', 'A', 'http', 'r1'],
+        ['deallocated', 'A', 'message', 'm1'],
+        ['allocated', 'B', 'message', 'm1'],
+      ]);
+      const versions = uow.history.filter((row) => row.orderid === 'o1').map((r) => r.version);
+      expect(versions).to.deep.equal([...versions].sort((a, b) => a - b));
+      expect(uow.history.find((row) => row.type === 'quantity_changed')).to.include({
+        from: 10,
+        to: 1,
+        cause_id: 'm1',
+      });
+    });
+
+    it('tells every refusal, notified or not', async () => {
+      const { service, uow } = bootstrapTestApp();
+      await service.bus.handle(new CreateBatch('b1', 'STOOL', 1, null));
+
+      await service.bus.handle(new Allocate('o1', 'STOOL', 2));
+      await service.bus.handle(new Allocate('o2', 'STOOL', 2));
+
+      expect(uow.history.map((row) => [row.type, row.orderid])).to.deep.equal([
+        ['batch_created', null],
+        ['out_of_stock', 'o1'],
+        ['out_of_stock', 'o2'],
+      ]);
     });
   });
 });

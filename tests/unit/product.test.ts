@@ -1,5 +1,12 @@
 import { expect } from 'chai';
-import { Allocated, Deallocated, OutOfStock } from '../../src/allocation/domain/events';
+import {
+  Allocated,
+  BatchCreated,
+  BatchQuantityChanged,
+  Deallocated,
+  OutOfStock,
+  StillOutOfStock,
+} from '../../src/allocation/domain/events';
 import { Batch, OrderLine, Product } from '../../src/allocation/domain/model';
 
 const TODAY = '2026-11-21';
@@ -66,8 +73,49 @@ describe('product', () => {
 
     const allocation = product.allocate(new OrderLine('order2', 'SMALL-FORK', 1));
 
-    expect(product.events.at(-1)).to.deep.equal(new OutOfStock('SMALL-FORK'));
+    expect(product.events.at(-1)).to.deep.equal(new OutOfStock('SMALL-FORK', 'order2', 1, 2));
     expect(allocation).to.equal(undefined);
+  });
+
+  it('records OutOfStock once per stock-out: later refusals are StillOutOfStock', () => {
+    const product = new Product('LAMP', [new Batch('b1', 'LAMP', 1, null)]);
+    product.allocate(new OrderLine('o1', 'LAMP', 1));
+
+    product.allocate(new OrderLine('o2', 'LAMP', 1));
+    product.allocate(new OrderLine('o3', 'LAMP', 1));
+
+    expect(product.events.slice(1)).to.deep.equal([
+      new OutOfStock('LAMP', 'o2', 1, 2),
+      new StillOutOfStock('LAMP', 'o3', 1, 2),
+    ]);
+    expect(product.outOfStockNotified).to.equal(true);
+  });
+
+  it('notifies the next stock-out once a batch is added', () => {
+    const product = new Product('LAMP', [new Batch('b1', 'LAMP', 1, null)], 0, true);
+
+    product.addBatch(new Batch('b2', 'LAMP', 1, null));
+    product.allocate(new OrderLine('o1', 'LAMP', 2));
+
+    expect(product.events).to.deep.equal([
+      new BatchCreated('LAMP', 'b2', 1, null, 1),
+      new OutOfStock('LAMP', 'o1', 2, 2),
+    ]);
+  });
+
+  it('notifies the next stock-out once a quantity is raised, not when it is lowered', () => {
+    const product = new Product('LAMP', [new Batch('b1', 'LAMP', 5, null)], 0, true);
+
+    product.changeBatchQuantity('b1', 4);
+    const afterLowering = product.outOfStockNotified;
+    product.changeBatchQuantity('b1', 6);
+
+    expect(afterLowering).to.equal(true);
+    expect(product.outOfStockNotified).to.equal(false);
+    expect(product.events).to.deep.equal([
+      new BatchQuantityChanged('LAMP', 'b1', 5, 4, 1),
+      new BatchQuantityChanged('LAMP', 'b1', 4, 6, 2),
+    ]);
   });
 
   it('never splits a line across batches', () => {
@@ -115,7 +163,9 @@ describe('product', () => {
     product.changeBatchQuantity('b1', 15);
 
     expect(batch.availableQuantity).to.equal(5);
-    expect(product.events).to.deep.equal([new Deallocated('o2', 'LAMP', 10, 'b1', 3)]);
+    expect(product.events.filter((e) => e instanceof Deallocated)).to.deep.equal([
+      new Deallocated('o2', 'LAMP', 10, 'b1', 3),
+    ]);
   });
 
   it('changing a batch quantity keeps lines that still fit', () => {
@@ -127,7 +177,7 @@ describe('product', () => {
     product.changeBatchQuantity('b1', 10);
 
     expect(batch.availableQuantity).to.equal(0);
-    expect(product.events).to.deep.equal([]);
+    expect(product.events).to.deep.equal([new BatchQuantityChanged('LAMP', 'b1', 20, 10, 5)]);
     expect(product.versionNumber).to.equal(5);
   });
 

@@ -1,4 +1,12 @@
-import { Allocated, Deallocated, OutOfStock, type Event } from './events';
+import {
+  Allocated,
+  BatchCreated,
+  BatchQuantityChanged,
+  Deallocated,
+  OutOfStock,
+  StillOutOfStock,
+  type Event,
+} from './events';
 
 /** A customer's request for `qty` units of `sku`: a value, compared by its fields. */
 export class OrderLine {
@@ -129,11 +137,24 @@ export class Product {
     readonly sku: string,
     readonly batches: Batch[],
     public versionNumber = 0,
+    /** Set with the OutOfStock it raises, cleared by new stock; it bumps the version like any
+     * change, so two allocations that find no stock at once cannot both notify. */
+    public outOfStockNotified = false,
   ) {}
 
   addBatch(batch: Batch): void {
     this.batches.push(batch);
     this.versionNumber += 1;
+    this.outOfStockNotified = false;
+    this.events.push(
+      new BatchCreated(
+        this.sku,
+        batch.reference,
+        batch.purchasedQuantity,
+        batch.eta,
+        this.versionNumber,
+      ),
+    );
   }
 
   /** Returns the ref of the batch holding the line, or undefined when out of stock. */
@@ -143,7 +164,7 @@ export class Product {
 
     const batch = [...this.batches].sort(preferenceOrder).find((b) => b.canAllocate(line));
     if (!batch) {
-      this.events.push(new OutOfStock(line.sku));
+      this.refuse(line);
       return undefined;
     }
     batch.allocate(line);
@@ -165,12 +186,26 @@ export class Product {
       if (batch.quantityPosition !== null && position <= batch.quantityPosition) return;
       batch.quantityPosition = position;
     }
+    const from = batch.purchasedQuantity;
     batch.purchasedQuantity = qty;
     this.versionNumber += 1;
+    if (qty > from) this.outOfStockNotified = false; // stock again: the next stock-out notifies
+    this.events.push(new BatchQuantityChanged(this.sku, ref, from, qty, this.versionNumber));
     for (const line of batch.freeExcess()) {
       this.events.push(
         new Deallocated(line.orderid, line.sku, line.qty, batch.reference, this.versionNumber),
       );
     }
+  }
+
+  /** No batch can take the line: the first refusal since the sku had stock notifies. */
+  private refuse(line: OrderLine): void {
+    if (this.outOfStockNotified) {
+      this.events.push(new StillOutOfStock(line.sku, line.orderid, line.qty, this.versionNumber));
+      return;
+    }
+    this.outOfStockNotified = true;
+    this.versionNumber += 1;
+    this.events.push(new OutOfStock(line.sku, line.orderid, line.qty, this.versionNumber));
   }
 }

@@ -21,6 +21,7 @@
 import type { Command } from '../domain/commands';
 import type { Event } from '../domain/events';
 import { Unavailable } from './errors';
+import type { Cause } from './history';
 import { currentTraceparent } from './tracing';
 
 /** Where an event's outbox rows say it came from: its command's chain and trace. */
@@ -43,9 +44,15 @@ export interface BatchedCommand {
   max: number;
 }
 
+/** What a command's own chain says of it (MessageBus Chain). */
+export interface CommandChain {
+  correlationId?: string;
+  cause?: Cause;
+}
+
 export interface Waiting {
   command: Command;
-  correlationId: string | undefined;
+  chain: CommandChain;
   /** The trace of the request that sent it, read when it arrived. */
   traceparent: string | null;
   arrivedAt: number;
@@ -66,11 +73,11 @@ export class CommandBatches {
     private readonly waitMs = 5_000,
   ) {}
 
-  submit(command: Command, correlationId: string | undefined): Promise<unknown> {
+  submit(command: Command, chain: CommandChain): Promise<unknown> {
     return new Promise((resolve, reject) => {
       const traceparent = currentTraceparent() ?? null;
       const arrivedAt = performance.now();
-      const waiting: Waiting = { command, correlationId, traceparent, arrivedAt, resolve, reject };
+      const waiting: Waiting = { command, chain, traceparent, arrivedAt, resolve, reject };
       const key = (this.definition.key as (c: Command) => string)(command);
       const queue = this.queues.get(key);
       if (queue) queue.push(waiting);
@@ -90,8 +97,18 @@ export class CommandBatches {
     return (event) => {
       const id = this.definition.commandOf(event);
       const w = (id !== undefined ? byId.get(id) : undefined) ?? batch[0];
-      return { correlationId: w.correlationId ?? null, traceparent: w.traceparent };
+      return { correlationId: w.chain.correlationId ?? null, traceparent: w.traceparent };
     };
+  }
+
+  /** Each command's cause by its id, for the history rows of a unit of several commands. */
+  causesOf(batch: Waiting[]): Map<string, Cause> {
+    const idOf = this.definition.idOf as (c: Command) => string;
+    const causes = new Map<string, Cause>();
+    for (const w of batch) {
+      if (w.chain.cause && !causes.has(idOf(w.command))) causes.set(idOf(w.command), w.chain.cause);
+    }
+    return causes;
   }
 
   /** The next unit's commands: up to max of those waiting, none that waited past waitMs. */

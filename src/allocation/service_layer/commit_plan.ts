@@ -1,9 +1,10 @@
 // What a commit writes besides the products themselves, decided by one pure function from the
 // products' events and the event handler table (handlers.ts, EVENT_HANDLERS) given as data: the
-// read-model rows the inline handlers write, and one outbox row per outbox handler of each
-// event. The unit of work on PostgreSQL and the fake one of the unit tests both call it, so
+// read-model rows the inline handlers write, one outbox row per outbox handler of each event
+// (carrying the event's cause on to the handler's own commit), and one history row per event. The unit of work on PostgreSQL and the fake one of the unit tests both call it, so
 // neither knows the message bus and both write the same thing.
 import type { Event } from '../domain/events';
+import { historyRows, type Cause, type CauseOf, type HistoryRow } from './history';
 import type { ReadModel, ReadModelRow } from './unit_of_work';
 
 /** Runs inside a commit: records what the events change in the read model, nothing else. */
@@ -23,10 +24,15 @@ export type HandlerTable = ReadonlyMap<MessageClass, CommitHandlers>;
 /** What the events of one product's commit write with it, in the order they were raised. */
 export interface CommitPlan {
   viewRows: ReadModelRow[];
-  outbox: { event: Event; handler: string }[];
+  outbox: { event: Event; handler: string; cause: Cause | null }[];
+  history: HistoryRow[];
 }
 
-export function commitPlan(events: readonly Event[], table: HandlerTable): CommitPlan {
+export function commitPlan(
+  events: readonly Event[],
+  table: HandlerTable,
+  causeOf: CauseOf = () => undefined,
+): CommitPlan {
   const viewRows: ReadModelRow[] = [];
   const readModel: ReadModel = { apply: (rows) => void viewRows.push(...rows) };
   const outbox: CommitPlan['outbox'] = [];
@@ -35,9 +41,10 @@ export function commitPlan(events: readonly Event[], table: HandlerTable): Commi
     for (const inline of handlers.inline) {
       (inline as (events: Event[], readModel: ReadModel) => void)([event], readModel);
     }
-    for (const handler of Object.keys(handlers.outbox)) outbox.push({ event, handler });
+    const cause = causeOf(event) ?? null;
+    for (const handler of Object.keys(handlers.outbox)) outbox.push({ event, handler, cause });
   }
-  return { viewRows, outbox };
+  return { viewRows, outbox, history: historyRows(events, causeOf) };
 }
 
 /** The names of an event's outbox handlers: the outbox rows its commit writes, one each. */

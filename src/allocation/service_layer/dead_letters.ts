@@ -1,5 +1,6 @@
 // Dead letters (SPEC section 9): messages set aside, inbound or outbound, and the one replay
 // operation that both the HTTP route and the operator console call.
+import type { Cause } from './history';
 
 /** A dead letter as operators see it. */
 export interface DeadLetter {
@@ -41,7 +42,13 @@ export interface DeadLetterReplayDeps {
    * Hands an inbound message to the consumer's own handling, under the given message id (so the
    * inbox makes a repeat harmless); resolves to the reason when it fails, else undefined.
    */
-  redeliverInbound(source: string, payload: string, messageId: string): Promise<string | undefined>;
+  redeliverInbound(
+    source: string,
+    payload: string,
+    messageId: string,
+    /** What its history names: this replay of the dead letter. */
+    cause: Cause,
+  ): Promise<string | undefined>;
   /** Tells the relay there is work (after a requeue). */
   outboxWritten(): void;
 }
@@ -70,7 +77,10 @@ export async function replayDeadLetter(
   }
   // Handled first, marked after: a crash in between leaves it replayable, and the message id
   // (the message's own, or one derived from this dead letter) stops a second effect.
-  const reason = await deps.redeliverInbound(letter.source, letter.payload, `dead-letter-${id}`);
+  const reason = await deps.redeliverInbound(letter.source, letter.payload, `dead-letter-${id}`, {
+    kind: 'replay',
+    id,
+  });
   if (!(await deps.store.markReplayed(id))) return { id, status: 'already replayed' };
   if (reason === undefined) return { id, status: 'replayed' };
   const again = await deps.store.add(letter.source, letter.payload, reason);

@@ -33,3 +33,28 @@ export class Unavailable extends Error {
 export class PermanentDeliveryError extends Error {
   name = 'PermanentDeliveryError';
 }
+
+/**
+ * The transport a delivery needs cannot be reached (connection refused or reset, a timeout): an
+ * outage, no fault of the message. The relay opens the handler's circuit (circuit_breaker.ts)
+ * and does not count the attempt toward OUTBOX_MAX_ATTEMPTS. Adapters classify their own errors.
+ */
+export class TransportUnreachable extends Error {
+  name = 'TransportUnreachable';
+}
+
+/**
+ * A handler that delivers its messages one after another, in commit order, sent the first
+ * `delivered` of them and then failed with `failure` on the next: the relay records those as
+ * delivered and knows which one failed, without sending any of them twice.
+ */
+export class PartlyDelivered extends Error {
+  name = 'PartlyDelivered';
+
+  constructor(
+    readonly delivered: number,
+    readonly failure: unknown,
+  ) {
+    super(`${delivered} delivered, then: ${String(failure)}`);
+  }
+}

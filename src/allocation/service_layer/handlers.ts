@@ -1,8 +1,15 @@
 import { Allocate, ChangeBatchQuantity, CreateBatch } from '../domain/commands';
-import { Allocated, Deallocated, OutOfStock } from '../domain/events';
+import {
+  Allocated,
+  BatchCreated,
+  BatchQuantityChanged,
+  Deallocated,
+  OutOfStock,
+  StillOutOfStock,
+} from '../domain/events';
 import { Batch, OrderLine, Product } from '../domain/model';
-import { DuplicateBatch, InvalidSku, UnknownBatch } from './errors';
 import type { BatchedCommand } from './command_batches';
+import { DuplicateBatch, InvalidSku, PartlyDelivered, UnknownBatch } from './errors';
 import type {
   BatchHandler,
   CommandHandler,
@@ -107,21 +114,38 @@ function rowKey(event: Allocated | Deallocated): { orderid: string; sku: string 
   return { orderid: event.orderid, sku: event.sku };
 }
 
+/**
+ * One after another, in commit order, so a later message is never out before an earlier one
+ * that failed; a failure says how many went out before it (the relay sends none of them again).
+ * Other products' deliveries run meanwhile, so their publishes still share a round trip: a
+ * 20,000-message backlog over 1,000 skus drained at 4,200-5,400 msg/s in order against
+ * 4,600-5,000 concurrently; over one sku, 1,250 msg/s against 4,600-6,300 (2026-12-07, real
+ * Redis and PostgreSQL, 2 shared cores). The price of never overtaking a failed message.
+ */
+async function inOrder<T>(deliveries: T[], send: (delivery: T) => Promise<void>): Promise<void> {
+  for (const [sent, delivery] of deliveries.entries()) {
+    try {
+      await send(delivery);
+    } catch (error) {
+      throw new PartlyDelivered(sent, error);
+    }
+  }
+}
+
 export async function publishAllocatedEvent(
   deliveries: Delivery<Allocated>[],
   { publish }: HandlerDeps,
 ): Promise<void> {
-  // issued together, so the client pipelines them; they leave in order
-  await Promise.all(deliveries.map(({ event, meta }) => publish('line_allocated', event, meta)));
+  await inOrder(deliveries, ({ event, meta }) => publish('line_allocated', event, meta));
 }
 
 export async function sendOutOfStockNotification(
   deliveries: Delivery<OutOfStock>[],
   { notifications, stockEmail }: HandlerDeps,
 ): Promise<void> {
-  for (const { event } of deliveries) {
-    await notifications.send(stockEmail, `Out of stock for ${event.sku}`);
-  }
+  await inOrder(deliveries, ({ event }) =>
+    notifications.send(stockEmail, `Out of stock for ${event.sku}`),
+  );
 }
 
 export const COMMAND_HANDLERS = new Map<
@@ -161,7 +185,12 @@ export const BATCHED_COMMANDS = new Map<
  * and nothing else). Outbox names are stored on those rows: rename one only with a migration.
  */
 export const EVENT_HANDLERS = new Map<
-  typeof Allocated | typeof Deallocated | typeof OutOfStock,
+  | typeof Allocated
+  | typeof Deallocated
+  | typeof OutOfStock
+  | typeof StillOutOfStock
+  | typeof BatchCreated
+  | typeof BatchQuantityChanged,
   EventHandlers
 >([
   [
@@ -170,4 +199,9 @@ export const EVENT_HANDLERS = new Map<
   ],
   [Deallocated, { inline: [removeAllocationFromReadModel], outbox: { reallocate } }],
   [OutOfStock, { inline: [], outbox: { email: sendOutOfStockNotification } }],
+  // Told only by the history its commit writes (service_layer/history.ts): a repeat refusal
+  // sends nothing (SPEC section 5), and a batch's creation or new quantity needs no handler.
+  [StillOutOfStock, { inline: [], outbox: {} }],
+  [BatchCreated, { inline: [], outbox: {} }],
+  [BatchQuantityChanged, { inline: [], outbox: {} }],
 ]);

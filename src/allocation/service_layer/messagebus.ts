@@ -22,6 +22,7 @@ import {
 } from './ports';
 import { type InlineHandler, outboxHandlerNames } from './commit_plan';
 import { type BatchedCommand, CommandBatches, type OriginOf } from './command_batches';
+import type { Cause } from './history';
 import { continuingTrace, inHandlerSpan } from './tracing';
 import type { UnitOfWork } from './unit_of_work';
 
@@ -71,6 +72,10 @@ export interface RetryPolicy {
  */
 export interface Chain {
   correlationId?: string;
+  /** What started the chain, written with the history it causes (service_layer/history.ts). */
+  cause?: Cause;
+  /** For a delivery of freed lines: the cause of each line's deallocation, by order id. */
+  lineCauses?: ReadonlyMap<string, Cause>;
   /** In a unit of several commands, each event's own chain and trace (command_batches.ts). */
   originOf?: OriginOf;
 }
@@ -91,6 +96,8 @@ export interface MessageBusOptions {
   retry?: RetryPolicy;
   /** Told when a handler committed events that have outbox handlers (the relay delivers them). */
   outboxWritten?: () => void;
+  /** Told the events of every handler's commits (metrics that count what was committed). */
+  committed?: (events: readonly Event[]) => void;
 }
 
 export class MessageBus {
@@ -109,7 +116,7 @@ export class MessageBus {
   /** Handles a command; what its handler returns, or throws, reaches the caller. */
   async handle(command: Command, chain: Chain = {}): Promise<unknown> {
     const batches = this.batches.get(command.constructor as MessageClass);
-    if (batches) return batches.submit(command, chain.correlationId);
+    if (batches) return batches.submit(command, chain);
     const handler = this.options.commandHandlers.get(command.constructor as MessageClass);
     if (!handler) throw new Error(`No handler for command ${command.constructor.name}`);
     return this.withRetry(command.constructor.name, chain, (uow) =>
@@ -123,7 +130,11 @@ export class MessageBus {
     const handler = this.options.eventHandlers.get(type)?.outbox[name];
     if (!handler) throw new Error(`No handler ${name} for event ${type.name}`);
     // a delivery continues the chain of its first event (the relay groups them that way)
-    const chain = { correlationId: deliveries[0].meta.correlationId ?? undefined };
+    const chain = {
+      correlationId: deliveries[0].meta.correlationId ?? undefined,
+      cause: deliveries[0].meta.cause ?? undefined,
+      lineCauses: causesByOrder(deliveries),
+    };
     await this.withRetry(`${type.name}.${name}`, chain, (uow) =>
       (handler as AnyEventHandler)(deliveries, { ...this.options.deps, uow }),
     );
@@ -135,7 +146,11 @@ export class MessageBus {
     const batches: CommandBatches = new CommandBatches(
       batched,
       (batch) => {
-        const chain = { correlationId: batch[0].correlationId, originOf: batches.originOf(batch) };
+        const chain: Chain = {
+          ...batch[0].chain,
+          lineCauses: batch.length > 1 ? batches.causesOf(batch) : undefined,
+          originOf: batches.originOf(batch),
+        };
         const commands = batch.map((w) => w.command);
         const counted = (outcome: 'ok' | 'error') => {
           for (let i = 1; i < batch.length; i++) this.metrics.handled(name, outcome);
@@ -193,9 +208,21 @@ export class MessageBus {
     } finally {
       const table = this.options.eventHandlers;
       const events = uow.collectNewEvents();
+      if (events.length > 0) this.options.committed?.(events);
       if (events.some((event) => outboxHandlerNames(table, event).length > 0)) {
         this.options.outboxWritten?.();
       }
     }
   }
+}
+
+/** Each delivered line's cause, by order id (deliveries of line events of one product). */
+function causesByOrder(deliveries: Delivery[]): Map<string, Cause> {
+  const causes = new Map<string, Cause>();
+  for (const { event, meta } of deliveries) {
+    if (meta.cause && 'orderid' in event && event.orderid !== null) {
+      causes.set(event.orderid, meta.cause);
+    }
+  }
+  return causes;
 }

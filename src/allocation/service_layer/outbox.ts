@@ -4,6 +4,8 @@
 import { NO_METRICS, type Logger, type Metrics, type Outbox } from './ports';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OutboxDelivery, type Deliver, type DeliveryRetryOptions } from './outbox_delivery';
+import { Circuits } from './circuit_breaker';
+import type { DeliveryControls } from './deliveries';
 import { continuingTrace } from './tracing';
 
 export interface RelayOptions extends DeliveryRetryOptions {
@@ -13,6 +15,14 @@ export interface RelayOptions extends DeliveryRetryOptions {
    * long lets each drain take a batch rather than one message per database round trip.
    */
   batchWindowMs: number;
+  /** While a handler's circuit is open, one probe this often (OUTBOX_PROBE_MS). */
+  probeMs: number;
+  /**
+   * A drain still running after this is said so in the log, once: while it runs its process
+   * keeps the relay lease, so a drain that never ends would stall every relay (what left rows
+   * undelivered after a kill -9 drive once, issue 20, is unknown: this would name it).
+   */
+  slowDrainMs: number;
 }
 
 export const DEFAULT_RELAY_OPTIONS: RelayOptions = {
@@ -21,6 +31,16 @@ export const DEFAULT_RELAY_OPTIONS: RelayOptions = {
   maxDelayMs: 30_000,
   maxAttempts: 248, // about an hour with the delays above (config.outboxMaxAttempts)
   batchWindowMs: 5,
+  probeMs: 5_000,
+  slowDrainMs: 60_000,
+};
+
+/** Where the relay reads pauses and circuits and writes its circuits: shared by every process. */
+export type RelayControls = Pick<DeliveryControls, 'state' | 'circuitChanged'>;
+
+const NO_CONTROLS: RelayControls = {
+  state: () => Promise.resolve({ paused: new Set(), openCircuits: new Set(), readAt: 0 }),
+  circuitChanged: () => Promise.resolve(),
 };
 
 export class OutboxRelay {
@@ -31,16 +51,27 @@ export class OutboxRelay {
 
   private readonly options: RelayOptions;
   private readonly delivery: OutboxDelivery;
+  private readonly circuits: Circuits;
+  private readonly controls: RelayControls;
 
   constructor(
     private readonly outbox: Outbox,
     deliverTo: Deliver,
     private readonly log: Logger,
-    options: Partial<RelayOptions> & { metrics?: Metrics } = {},
+    options: Partial<RelayOptions> & { metrics?: Metrics; controls?: RelayControls } = {},
   ) {
     this.options = { ...DEFAULT_RELAY_OPTIONS, ...options };
     const metrics = options.metrics ?? NO_METRICS;
-    this.delivery = new OutboxDelivery(deliverTo, log, metrics, this.options);
+    const controls = (this.controls = options.controls ?? NO_CONTROLS);
+    this.circuits = new Circuits(this.options.probeMs, log, (handler, open, changed) => {
+      metrics.circuitOpen(handler, open);
+      if (!changed) return undefined;
+      if (!open) this.kick(); // the backlog that waited goes out now, not at the next poll
+      // Shown by GET /deliveries and adopted by every process's relay (Circuits.adopt); the
+      // next change writes it again if this write is lost.
+      return controls.circuitChanged(handler, open).catch(() => undefined);
+    });
+    this.delivery = new OutboxDelivery(deliverTo, log, metrics, this.options, this.circuits);
   }
 
   /** Delivers everything that is due; concurrent calls share one drain. */
@@ -49,8 +80,15 @@ export class OutboxRelay {
       this.again = true;
       return this.draining;
     }
+    const startedAt = Date.now();
+    const slow = setTimeout(() => {
+      const ms = Date.now() - startedAt;
+      this.log.warn({ ms }, 'outbox drain still running; this process keeps the relay lease');
+    }, this.options.slowDrainMs);
+    slow.unref();
     // A drain serves every waiting message, not the trace of whichever commit asked for it.
     this.draining = continuingTrace(null, () => this.drain()).finally(() => {
+      clearTimeout(slow);
       this.draining = undefined;
     });
     return this.draining;
@@ -87,6 +125,11 @@ export class OutboxRelay {
       this.again = false;
       while (!this.stopped) {
         let progress = 0;
+        // Paused handlers and open circuits are not even read: what waits behind them is not
+        // held back, and their backlog does not fill every batch.
+        const shared = await this.controls.state();
+        this.circuits.adopt(shared.openCircuits, shared.readAt);
+        const skip = [...shared.paused, ...this.circuits.shut()];
         const handed = await this.outbox.deliverPending(
           this.options.batchSize,
           async (batch, lead) => {
@@ -94,6 +137,8 @@ export class OutboxRelay {
             progress = report.delivered.length;
             return report;
           },
+          skip,
+          this.circuits.anyOpen(),
         );
         delivered += progress;
         if (handed < this.options.batchSize || progress === 0) break;

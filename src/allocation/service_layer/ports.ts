@@ -1,6 +1,7 @@
 // The ports of the service layer other than the unit of work (unit_of_work.ts): what handlers,
 // the bus and the relay need from the outside world. Adapters implement them; unit tests fake them.
 import type { Event } from '../domain/events';
+import type { Cause } from './history';
 
 /** The logging the service layer needs; pino's logger fits it. */
 export interface Logger {
@@ -47,6 +48,8 @@ export interface PendingMessage {
   occurredAt: Date;
   /** W3C trace context of the span that wrote it (null when tracing was off). */
   traceparent: string | null;
+  /** What started the change that wrote it (null on rows written before history). */
+  cause?: Cause | null;
 }
 
 export interface DeliveryReport {
@@ -65,11 +68,15 @@ export interface Outbox {
    * Messages reported dead leave the outbox for the dead letters, so they hold back nothing.
    * `stillLeading` turns false once the lease may have passed to another relay: `deliver` sends
    * nothing more, and the report of a drain whose lease was lost is not recorded (its messages
-   * stay due, for the new leader).
+   * stay due, for the new leader). Messages of the handlers in `skip` (paused, or behind an
+   * open circuit) are not handed over: they wait, and do not fill the batch. `holdLease`: keep
+   * leading even when nothing was handed (a circuit is open, its backlog waits for a probe).
    */
   deliverPending(
     limit: number,
     deliver: (messages: PendingMessage[], stillLeading?: () => boolean) => Promise<DeliveryReport>,
+    skip?: readonly string[],
+    holdLease?: boolean,
   ): Promise<number>;
   /** Undelivered messages and the age of the oldest, for monitoring. */
   backlog(): Promise<{ count: number; oldestAgeSeconds: number }>;
@@ -81,4 +88,6 @@ export interface MessageMeta {
   occurredAt: Date;
   /** W3C trace context of the delivery, when tracing is on. */
   traceparent?: string;
+  /** The cause of the change that raised the event (its handlers' commits carry it on). */
+  cause?: Cause | null;
 }

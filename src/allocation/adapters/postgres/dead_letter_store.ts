@@ -81,6 +81,8 @@ export class DeadLetters implements DeadLetterStore {
         payload: trx.raw('?::jsonb', [letter.payload]),
         correlation_id: letter.correlation_id,
         traceparent: letter.traceparent,
+        // what its handler commits (a re-allocation) tells of this replay in its history
+        cause: JSON.stringify({ kind: 'replay', id }),
       });
       return true;
     });

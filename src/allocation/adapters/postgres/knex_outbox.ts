@@ -45,6 +45,8 @@ export class KnexOutbox implements Outbox {
   async deliverPending(
     limit: number,
     deliver: (messages: PendingMessage[], stillLeading?: () => boolean) => Promise<DeliveryReport>,
+    skip: readonly string[] = [],
+    holdLease = false,
   ): Promise<number> {
     if (!(await this.leadership())) return 0;
     const handed = await this.renewingWhile(() =>
@@ -54,11 +56,13 @@ export class KnexOutbox implements Outbox {
         this.lease,
         (messages) => deliver(messages, () => this.lease.heldFor(0)),
         this.onDelivered,
+        skip,
       ),
     );
     // Lead only while there is work: an idle leader steps down, so whichever process has
-    // messages next (another replica, a restarted one) can deliver them at once.
-    if (handed === 0) await this.lease.release();
+    // messages next (another replica, a restarted one) can deliver them at once. Not while a
+    // circuit is open (holdLease): its probes stay with one relay, one per interval.
+    if (handed === 0 && !holdLease) await this.lease.release();
     return handed;
   }
 

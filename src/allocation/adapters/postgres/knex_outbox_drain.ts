@@ -5,6 +5,7 @@
 // of messages, so preparing them would save little.
 import type { Knex } from 'knex';
 import { eventFromStorage } from '../../domain/events';
+import type { Cause } from '../../service_layer/history';
 import type { DeliveryReport, PendingMessage } from '../../service_layer/ports';
 import type { RelayLease } from './relay_lease';
 
@@ -14,16 +15,19 @@ type Rows = { rows: Record<string, unknown>[] };
 // still backing off: those wait, to keep their order, without filling the batch. The backing-off
 // ones are found first (few, and at most one scan of the undelivered rows): a per-row NOT EXISTS
 // probe was quadratic in a product's backlog and timed out at 40,000 rows (a 20,000-line change).
+// Handlers in the second binding (paused, or behind an open circuit) are left out: they wait
+// without filling the batch.
 const PENDING = `WITH blocked AS (
            SELECT key, type, handler, min(id) AS first_id FROM outbox
            WHERE delivered_at IS NULL AND next_attempt_at > now()
            GROUP BY key, type, handler)
          SELECT o.id, o.key, o.type, o.handler, o.payload, o.attempts, o.correlation_id,
-                o.created_at, o.traceparent
+                o.created_at, o.traceparent, o.cause
          FROM outbox o
          LEFT JOIN blocked b ON b.key = o.key AND b.type = o.type AND b.handler = o.handler
          WHERE o.delivered_at IS NULL AND o.next_attempt_at <= now()
            AND (b.first_id IS NULL OR o.id < b.first_id)
+           AND NOT (o.handler = ANY(?::text[]))
          ORDER BY o.id LIMIT ?`;
 // The fence: the report is recorded only while the lease is ours and running. FOR SHARE holds
 // the lease row until the commit, so a relay taking the lease over meanwhile waits for it, and
@@ -69,8 +73,9 @@ export async function drainOutbox(
   lease: RelayLease,
   deliver: (messages: PendingMessage[]) => Promise<DeliveryReport>,
   onDelivered: OnDelivered = () => undefined,
+  skip: readonly string[] = [],
 ): Promise<number> {
-  const { rows } = await db.raw<Rows>(PENDING, [limit]);
+  const { rows } = await db.raw<Rows>(PENDING, [[...skip], limit]);
   if (rows.length === 0) return 0;
   // A type this version does not know (written by a newer one, mid-deploy) is put out of the
   // way for a while, as a failed delivery: left due, a batch of them at the head of the
@@ -153,5 +158,6 @@ function toPending(row: Record<string, unknown>): PendingMessage {
     correlationId: (row.correlation_id as string | null) ?? null,
     occurredAt: row.created_at as Date,
     traceparent: (row.traceparent as string | null) ?? null,
+    cause: (row.cause as Cause | null) ?? null,
   };
 }

@@ -24,6 +24,7 @@ import type pg from 'pg';
 import type { Event } from '../../domain/events';
 import type { OriginOf } from '../../service_layer/command_batches';
 import type { HandlerTable } from '../../service_layer/commit_plan';
+import type { CauseOf } from '../../service_layer/history';
 import { currentTraceparent } from '../../service_layer/tracing';
 import type { Inbox, UnitOfWork } from '../../service_layer/unit_of_work';
 import type { GroupCommit } from './group_commit';
@@ -66,6 +67,7 @@ class Run implements Session {
     private readonly pool: pg.Pool,
     private readonly options: PostgresUnitOfWorkOptions,
     private readonly correlationId: string | null,
+    private readonly causeOf: CauseOf,
     private readonly originOf: OriginOf | undefined,
   ) {}
 
@@ -85,6 +87,7 @@ class Run implements Session {
       eventHandlers: this.options.eventHandlers,
       correlationId: this.correlationId,
       traceparent: currentTraceparent() ?? null,
+      causeOf: this.causeOf,
       messageId: this.messageId,
       originOf: this.originOf,
     });
@@ -150,6 +153,8 @@ export class PostgresUnitOfWork implements UnitOfWork {
     private readonly options: PostgresUnitOfWorkOptions,
     /** The chain its outbox rows belong to (MessageBus Chain). */
     private readonly correlationId: string | null = null,
+    /** The causes its history rows name (service_layer/history.ts). */
+    private readonly causeOf: CauseOf = () => undefined,
     private readonly originOf?: OriginOf, // each event's own, in a batch (command_batches.ts)
   ) {}
 
@@ -172,7 +177,7 @@ export class PostgresUnitOfWork implements UnitOfWork {
   }
 
   async run<T>(fn: () => Promise<T>): Promise<T> {
-    const run = new Run(this.pool, this.options, this.correlationId, this.originOf);
+    const run = new Run(this.pool, this.options, this.correlationId, this.causeOf, this.originOf);
     this.current = run;
     try {
       return await fn();

@@ -4,6 +4,7 @@ import type { Event } from '../../domain/events';
 import type { Product } from '../../domain/model';
 import type { OriginOf } from '../../service_layer/command_batches';
 import { commitPlan, type CommitPlan, type HandlerTable } from '../../service_layer/commit_plan';
+import type { Cause, CauseOf, HistoryRow } from '../../service_layer/history';
 import type { ReadModelRow } from '../../service_layer/unit_of_work';
 import type { Snapshot } from './repository';
 
@@ -14,6 +15,8 @@ export interface ProductChanges {
   /** The version loaded (checked by the database), or null for a new product. */
   expected_version: number | null;
   version: number;
+  /** Whether the sku's stock-out was notified (Product.outOfStockNotified). */
+  out_of_stock_notified: boolean;
   new_batches: { ref: string; purchased: number; allocated: number; eta: string | null }[];
   changed_batches: { ref: string; purchased: number; allocated: number; position: string | null }[];
   freed_lines: { ref: string; orderid: string }[];
@@ -24,9 +27,13 @@ export interface ProductChanges {
     payload: Event;
     correlation_id: string | null;
     traceparent: string | null;
+    /** Carried to the handlers' own commits (a re-allocation's history names it). */
+    cause: Cause | null;
   }[];
   /** The read-model rows of the change, the newest version of each line. */
   view_rows: { orderid: string; batchref: string | null; version: number }[];
+  /** One row per event, in the order raised (service_layer/history.ts). */
+  history: HistoryRow[];
   message_id?: string;
 }
 
@@ -40,6 +47,8 @@ export function productWrites(
     eventHandlers: HandlerTable;
     correlationId: string | null;
     traceparent: string | null;
+    /** The cause each event's history row and outbox rows name (service_layer/history.ts). */
+    causeOf: CauseOf;
     /** The inbound message id, recorded with the first product. */
     messageId?: string;
     /** In a unit of several commands, each event's own chain (command_batches.ts). */
@@ -53,7 +62,7 @@ export function productWrites(
     const raised = product.events.splice(0);
     const change = productChanges(product, loaded.snapshots.get(product), {
       ...context,
-      plan: commitPlan(raised, context.eventHandlers),
+      plan: commitPlan(raised, context.eventHandlers, context.causeOf),
       messageId: writes.length === 0 ? context.messageId : undefined,
     });
     events.push(...raised);
@@ -81,11 +90,12 @@ export function productChanges(
   const changes: ProductChanges = {
     expected_version: before?.version ?? null,
     version: product.versionNumber,
+    out_of_stock_notified: product.outOfStockNotified,
     new_batches: [],
     changed_batches: [],
     freed_lines: [],
     allocated_lines: [],
-    outbox: context.plan.outbox.map(({ event, handler }) => {
+    outbox: context.plan.outbox.map(({ event, handler, cause }) => {
       const origin = context.originOf?.(event) ?? context;
       return {
         type: event.constructor.name,
@@ -93,9 +103,11 @@ export function productChanges(
         payload: event,
         correlation_id: origin.correlationId,
         traceparent: origin.traceparent,
+        cause,
       };
     }),
     view_rows: newestPerLine(context.plan.viewRows),
+    history: context.plan.history,
     message_id: context.messageId,
   };
   const linesNow = new Set<string>();
@@ -130,7 +142,9 @@ export function productChanges(
     if (!linesNow.has(key)) changes.freed_lines.push(line);
   }
   const unchanged = before !== undefined && before.version === product.versionNumber;
-  if (unchanged && changes.outbox.length === 0 && context.messageId === undefined) return undefined;
+  // every event has its history row: a refusal that changes nothing else is still written
+  if (unchanged && changes.history.length === 0 && context.messageId === undefined)
+    return undefined;
   return { sku: product.sku, changes };
 }
 

@@ -25,6 +25,7 @@ export interface Snapshot {
 
 interface ProductRow {
   version_number: number;
+  out_of_stock_notified: boolean;
   id: number | null;
   reference: string | null;
   purchased_quantity: number;
@@ -40,8 +41,8 @@ interface ProductRow {
 // does not grow with the sku's history. Whatever is read later, the version read here guards
 // it: a change committed after this read makes this unit's commit fail.
 const loadProduct = (orderMatches: string) => `
-  SELECT p.version_number, b.id, b.reference, b.purchased_quantity, b.allocated_quantity,
-         b.quantity_position, b.eta,
+  SELECT p.version_number, p.out_of_stock_notified, b.id, b.reference, b.purchased_quantity,
+         b.allocated_quantity, b.quantity_position, b.eta,
          l.orderid AS line_orderid, l.qty AS line_qty
   FROM products p
   LEFT JOIN batches b ON b.sku = p.sku
@@ -149,7 +150,12 @@ export class PostgresRepository implements ProductRepository {
         row.quantity_position,
       ),
     );
-    const product = new Product(sku, restored, rows[0].version_number);
+    const product = new Product(
+      sku,
+      restored,
+      rows[0].version_number,
+      rows[0].out_of_stock_notified,
+    );
     this.snapshots.set(product, snapshotOf(product));
     this.seen.add(product);
     return product;

@@ -10,16 +10,29 @@ export interface RetentionSettings {
   outboxMs: number;
   inboxMs: number;
   deadLetterMs: number;
+  historyMs: number;
 }
 
-export type Pruned = Record<'outbox' | 'inbox' | 'deadLetters', number>;
+export type Pruned = Record<'outbox' | 'inbox' | 'deadLetters' | 'history' | 'tombstones', number>;
+
+// Read-model tombstones (rows with no batch) are kept so that a write carrying an older version
+// cannot bring a removed line back. Every write of allocations_view is made by
+// apply_product_changes after its version gate, holding the product's row lock until it
+// commits: a write with an older version than a committed row can only come from a transaction
+// still open when that row was written, and none stays open past the statement and idle
+// timeouts (DB_STATEMENT_TIMEOUT_MS, DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: 10 s and 30 s; minutes for
+// a 20,000-line change). Redeliveries, replays and relay retries carry no old version: each
+// reloads the product and commits at its current one. A day is that bound with a wide margin;
+// once a tombstone is gone, the line's next row, if it has one, carries a newer version anyway.
+const TOMBSTONE_AGE_MS = 24 * 3_600_000;
 
 // Any fixed number, used by no other advisory lock of the service.
 const PRUNE_LOCK = 7_413_902;
 const BATCH = 1_000;
 
 // Each selects at most BATCH rows older than the cutoff (?, in milliseconds), by an index.
-const OLD_ROWS: Record<keyof Pruned, { table: string; key: string; old: string }> = {
+// The delete checks `old` again: a tombstone written over meanwhile (a line allocated again) stays.
+const OLD_ROWS: Record<keyof Pruned, { table: string; key: string | string[]; old: string }> = {
   outbox: {
     table: 'outbox',
     key: 'id',
@@ -36,6 +49,18 @@ const OLD_ROWS: Record<keyof Pruned, { table: string; key: string; old: string }
     key: 'id',
     old: "greatest(replayed_at, deleted_at) < now() - ? * interval '1 millisecond'",
   },
+  // by the BRIN index on `at`; the key is the primary key's (sku, id)
+  history: {
+    table: 'history',
+    key: ['sku', 'id'],
+    old: "at < now() - ? * interval '1 millisecond'",
+  },
+  // no index: a scan a pass, off the write path (an index on updated_at would cost every write)
+  tombstones: {
+    table: 'allocations_view',
+    key: ['orderid', 'sku'],
+    old: "batchref IS NULL AND updated_at < now() - ? * interval '1 millisecond'",
+  },
 };
 
 export class Retention {
@@ -50,11 +75,13 @@ export class Retention {
 
   /** Deletes everything past its retention; stops early when another process is pruning. */
   async pruneOnce(): Promise<Pruned> {
-    const pruned: Pruned = { outbox: 0, inbox: 0, deadLetters: 0 };
+    const pruned: Pruned = { outbox: 0, inbox: 0, deadLetters: 0, history: 0, tombstones: 0 };
     const ages: Record<keyof Pruned, number> = {
       outbox: this.settings.outboxMs,
       inbox: this.settings.inboxMs,
       deadLetters: this.settings.deadLetterMs,
+      history: this.settings.historyMs,
+      tombstones: TOMBSTONE_AGE_MS,
     };
     for (const kind of Object.keys(OLD_ROWS) as (keyof Pruned)[]) {
       for (;;) {
@@ -72,7 +99,7 @@ export class Retention {
     const pass = () => {
       this.running ??= this.pruneOnce()
         .then((pruned) => {
-          if (pruned.outbox + pruned.inbox + pruned.deadLetters > 0) {
+          if (Object.values(pruned).some((count) => count > 0)) {
             this.log.info({ pruned }, 'pruned rows past their retention');
           }
         })
@@ -101,7 +128,10 @@ export class Retention {
       );
       if (!rows[0].locked) return undefined;
       const oldest = trx(table).select(key).whereRaw(old, [ageMs]).limit(BATCH);
-      return trx(table).whereIn(key, oldest).delete();
+      return trx(table)
+        .whereIn(key as string, oldest)
+        .whereRaw(old, [ageMs])
+        .delete();
     });
   }
 }

@@ -1,4 +1,5 @@
 import { publishInOrder, type RedisClient } from './redis_connections';
+import { redisDeliveryError } from './redis_errors';
 import { Allocated, type Event } from '../../domain/events';
 import { LineAllocatedMessage } from '../../message_schemas';
 import type { MessageMeta, Publish } from '../../service_layer/ports';
@@ -40,8 +41,7 @@ export function redisPublisher(
   redis: RedisClient,
   stream: { enabled: boolean; maxLength: number } = { enabled: false, maxLength: 0 },
 ): Publish {
-  return async (channel, event, meta) => {
-    const message = JSON.stringify(toPublicMessage(event, meta));
+  const send = async (channel: string, message: string) => {
     if (!stream.enabled) {
       await publishInOrder(redis, channel, message);
       return;
@@ -53,5 +53,12 @@ export function redisPublisher(
       .exec();
     const failed = results?.find(([error]) => error !== null);
     if (!results || failed) throw failed?.[0] ?? new Error('Redis transaction aborted');
+  };
+  return async (channel, event, meta) => {
+    const message = JSON.stringify(toPublicMessage(event, meta));
+    // An outage is told apart from a refusal here, where the client's errors are known.
+    await send(channel, message).catch((error: unknown) => {
+      throw redisDeliveryError(error);
+    });
   };
 }

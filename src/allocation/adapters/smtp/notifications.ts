@@ -1,5 +1,5 @@
 import nodemailer, { type Transporter } from 'nodemailer';
-import { PermanentDeliveryError } from '../../service_layer/errors';
+import { smtpDeliveryError } from './smtp_errors';
 import type { Logger, Notifications } from '../../service_layer/ports';
 
 export const NOTIFICATION_SUBJECT = 'allocation service notification';
@@ -27,7 +27,7 @@ export class EmailNotifications implements Notifications {
     });
   }
 
-  /** An SMTP 5xx (say, a rejected recipient) fails for good: retrying cannot help. */
+  /** An SMTP 5xx (say, a rejected recipient) fails for good; an outage opens the circuit. */
   async send(destination: string, message: string): Promise<void> {
     try {
       await this.transport.sendMail({
@@ -37,11 +37,7 @@ export class EmailNotifications implements Notifications {
         text: message,
       });
     } catch (error) {
-      const code = (error as { responseCode?: number }).responseCode;
-      if (code !== undefined && code >= 500 && code < 600) {
-        throw new PermanentDeliveryError(`SMTP ${code}: ${(error as Error).message}`);
-      }
-      throw error;
+      throw smtpDeliveryError(error);
     }
   }
 

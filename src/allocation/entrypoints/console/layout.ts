@@ -4,7 +4,7 @@ import { html, type Html } from './html';
 export interface PageOptions {
   title: string;
   /** Which navigation entry is this page's, for aria-current. */
-  section?: 'home' | 'outbox' | 'dead_letters';
+  section?: 'home' | 'outbox' | 'dead_letters' | 'deliveries';
   /** Whether a sign-out button is shown (only when ADMIN_TOKEN is set). */
   signedIn: boolean;
   /** A one-line message about what the last action did. */
@@ -18,6 +18,7 @@ const NAV: [PageOptions['section'], string, string][] = [
   ['home', '/console', 'Overview'],
   ['outbox', '/console/outbox', 'Outbox'],
   ['dead_letters', '/console/dead_letters', 'Dead letters'],
+  ['deliveries', '/console/deliveries', 'Deliveries'],
 ];
 
 export function page(options: PageOptions, body: Html): Html {

@@ -5,8 +5,9 @@ export function notFoundPage(kind: 'product' | 'order' | 'search', value: string
   const why = {
     product: html`No product <code>${value}</code>. A product exists once a batch of it has been
       added with <code>POST /add_batch</code>.`,
-    order: html`No allocations for order <code>${value}</code>. An order shows here once one of its
-      lines has been allocated; a line that found no stock has none.`,
+    order: html`No allocations and no history for order <code>${value}</code>. An order shows here
+      once one of its lines has been allocated or found no stock (history is kept for
+      HISTORY_RETENTION).`,
     search: html`Neither a sku nor an order id matches <code>${value}</code>.`,
   }[kind];
   return html`<div class="empty">

@@ -6,7 +6,15 @@ export interface OrderAllocation {
   batchref: string;
 }
 
-export function orderPage(lines: OrderAllocation[]): Html {
+/** The order's lines now, then its story (history_section.ts). */
+export function orderPage(lines: OrderAllocation[], story: Html): Html {
+  return html`${linesNow(lines)} ${story}`;
+}
+
+function linesNow(lines: OrderAllocation[]): Html {
+  if (lines.length === 0) {
+    return html`<p class="empty">No line of this order is allocated now; its history says why.</p>`;
+  }
   return html`<p class="muted">
       Each line of the order and the batch that holds it, from the read model (it can trail a
       just-made allocation by a moment).

@@ -4,7 +4,12 @@ import { table } from './layout';
 
 type BatchStock = ProductStock['batches'][number];
 
-export function productPage(product: ProductStock): Html {
+/** The product's stock per batch, then its timeline (history_section.ts). */
+export function productPage(product: ProductStock, timeline: Html): Html {
+  return html`${stockOf(product)} ${timeline}`;
+}
+
+function stockOf(product: ProductStock): Html {
   const total = (field: 'purchased' | 'allocated' | 'available') =>
     product.batches.reduce((sum, batch) => sum + batch[field], 0);
   const summary = html`<div class="cards">

@@ -5,13 +5,16 @@ import Router from '@koa/router';
 import type Koa from 'koa';
 import compose from 'koa-compose';
 import { KnexOutbox } from '../../adapters/postgres/knex_outbox';
+import { orderHistory } from '../../history_views';
 import { allocations, productStock } from '../../views';
 import { OrderId, Sku } from '../http/api_schemas';
 import type { AppDeps } from '../http/koa_app';
 import { methodNotAllowed } from '../http/method_not_allowed';
 import { ASSETS } from './assets';
 import { addDeadLetterRoutes } from './dead_letter_actions';
+import { addDeliveryPages } from './deliveries_page';
 import { pathPart } from './html';
+import { orderStory, productTimeline } from './history_section';
 import { homePage } from './home_page';
 import { notFoundPage } from './not_found_page';
 import { orderPage } from './order_page';
@@ -66,7 +69,8 @@ export function consoleRoutes(deps: AppDeps): Koa.Middleware {
     const q = typeof ctx.query.q === 'string' ? ctx.query.q.trim() : '';
     if (!OrderId.safeParse(q).success) return notFound(ctx, 'search', q, 400);
     if (await productStock(q, deps.pool)) return ctx.redirect(`/console/products/${pathPart(q)}`);
-    if ((await allocations(q, deps.pool)).length > 0) {
+    const known = (await allocations(q, deps.pool)).length > 0;
+    if (known || (await orderHistory(q, deps.pool)).length > 0) {
       return ctx.redirect(`/console/orders/${pathPart(q)}`);
     }
     notFound(ctx, 'search', q);
@@ -76,14 +80,19 @@ export function consoleRoutes(deps: AppDeps): Koa.Middleware {
     const sku = ctx.params.sku;
     const product = Sku.safeParse(sku).success ? await productStock(sku, deps.pool) : undefined;
     if (!product) return notFound(ctx, 'product', sku);
-    sendPage(ctx, shell(`Product ${sku}`, { query: sku }), productPage(product));
+    const timeline = await productTimeline(sku, ctx.query.before, deps.pool);
+    sendPage(ctx, shell(`Product ${sku}`, { query: sku }), productPage(product, timeline));
   });
 
   router.get('/orders/:orderid', signedIn, async (ctx) => {
     const orderid = ctx.params.orderid;
-    const lines = OrderId.safeParse(orderid).success ? await allocations(orderid, deps.pool) : [];
-    if (lines.length === 0) return notFound(ctx, 'order', orderid);
-    sendPage(ctx, shell(`Order ${orderid}`, { query: orderid }), orderPage(lines));
+    if (!OrderId.safeParse(orderid).success) return notFound(ctx, 'order', orderid);
+    const [lines, story] = await Promise.all([
+      allocations(orderid, deps.pool),
+      orderStory(orderid, ctx.query.skip, deps.pool),
+    ]);
+    if (lines.length === 0 && story.entries === 0) return notFound(ctx, 'order', orderid);
+    sendPage(ctx, shell(`Order ${orderid}`, { query: orderid }), orderPage(lines, story.section));
   });
 
   router.get('/outbox', signedIn, async (ctx) => {
@@ -100,6 +109,15 @@ export function consoleRoutes(deps: AppDeps): Koa.Middleware {
     checkForm,
     shell: (title) => ({ ...shell(title), section: 'dead_letters' as const }),
   });
+
+  if (deps.deliveries) {
+    addDeliveryPages(router, {
+      deliveries: deps.deliveries,
+      signedIn,
+      checkForm,
+      shell: (title) => ({ ...shell(title), section: 'deliveries' as const }),
+    });
+  }
 
   function notFound(
     ctx: Koa.Context,

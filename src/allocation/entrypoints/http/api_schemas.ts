@@ -7,6 +7,7 @@ import {
 } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 import { MAX_INT, Text } from '../../message_schemas';
+import { registerHistoryPaths } from './history_schemas';
 import { registerOperatorPaths } from './operator_schemas';
 
 extendZodWithOpenApi(z);
@@ -147,6 +148,7 @@ export function openApiDocument(): object {
       503: json(ErrorBody, 'A dependency is unreachable'),
     },
   });
+  registerHistoryPaths(registry);
   registerOperatorPaths(registry);
   return new OpenApiGeneratorV31(registry.definitions).generateDocument({
     openapi: '3.1.0',

@@ -14,6 +14,9 @@ import { AddBatchBody, AllocateBody, OrderId, Sku } from './api_schemas';
 import { authGuards, type AuthGuards, type AuthTokens } from './auth';
 import { addDeadLetterRoutes } from './dead_letter_routes';
 import { addDocsRoutes } from './docs_page';
+import { addHistoryRoutes } from './history_routes';
+import { addDeliveryRoutes } from './delivery_routes';
+import type { DeliveriesDeps } from '../../service_layer/deliveries';
 import { sendWithETag } from './etag';
 import { consoleRoutes } from '../console/routes';
 import { errorMiddleware } from './http_errors';
@@ -33,6 +36,8 @@ export interface AppDeps {
   readiness: Readiness;
   metrics: PrometheusMetrics;
   deadLetters: DeadLetterReplayDeps;
+  /** Pause and resume per delivery handler (GET /deliveries); left out, the routes are too. */
+  deliveries?: DeliveriesDeps;
   /** API_TOKEN and ADMIN_TOKEN; a token left out is not checked. */
   auth?: AuthTokens;
   /** MAX_INFLIGHT and its kin (admission.ts). */
@@ -124,6 +129,8 @@ function addQueryRoutes(router: Router, deps: AppDeps, guard: AuthGuards): void 
     }
     sendWithETag(ctx, stock);
   });
+
+  addHistoryRoutes(router, db, guard.api);
 }
 
 function addOperationsRoutes(router: Router, deps: AppDeps, guard: AuthGuards): void {
@@ -151,4 +158,5 @@ function addOperationsRoutes(router: Router, deps: AppDeps, guard: AuthGuards): 
   });
 
   addDeadLetterRoutes(router, deps.deadLetters, guard.admin);
+  if (deps.deliveries) addDeliveryRoutes(router, deps.deliveries, guard.admin);
 }

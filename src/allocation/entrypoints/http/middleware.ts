@@ -164,7 +164,8 @@ export function requestContext(metrics: PrometheusMetrics, log: Logger) {
   };
 }
 
-/** The chain of what a request's commands cause: its request id. */
+/** The chain of what a request's commands cause: its request id, also their history's cause. */
 export function requestChain(ctx: Koa.Context): Chain {
-  return { correlationId: ctx.state.requestId as string | undefined };
+  const id = ctx.state.requestId as string | undefined;
+  return { correlationId: id, cause: id === undefined ? undefined : { kind: 'http', id } };
 }

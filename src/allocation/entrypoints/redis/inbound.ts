@@ -5,6 +5,7 @@ import { isSafeNumber, parse as parseLossless } from 'lossless-json';
 import { translateDbError } from '../../adapters/postgres/pg_errors';
 import { ChangeBatchQuantity } from '../../domain/commands';
 import type { DeadLetterReplayDeps, DeadLetterStore } from '../../service_layer/dead_letters';
+import type { Cause } from '../../service_layer/history';
 import type { MessageBus } from '../../service_layer/messagebus';
 import type { Logger } from '../../service_layer/ports';
 import { backoffMs } from '../../service_layer/backoff';
@@ -49,7 +50,7 @@ export class ChangeBatchQuantityInbound {
    */
   async process(
     raw: Buffer,
-    delivery?: { id: string; position?: string },
+    delivery?: { id: string; position?: string; cause?: Cause },
     size = raw.length,
   ): Promise<Outcome> {
     if (size > MAX_MESSAGE_BYTES) return oversized(raw, size);
@@ -59,14 +60,23 @@ export class ChangeBatchQuantityInbound {
     // The handling continues the sender's trace, when the message names one.
     return continuingTrace(message.traceparent, () =>
       inSpan('receive change_batch_quantity', { kind: SpanKind.CONSUMER }, () =>
-        this.handle(message.command, payload),
+        this.handle(message.command, payload, delivery?.cause),
       ),
     );
   }
 
-  private async handle(parsed: ChangeBatchQuantity, payload: string): Promise<Outcome> {
-    // the chain this message starts: its id, or a new one
-    const chain = { correlationId: parsed.messageId ?? randomUUID() };
+  private async handle(
+    parsed: ChangeBatchQuantity,
+    payload: string,
+    cause?: Cause,
+  ): Promise<Outcome> {
+    // the chain this message starts: its id, or a new one; its history names the message,
+    // unless it is a dead letter replayed
+    const correlationId = parsed.messageId ?? randomUUID();
+    const chain = {
+      correlationId,
+      cause: cause ?? { kind: 'message' as const, id: correlationId },
+    };
     const logged = { correlation_id: chain.correlationId };
     for (let attempt = 1; ; attempt++) {
       try {
@@ -172,10 +182,10 @@ export function deadLetterReplayDeps(
 ): DeadLetterReplayDeps {
   return {
     store,
-    redeliverInbound: async (_source, payload, messageId) => {
+    redeliverInbound: async (_source, payload, messageId, cause) => {
       const giveUpAt = Date.now() + REPLAY_PATIENCE_MS;
       const inbound = new ChangeBatchQuantityInbound(bus, log, () => Date.now() > giveUpAt);
-      const outcome = await inbound.process(Buffer.from(payload, 'utf8'), { id: messageId });
+      const outcome = await inbound.process(Buffer.from(payload, 'utf8'), { id: messageId, cause });
       return outcome.kind === 'handled' ? undefined : outcome.reason;
     },
     outboxWritten,

@@ -9,12 +9,15 @@ import { BoundedQueue, received, type QueueLimits, type Received } from './pubsu
 import type { PubsubSpill, SpilledEntry } from './pubsub_spill';
 import { PubsubSpillDrain } from './pubsub_spill_drain';
 import { WakeablePause } from './wakeable_pause';
+import { InboundPause, PAUSED_POLL_MS } from './inbound_pause';
 
 export const CHANGE_BATCH_QUANTITY = 'change_batch_quantity';
 
 export interface PubsubConsumerOptions extends QueueLimits {
   /** The longest a message stays in this process's memory, from its arrival. */
   maxWaitMs: number;
+  /** Whether an operator paused inbound deliveries (GET /deliveries); asked before each message. */
+  paused?: () => Promise<boolean>;
 }
 
 /**
@@ -48,6 +51,7 @@ export class RedisEventConsumer {
   private readonly idle = new WakeablePause();
   private loop: Promise<void> | undefined;
   private readonly spillDrain: PubsubSpillDrain;
+  private readonly operatorPause: InboundPause;
   private spillAge = 0;
 
   constructor(
@@ -59,10 +63,12 @@ export class RedisEventConsumer {
     private readonly options: PubsubConsumerOptions,
   ) {
     this.queue = new BoundedQueue(options);
+    this.operatorPause = new InboundPause(options.paused, log, 'the spill stream');
     this.inbound = new ChangeBatchQuantityInbound(bus, log, () => this.giveUp());
     this.spillDrain = new PubsubSpillDrain(
       spill,
-      async (entry) => !this.stopping && (await this.handleSpilled(entry)),
+      async (entry) =>
+        !this.stopping && !(await this.isPaused()) && (await this.handleSpilled(entry)),
       () => {
         this.spilling = false;
         this.log.info({}, 'pub/sub spill handled; back to memory');
@@ -151,6 +157,7 @@ export class RedisEventConsumer {
     let failures = 0;
     while (!this.stopping) {
       try {
+        if (await this.holdWhilePaused()) continue;
         if (!this.spilling) await this.handleNextReceived();
         else if ((await this.spillDrain.drain()) === 'deferred') await this.pause(++failures);
         else failures = 0;
@@ -163,6 +170,22 @@ export class RedisEventConsumer {
     }
     this.spillEverything();
     await this.spill.flushed();
+  }
+
+  private isPaused(): Promise<boolean> {
+    return this.operatorPause.now();
+  }
+
+  /**
+   * Paused by an operator: what waits in memory goes to the spill, and so does everything that
+   * arrives, and the spill is not read until resumed; then it is handled in order, as after an
+   * outage. Nothing is lost, and a restart meanwhile finds it all in the spill.
+   */
+  private async holdWhilePaused(): Promise<boolean> {
+    if (!(await this.isPaused())) return false;
+    if (!this.spilling) this.spillEverything();
+    await this.idle.pauseFor(PAUSED_POLL_MS);
+    return true;
   }
 
   private async handleNextReceived(): Promise<void> {

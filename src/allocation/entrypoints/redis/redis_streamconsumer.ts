@@ -8,6 +8,7 @@ import { CHANGE_BATCH_QUANTITY } from './redis_eventconsumer';
 import { setAside } from './set_aside';
 import { backoffMs } from '../../service_layer/backoff';
 import { field, fieldNames } from './stream_fields';
+import { InboundPause, PAUSED_POLL_MS } from './inbound_pause';
 
 export interface StreamConsumerOptions {
   group: string;
@@ -16,6 +17,8 @@ export interface StreamConsumerOptions {
   claimIdleMs: number;
   /** After this many deliveries a failing message goes to the dead-letter store. */
   maxDeliveries: number;
+  /** Whether an operator paused inbound deliveries (GET /deliveries); asked before each entry. */
+  paused?: () => Promise<boolean>;
 }
 
 /** Fields come as bytes, so a payload over the size limit is never decoded into a string. */
@@ -34,6 +37,9 @@ export class RedisStreamConsumer {
   private loop: Promise<void> | undefined;
   private readonly inbound: ChangeBatchQuantityInbound;
   private lastClaim = 0;
+  /** Entries read but not handled because a pause came meanwhile: handled first on resume. */
+  private held: Entry[] = [];
+  private readonly operatorPause: InboundPause;
 
   constructor(
     /** A connection of its own: XREADGROUP blocks it. */
@@ -45,6 +51,7 @@ export class RedisStreamConsumer {
     private readonly stream = CHANGE_BATCH_QUANTITY,
   ) {
     this.inbound = new ChangeBatchQuantityInbound(bus, log, () => this.stopping);
+    this.operatorPause = new InboundPause(options.paused, log, 'the stream');
   }
 
   async start(): Promise<void> {
@@ -73,8 +80,20 @@ export class RedisStreamConsumer {
     let failures = 0;
     while (!this.stopping) {
       try {
+        // Paused: nothing is read (nor claimed); entries wait in the stream, in order.
+        if (await this.isPaused()) {
+          await sleep(PAUSED_POLL_MS);
+          continue;
+        }
         await this.claimStale();
-        for (const entry of await this.readNew()) await this.handle(entry, 1);
+        const entries = this.held.length > 0 ? this.held.splice(0) : await this.readNew();
+        for (const [i, entry] of entries.entries()) {
+          if (await this.isPaused()) {
+            await this.hold(entries.slice(i));
+            break;
+          }
+          await this.handle(entry, 1);
+        }
         failures = 0;
       } catch (error) {
         // Redis down or restarting: ioredis reconnects; wait a little and read again.
@@ -85,6 +104,30 @@ export class RedisStreamConsumer {
       }
     }
   }
+
+  /**
+   * Keeps entries read just before a pause, to handle first on resume. They are pending with
+   * this consumer; marked idle as long as claimIdleMs, so if this process stops (or dies) while
+   * paused, the consumer that resumes claims them at once, before reading anything newer.
+   */
+  private async hold(entries: Entry[]): Promise<void> {
+    this.held = entries;
+    const ids = entries.map(([id]) => id.toString());
+    // JUSTID: not counted as a delivery (maxDeliveries); typed by ioredis only in full form.
+    const { group, name, claimIdleMs } = this.options;
+    await this.redis.call('XCLAIM', [
+      this.stream,
+      group,
+      name,
+      0,
+      ...ids,
+      'IDLE',
+      claimIdleMs,
+      'JUSTID',
+    ]);
+  }
+
+  private isPaused = (): Promise<boolean> => this.operatorPause.now();
 
   private async readNew(): Promise<Entry[]> {
     const reply = (await this.redis.xreadgroupBuffer(

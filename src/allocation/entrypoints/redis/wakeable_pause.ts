@@ -16,6 +16,18 @@ export class WakeablePause {
     this.wakeUp = undefined;
   }
 
+  /** This long, unless woken first. */
+  async pauseFor(ms: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wakeUp = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.wakeUp = undefined;
+  }
+
   /** Ends the pause in progress; does nothing when there is none. */
   wake(): void {
     this.wakeUp?.();

@@ -1,0 +1,154 @@
+// What writing history costs the database, measured apart from the HTTP load (whose numbers
+// move by a third between rounds on a shared machine): apply_product_changes called as an
+// allocation's commit calls it (one line, its read-model row, its line_allocated outbox row),
+// each call its own transaction (not waiting for its WAL flush) on one connection, over 16
+// skus in turn, in alternating rounds
+// with its history row and without it (`history: []`). Prints ms per call of each round.
+//   DEVENV_PROFILE=bench node dist/tools/with_services.js node dist/bench/history_cost.js [calls]
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Client } from 'pg';
+import { APPLY_PRODUCT_CHANGES } from '../migrations/functions/write_side';
+import { freshDatabase } from './processes';
+
+const SKUS = 16;
+
+async function main(): Promise<void> {
+  const calls = Number(process.argv[2] ?? 1_000);
+  const rounds = Number(process.argv[3] ?? 8);
+  const serverUrl = process.env.DATABASE_URL;
+  if (!serverUrl) throw new Error('DATABASE_URL is not set (run through tools/with_services)');
+  const serviceRoot = path.resolve(__dirname, '../..');
+  const url = await freshDatabase({ serverUrl, serviceRoot }, 'allocation_history_cost');
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  // the flush of each commit's WAL is most of a lone call's time and all of its noise; group
+  // commit shares it between allocations in the service, so it is left out here
+  await client.query('SET synchronous_commit = off');
+  // a variant to compare, e.g. DROP INDEX history_at_brin, or another apply_product_changes
+  const beforePath = process.env.HISTORY_COST_BEFORE;
+  const before = beforePath
+    ? ((await import(path.resolve(beforePath))) as { APPLY_PRODUCT_CHANGES: string })
+        .APPLY_PRODUCT_CHANGES
+    : undefined;
+  const setup = process.env.HISTORY_COST_SETUP;
+  if (setup)
+    await client.query(setup.startsWith('@') ? readFileSync(setup.slice(1), 'utf8') : setup);
+  const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+  // CPU time rather than wall time: on a shared machine the wall clock mostly measures the others
+  const backendCpuMs = () => cpuMsOf(rows[0].pid);
+  const apply = (sku: string, changes: object) =>
+    client.query({
+      name: 'apply',
+      text: 'SELECT apply_product_changes($1, $2::jsonb)',
+      values: [sku, JSON.stringify(changes)],
+    });
+  const products = Array.from({ length: SKUS }, (_, i) => ({
+    sku: `cost-${i}`,
+    ref: `cost-batch-${i}`,
+    version: 1,
+    allocated: 0,
+  }));
+  for (const p of products) {
+    await apply(p.sku, {
+      ...EMPTY,
+      expected_version: null,
+      version: 1,
+      new_batches: [{ ref: p.ref, purchased: 100_000_000, allocated: 0, eta: null }],
+    });
+  }
+  let line = 0;
+  const results: { history: boolean; msPerCall: number; cpuPerCall: number }[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const history = round % 2 === 1;
+    // with HISTORY_COST_BEFORE (another checkout's dist/migrations/functions/write_side.js), the
+    // rounds without history run that checkout's apply_product_changes: the whole change's cost
+    if (before) await client.query(history ? APPLY_PRODUCT_CHANGES : before);
+    const started = process.hrtime.bigint();
+    const cpuBefore = backendCpuMs();
+    for (let i = 0; i < calls; i++) {
+      const p = products[i % SKUS];
+      const orderid = `o-${line++}`;
+      const version = p.version + 1;
+      const cause = { kind: 'http', id: `r-${line}` };
+      await apply(p.sku, {
+        ...EMPTY,
+        expected_version: p.version,
+        version,
+        changed_batches: [
+          { ref: p.ref, purchased: 100_000_000, allocated: ++p.allocated, position: null },
+        ],
+        allocated_lines: [{ ref: p.ref, orderid, qty: 1 }],
+        view_rows: [{ orderid, batchref: p.ref, version }],
+        outbox: [
+          {
+            type: 'Allocated',
+            handler: 'line_allocated',
+            payload: { orderid, sku: p.sku, qty: 1, batchref: p.ref, version },
+            correlation_id: cause.id,
+            traceparent: null,
+            cause,
+          },
+        ],
+        history: history
+          ? [
+              {
+                type: 'allocated',
+                version,
+                orderid,
+                qty: 1,
+                batchref: p.ref,
+                from: null,
+                to: null,
+                cause_kind: cause.kind,
+                cause_id: cause.id,
+              },
+            ]
+          : [],
+      });
+      p.version = version;
+    }
+    const ms = Number(process.hrtime.bigint() - started) / 1e6;
+    const cpu = (backendCpuMs() - cpuBefore) / calls;
+    results.push({ history, msPerCall: ms / calls, cpuPerCall: cpu });
+    console.log(
+      `round ${round + 1} ${history ? 'with' : 'without'} history: ${(ms / calls).toFixed(3)} ms ` +
+        `per call, PostgreSQL CPU ${cpu.toFixed(3)} ms per call`,
+    );
+  }
+  await client.end();
+  const mean = (xs: number[]) => xs.reduce((sum, x) => sum + x, 0) / xs.length;
+  for (const field of ['msPerCall', 'cpuPerCall'] as const) {
+    const of = (history: boolean) =>
+      results.filter((r) => r.history === history).map((r) => r[field]);
+    const [without, withHistory] = [mean(of(false)), mean(of(true))];
+    const range = (xs: number[]) => `${Math.min(...xs).toFixed(3)}-${Math.max(...xs).toFixed(3)}`;
+    console.log(
+      `${field}: without ${range(of(false))}, with ${range(of(true))}; means ` +
+        `${without.toFixed(3)} ms and ${withHistory.toFixed(3)} ms ` +
+        `(+${(withHistory - without).toFixed(3)} ms, x${(withHistory / without).toFixed(3)})`,
+    );
+  }
+}
+
+/** A process's user + system CPU time in ms, from /proc (Linux; clock ticks of 10 ms). */
+function cpuMsOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+const EMPTY = {
+  out_of_stock_notified: false,
+  new_batches: [],
+  changed_batches: [],
+  freed_lines: [],
+  allocated_lines: [],
+  outbox: [],
+  view_rows: [],
+  history: [],
+};
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
