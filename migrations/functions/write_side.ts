@@ -123,7 +123,9 @@ BEGIN
 
   IF p_changes->>'message_id' IS NOT NULL THEN
     -- A duplicate committed first: unique violation, a conflict the bus retries into a no-op.
-    INSERT INTO processed_messages (message_id) VALUES (p_changes->>'message_id');
+    -- made_here: an id the service made up, apart from every sender's (20261207130000)
+    INSERT INTO processed_messages (message_id, made_here)
+    VALUES (p_changes->>'message_id', coalesce((p_changes->>'message_made_here')::boolean, false));
   END IF;
 END
 $fn$`;

@@ -25,7 +25,7 @@ import { outboxBacklogByHandler } from './adapters/postgres/delivery_controls';
 import { configuredInboundSource, inboundBacklog } from './entrypoints/redis/inbound_backlog';
 import type { DeliveryControls } from './service_layer/deliveries';
 import type { AuthTokens } from './entrypoints/http/auth';
-import { deadLetterReplayDeps } from './entrypoints/redis/inbound';
+import { deadLetterReplayDeps } from './entrypoints/redis/dead_letter_redelivery';
 import { apiListener, createApp, type AppDeps } from './entrypoints/http/koa_app';
 import { livenessFirst } from './entrypoints/http/middleware';
 import { readinessChecks } from './entrypoints/http/readiness';

@@ -103,19 +103,21 @@ export function outboxLeaseMs(): number {
 }
 
 /**
- * How long delivered outbox rows, processed inbound ids, closed dead letters and history
- * entries are kept.
+ * How long delivered outbox rows, processed inbound ids, closed dead letters, history entries
+ * and audit entries (operator actions) are kept.
  */
 export function retention(): {
   outboxMs: number;
   inboxMs: number;
   deadLetterMs: number;
   historyMs: number;
+  auditMs: number;
 } {
   return {
     outboxMs: durationEnv('OUTBOX_RETENTION', '1d'),
     inboxMs: durationEnv('INBOX_RETENTION', '7d'),
     deadLetterMs: durationEnv('DEAD_LETTER_RETENTION', '30d'),
     historyMs: durationEnv('HISTORY_RETENTION', '90d'),
+    auditMs: durationEnv('AUDIT_RETENTION', '90d'),
   };
 }

@@ -256,14 +256,14 @@ async function metric(url: string, series: string): Promise<number> {
   return Number(line?.split(' ')[1]);
 }
 
-describe('admission control follows latency (MAX_INFLIGHT=128, ADMISSION_TARGET_MS=50)', () => {
+describe('admission control follows latency (MAX_INFLIGHT=128, ADMISSION_TARGET_MS=250)', () => {
   const ceiling = 128;
   const requests = 134;
   let service: ServiceProcess;
   before(async () => {
     await testDb(); // migrated
     service = await startServiceProcess(
-      { MAX_INFLIGHT: String(ceiling), ADMISSION_TARGET_MS: '50', DB_LOCK_TIMEOUT_MS: '20000' },
+      { MAX_INFLIGHT: String(ceiling), ADMISSION_TARGET_MS: '250', DB_LOCK_TIMEOUT_MS: '20000' },
       'api',
     );
   });
@@ -282,7 +282,9 @@ describe('admission control follows latency (MAX_INFLIGHT=128, ADMISSION_TARGET_
     await addBatch(service.url, ref, sku, 1_000);
 
     expect(await limit()).to.equal(ceiling);
-    const slow = await burstWhileLocked(service.url, sku, requests, ceiling, 200);
+    // refusals answered slowly on a busy machine must not count as slow: the target is well
+    // above a refusal's time there (seen up to ~100 ms at load 15 on 2 cores), the hold above it
+    const slow = await burstWhileLocked(service.url, sku, requests, ceiling, 1_000);
     expect(refusals(slow)).to.equal(requests - ceiling);
     // a window is judged by the first request that completes after it
     await new Promise((resolve) => setTimeout(resolve, 150));

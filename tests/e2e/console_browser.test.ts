@@ -195,6 +195,45 @@ describe('operator console in a browser', function () {
     });
   });
 
+  it('pages and filters dead letters, replays and discards a group, and audits it', async () => {
+    const [source, tag] = [`console-${randomSku()}`, randomSku('boom')];
+    for (let i = 0; i <= 100; i++) {
+      await t.deadLetters.add(source, '{}', `Boom-${tag} at step ${i}`);
+    }
+
+    await page.getByRole('link', { name: 'Dead letters' }).click();
+    await page.getByLabel('Reason starts with').fill(`Boom-${tag}`);
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await page.waitForURL(/reason=/);
+    expect(await page.locator('tr[data-id]').count()).to.equal(100);
+    await page.getByRole('link', { name: 'Next page' }).click();
+    await page.waitForURL(/before=/);
+    expect(await page.locator('tr[data-id]').count()).to.equal(1);
+
+    await page.getByRole('link', { name: 'Groups', exact: true }).click();
+    const group = page.locator(`tr[data-source="${source}"]`);
+    expect(await group.locator('td.num').textContent()).to.equal('101');
+    await screenshot('dead-letter-groups');
+    await group.getByRole('button', { name: 'Replay this group' }).click();
+    await page.waitForURL(/done=replay/);
+    // '{}' is no change_batch_quantity: each fails again, as a new dead letter of the group
+    expect(await page.locator('.notice').textContent()).to.contain(
+      'matched 101, replayed 0, failed 101, superseded 0',
+    );
+    page.once('dialog', (dialog) => void dialog.accept());
+    await group.getByRole('button', { name: 'Discard this group' }).click();
+    await page.waitForURL(/done=discard/);
+    expect(await page.locator('.notice').textContent()).to.contain('matched 101, discarded 101');
+    expect(await group.count()).to.equal(0);
+
+    await page.getByRole('link', { name: 'Audit', exact: true }).click();
+    const rows = page.locator('tbody tr');
+    const firstTwo = [await rows.nth(0).textContent(), await rows.nth(1).textContent()];
+    expect(firstTwo[0]).to.contain('console').and.contain('bulk_discard').and.contain(source);
+    expect(firstTwo[1]).to.contain('console').and.contain('bulk_replay').and.contain(source);
+    await screenshot('audit');
+  });
+
   it('refuses a form that another site posts to the console', async () => {
     const letter = (await t.deadLetters.list(1))[0];
     const forger = await startForger(`${base}/console/dead_letters/${letter.id}/discard`);

@@ -18,6 +18,7 @@ describe('settings', () => {
     'OUTBOX_RETENTION',
     'INBOX_RETENTION',
     'DEAD_LETTER_RETENTION',
+    'AUDIT_RETENTION',
     'HISTORY_RETENTION',
   ]) {
     it(`an invalid ${name} stops the start with one sentence naming it`, () => {

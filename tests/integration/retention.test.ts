@@ -117,6 +117,7 @@ describe('retention', () => {
         deadLetters: 0,
         history: 0,
         tombstones: 0,
+        audit: 0,
       });
       expect(await db('processed_messages').where({ message_id: id })).to.have.length(1);
     } finally {

@@ -22,8 +22,8 @@ describe('telemetry', () => {
     await letters.add(other, 'p', 'bad');
     await db('dead_letters').insert([1, 2].map((n) => ({ source, payload: `b${n}`, reason: 'r' })));
 
-    await letters.markReplayed(ids[0]);
-    await letters.markReplayed(ids[0]); // again: already replayed, no change
+    await letters.markReplayed([ids[0]]);
+    await letters.markReplayed([ids[0]]); // again: already replayed, no change
     await letters.discard(ids[1]);
     await db('dead_letters').where({ id: ids[2] }).delete(); // still open when deleted
     await db('dead_letters').where({ id: ids[0] }).delete(); // replayed: not counted any more

@@ -73,9 +73,10 @@ export class FakeReadModel implements ReadModel {
 export class FakeInbox implements Inbox {
   readonly ids = new Set<string>();
 
-  async markProcessed(messageId: string): Promise<boolean> {
-    const fresh = !this.ids.has(messageId);
-    this.ids.add(messageId);
+  async markProcessed(messageId: string, madeHere = false): Promise<boolean> {
+    const key = JSON.stringify([messageId, madeHere]);
+    const fresh = !this.ids.has(key);
+    this.ids.add(key);
     return Promise.resolve(fresh);
   }
 }

@@ -25,12 +25,29 @@ export class ChangeBatchQuantity {
     readonly qty: number,
     /** The inbound message's id, when it has one: a redelivery then changes nothing. */
     readonly messageId?: string,
-    /**
-     * Where the change stands in its source's order (a stream entry id, made sortable), when
-     * competing consumers may apply changes out of order: an older one is then ignored.
-     */
-    readonly position?: string,
+    readonly delivery: ChangeDelivery = {},
   ) {}
+
+  /** Where the change stands in its source's order (see ChangeDelivery). */
+  get position(): string | undefined {
+    return this.delivery.position;
+  }
+}
+
+/** How an inbound quantity change came: what orders it against other changes of its batch. */
+export interface ChangeDelivery {
+  /**
+   * Where the change stands in its source's order, sortable as text: a stream entry id, or when
+   * a pub/sub message arrived. A change at or before the last one applied was superseded.
+   */
+  position?: string;
+  /**
+   * Applied even when superseded (its position recorded if it is the newest): a forced replay,
+   * and a pub/sub message's first delivery, whose arrival order is the order.
+   */
+  force?: boolean;
+  /** `messageId` was made up by the service (a stream entry's, a replay's), not sent. */
+  idMadeHere?: boolean;
 }
 
 export type Command = CreateBatch | Allocate | ChangeBatchQuantity;

@@ -177,14 +177,16 @@ export class Product {
 
   /**
    * Sets the purchased quantity, freeing lines until the batch is no longer over-allocated.
-   * A change with a position at or before the last one applied was superseded: it is ignored.
+   * A change with a position at or before the last one applied was superseded: it is ignored
+   * (false), unless forced; the batch keeps the newest position it has seen.
    */
-  changeBatchQuantity(ref: string, qty: number, position?: string): void {
+  changeBatchQuantity(ref: string, qty: number, position?: string, force = false): boolean {
     const batch = this.batches.find((b) => b.reference === ref);
     if (!batch) throw new Error(`Product ${this.sku} has no batch ${ref}`);
     if (position !== undefined) {
-      if (batch.quantityPosition !== null && position <= batch.quantityPosition) return;
-      batch.quantityPosition = position;
+      const newer = batch.quantityPosition === null || position > batch.quantityPosition;
+      if (!newer && !force) return false;
+      if (newer) batch.quantityPosition = position;
     }
     const from = batch.purchasedQuantity;
     batch.purchasedQuantity = qty;
@@ -196,6 +198,7 @@ export class Product {
         new Deallocated(line.orderid, line.sku, line.qty, batch.reference, this.versionNumber),
       );
     }
+    return true;
   }
 
   /** No batch can take the line: the first refusal since the sku had stock notifies. */

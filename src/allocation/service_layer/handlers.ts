@@ -67,16 +67,27 @@ export async function allocateMany(
   });
 }
 
+/** What a quantity change did: a superseded one changed nothing (a newer one was applied). */
+export type QuantityChangeOutcome = 'applied' | 'superseded' | 'duplicate';
+
 export async function changeBatchQuantity(
   cmd: ChangeBatchQuantity,
   uow: UnitOfWork,
-): Promise<void> {
-  await uow.run(async () => {
-    if (cmd.messageId !== undefined && !(await uow.inbox.markProcessed(cmd.messageId))) return;
+): Promise<QuantityChangeOutcome> {
+  const { position, force, idMadeHere } = cmd.delivery;
+  return uow.run(async () => {
+    if (
+      cmd.messageId !== undefined &&
+      !(await uow.inbox.markProcessed(cmd.messageId, idMadeHere === true))
+    ) {
+      return 'duplicate';
+    }
     const product = await uow.products.getForQuantityChange(cmd.ref, cmd.qty);
     if (!product) throw new UnknownBatch(`Unknown batch ${cmd.ref}`);
-    product.changeBatchQuantity(cmd.ref, cmd.qty, cmd.position);
+    // Superseded: nothing is written, not even the message id, so a forced replay can follow.
+    if (!product.changeBatchQuantity(cmd.ref, cmd.qty, position, force)) return 'superseded';
     await uow.commit();
+    return 'applied';
   });
 }
 

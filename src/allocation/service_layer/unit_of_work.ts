@@ -34,10 +34,14 @@ export interface ReadModel {
   apply(rows: ReadModelRow[]): void;
 }
 
-/** Inbound message ids already processed, so a redelivered message has one effect. */
+/**
+ * Inbound message ids already processed, so a redelivered message has one effect. Ids the
+ * service made up itself (`madeHere`: a stream entry's, a replay's) are a namespace of their own:
+ * a sender's id, whatever its text, never equals one of them.
+ */
 export interface Inbox {
   /** Records the id on commit; false when it was recorded before. */
-  markProcessed(messageId: string): Promise<boolean>;
+  markProcessed(messageId: string, madeHere?: boolean): Promise<boolean>;
 }
 
 export interface UnitOfWork {

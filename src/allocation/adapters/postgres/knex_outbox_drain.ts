@@ -44,17 +44,19 @@ const FAILED = `UPDATE outbox o SET attempts = o.attempts + 1, last_error = f.er
          WHERE o.key = ANY(?::text[]) AND o.id = f.id`;
 
 // Moves messages the relay gave up on to the dead letters, in one statement, with what a replay
-// needs to put them back (key, type, handler, correlation id). The source names the handler
+// needs to put them back as they were (key, type, handler, correlation id; id and created_at,
+// which are the message's message_id and occurred_at). The source names the handler
 // (outbox:email, outbox:line_allocated, ...).
 const DEAD = `WITH dead AS (
            DELETE FROM outbox o USING unnest(?::bigint[], ?::text[]) AS f (id, error)
            WHERE o.key = ANY(?::text[]) AND o.id = f.id
            RETURNING o.key, o.type, o.handler, o.payload, o.attempts, o.correlation_id,
-             o.traceparent, f.error)
+             o.traceparent, f.error, o.id AS outbox_id, o.created_at AS occurred_at)
          INSERT INTO dead_letters (source, payload, reason, attempts,
-           outbox_key, outbox_type, outbox_handler, correlation_id, traceparent)
+           outbox_key, outbox_type, outbox_handler, correlation_id, traceparent,
+           outbox_id, occurred_at)
          SELECT 'outbox:' || handler, payload::text, error, attempts + 1,
-           key, type, handler, correlation_id, traceparent
+           key, type, handler, correlation_id, traceparent, outbox_id, occurred_at
          FROM dead`;
 
 /** Told, once recorded, of each message delivered: its handler and its commit-to-delivery delay. */

@@ -58,6 +58,7 @@ const CLIENT_GRACE_MS = 5_000;
 class Run implements Session {
   readonly repository = new PostgresRepository(this);
   messageId: string | undefined;
+  messageIdMadeHere = false;
   /** A connection in a transaction, when a claim decided the unit needs one. */
   private trx: pg.PoolClient | undefined;
   private committed = false;
@@ -90,6 +91,7 @@ class Run implements Session {
       causeOf: this.causeOf,
       messageId: this.messageId,
       originOf: this.originOf,
+      messageIdMadeHere: this.messageIdMadeHere,
     });
     if (writes.length === 0) return events;
     try {
@@ -165,12 +167,14 @@ export class PostgresUnitOfWork implements UnitOfWork {
   get inbox(): Inbox {
     const run = this.started();
     return {
-      async markProcessed(messageId: string): Promise<boolean> {
-        const seen = await run.query('SELECT 1 FROM processed_messages WHERE message_id = $1', [
-          messageId,
-        ]);
+      async markProcessed(messageId: string, madeHere = false): Promise<boolean> {
+        const seen = await run.query(
+          'SELECT 1 FROM processed_messages WHERE message_id = $1 AND made_here = $2',
+          [messageId, madeHere],
+        );
         if (seen.length > 0) return false;
         run.messageId = messageId;
+        run.messageIdMadeHere = madeHere;
         return true;
       },
     };

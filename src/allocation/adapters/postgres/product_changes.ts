@@ -35,6 +35,8 @@ export interface ProductChanges {
   /** One row per event, in the order raised (service_layer/history.ts). */
   history: HistoryRow[];
   message_id?: string;
+  /** The message id was made up by the service (processed_messages.made_here). */
+  message_made_here?: true;
 }
 
 /**
@@ -53,6 +55,7 @@ export function productWrites(
     messageId?: string;
     /** In a unit of several commands, each event's own chain (command_batches.ts). */
     originOf?: OriginOf;
+    messageIdMadeHere?: boolean;
   },
 ): { events: Event[]; writes: [string, string][]; lines: number } {
   const events: Event[] = [];
@@ -85,6 +88,7 @@ export function productChanges(
     traceparent: string | null;
     messageId?: string;
     originOf?: OriginOf;
+    messageIdMadeHere?: boolean;
   },
 ): { sku: string; changes: ProductChanges } | undefined {
   const changes: ProductChanges = {
@@ -109,6 +113,9 @@ export function productChanges(
     view_rows: newestPerLine(context.plan.viewRows),
     history: context.plan.history,
     message_id: context.messageId,
+    ...(context.messageId !== undefined && context.messageIdMadeHere
+      ? { message_made_here: true as const }
+      : {}),
   };
   const linesNow = new Set<string>();
   for (const batch of product.batches) {

@@ -1,5 +1,5 @@
 // Retention (SPEC section 9): delivered outbox rows, processed inbound message ids and closed
-// dead letters are deleted once older than their setting. Every process schedules a pass; an
+// dead letters, and audit entries are deleted once older than their setting. Every process schedules a pass; an
 // advisory lock taken in each batch's transaction lets one process at a time prune, and each
 // batch deletes at most BATCH rows in its own short transaction, so pruning never holds locks
 // or bloats the tables the way one long DELETE would.
@@ -11,9 +11,14 @@ export interface RetentionSettings {
   inboxMs: number;
   deadLetterMs: number;
   historyMs: number;
+  /** Operator actions (audit_log); 90 days when not given. */
+  auditMs?: number;
 }
 
-export type Pruned = Record<'outbox' | 'inbox' | 'deadLetters' | 'history' | 'tombstones', number>;
+export type Pruned = Record<
+  'outbox' | 'inbox' | 'deadLetters' | 'history' | 'tombstones' | 'audit',
+  number
+>;
 
 // Read-model tombstones (rows with no batch) are kept so that a write carrying an older version
 // cannot bring a removed line back. Every write of allocations_view is made by
@@ -61,7 +66,10 @@ const OLD_ROWS: Record<keyof Pruned, { table: string; key: string | string[]; ol
     key: ['orderid', 'sku'],
     old: "batchref IS NULL AND updated_at < now() - ? * interval '1 millisecond'",
   },
+  audit: { table: 'audit_log', key: 'id', old: "at < now() - ? * interval '1 millisecond'" },
 };
+
+const AUDIT_RETENTION_MS = 90 * 24 * 3_600_000;
 
 export class Retention {
   private timer: NodeJS.Timeout | undefined;
@@ -75,13 +83,21 @@ export class Retention {
 
   /** Deletes everything past its retention; stops early when another process is pruning. */
   async pruneOnce(): Promise<Pruned> {
-    const pruned: Pruned = { outbox: 0, inbox: 0, deadLetters: 0, history: 0, tombstones: 0 };
+    const pruned: Pruned = {
+      outbox: 0,
+      inbox: 0,
+      deadLetters: 0,
+      history: 0,
+      tombstones: 0,
+      audit: 0,
+    };
     const ages: Record<keyof Pruned, number> = {
       outbox: this.settings.outboxMs,
       inbox: this.settings.inboxMs,
       deadLetters: this.settings.deadLetterMs,
       history: this.settings.historyMs,
       tombstones: TOMBSTONE_AGE_MS,
+      audit: this.settings.auditMs ?? AUDIT_RETENTION_MS,
     };
     for (const kind of Object.keys(OLD_ROWS) as (keyof Pruned)[]) {
       for (;;) {

@@ -2,11 +2,14 @@
 // store and the same replay operation as the API's /dead_letters routes.
 import type Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
+import { recordOperatorAction, type Actor, type AuditLog } from '../../service_layer/audit';
 import {
   replayDeadLetter,
   type DeadLetterReplayDeps,
   type ReplayResult,
 } from '../../service_layer/dead_letters';
+import { describe } from '../http/dead_letter_routes';
+import { Before, ReasonText } from '../http/incident_schemas';
 import { deadLetterPage, deadLettersPage } from './dead_letters_page';
 import { html, pathPart } from './html';
 import type { PageOptions } from './layout';
@@ -20,6 +23,10 @@ const DONE = new Map([
   ['requeued', 'Requeued: the message is back in the outbox, and the relay delivers it shortly.'],
   ['already', 'It had been replayed already: a second replay has no effect.'],
   ['failed', 'Replayed, and it failed again: this new dead letter holds the reason.'],
+  [
+    'superseded',
+    'Superseded: a newer quantity change of its batch was applied since, so it changed nothing.',
+  ],
   ['discarded', 'Discarded: the dead letter is gone from the list.'],
 ]);
 
@@ -28,32 +35,48 @@ export interface DeadLetterRouteDeps {
   signedIn: Middleware;
   checkForm: Middleware;
   shell: (title: string) => PageOptions;
+  audit: AuditLog;
+  /** `console` when ADMIN_TOKEN is set (a session or its token), else `open`. */
+  actor: Actor;
 }
 
 export function addDeadLetterRoutes(router: Router, deps: DeadLetterRouteDeps): void {
   const { deadLetters, signedIn, checkForm, shell } = deps;
   const { store } = deadLetters;
+  const audited = <T>(action: string, target: string, act: () => Promise<T>) =>
+    recordOperatorAction(deps.audit, { actor: deps.actor, action, target }, act, describe);
 
   router.get('/dead_letters', signedIn, async (ctx) => {
-    const letters = await store.list(LISTED);
-    sendPage(ctx, { ...shell('Dead letters'), notice: notice(ctx) }, deadLettersPage(letters));
+    // a bad value is ignored, not an error page: these come from the page's own links and form
+    const reason = ReasonText.safeParse(ctx.query.reason).data || undefined;
+    const before = Before.safeParse(ctx.query.before).data;
+    const { letters, more } = await store.page(LISTED, { reason }, before);
+    const next = more ? nextLink(reason, letters[letters.length - 1].id) : undefined;
+    const view = deadLettersPage(letters, { reason, next });
+    sendPage(ctx, { ...shell('Dead letters'), notice: notice(ctx) }, view);
   });
 
   router.get('/dead_letters/:id', signedIn, async (ctx) => {
     const letter = await store.get(ctx.params.id);
     if (!letter) return missing(ctx);
     const title = `Dead letter ${letter.id}`;
-    sendPage(ctx, { ...shell(title), notice: notice(ctx) }, deadLetterPage(letter));
+    const superseded = ctx.query.done === 'superseded';
+    sendPage(ctx, { ...shell(title), notice: notice(ctx) }, deadLetterPage(letter, superseded));
   });
 
   router.post('/dead_letters/:id/replay', checkForm, signedIn, async (ctx) => {
-    const result = await replayDeadLetter(ctx.params.id, deadLetters);
+    const force = ctx.query.force === 'true';
+    const id = ctx.params.id;
+    const result = await audited(force ? 'replay_forced' : 'replay', id, () =>
+      replayDeadLetter(id, deadLetters, force),
+    );
     if (!result) return missing(ctx);
     ctx.redirect(afterReplay(result));
   });
 
   router.post('/dead_letters/:id/discard', checkForm, signedIn, async (ctx) => {
-    if (!(await store.discard(ctx.params.id))) return missing(ctx);
+    const id = ctx.params.id;
+    if (!(await audited('discard', id, () => store.discard(id)))) return missing(ctx);
     ctx.redirect('/console/dead_letters?done=discarded');
   });
 
@@ -70,6 +93,11 @@ export function addDeadLetterRoutes(router: Router, deps: DeadLetterRouteDeps): 
 function afterReplay(result: ReplayResult): string {
   if (result.status === 'failed') return `${link(result.dead_letter_id)}?done=failed`;
   return `${link(result.id)}?done=${result.status === 'already replayed' ? 'already' : result.status}`;
+}
+
+function nextLink(reason: string | undefined, before: string): string {
+  const query = new URLSearchParams(reason ? { reason, before } : { before });
+  return `/console/dead_letters?${query.toString()}`;
 }
 
 function link(id: string): string {

@@ -15,7 +15,36 @@ export interface DeadLetterView {
 
 const PREVIEW = 120;
 
-export function deadLettersPage(letters: DeadLetterView[]): Html {
+/** What the list shows: the reason prefix it is filtered by, and the next page's link. */
+export interface ListView {
+  reason?: string;
+  next?: string;
+}
+
+export function deadLettersPage(letters: DeadLetterView[], view: ListView = {}): Html {
+  return html`${filterForm(view.reason)}${list(letters, view.reason)}
+  ${view.next ? html`<p><a rel="next" href="${view.next}">Next page (older)</a></p>` : ''}`;
+}
+
+function filterForm(reason: string | undefined): Html {
+  return html`<form class="filter" action="/console/dead_letters" method="get">
+    <label for="reason">Reason starts with</label>
+    <input
+      id="reason"
+      name="reason"
+      maxlength="2000"
+      value="${reason ?? ''}"
+      placeholder="e.g. UnknownBatch"
+    />
+    <button type="submit">Filter</button>
+    <a href="/console/dead_letters/groups">See the groups</a>
+  </form>`;
+}
+
+function list(letters: DeadLetterView[], reason: string | undefined): Html {
+  if (letters.length === 0 && reason) {
+    return html`<p class="empty">No dead letter's reason starts with that.</p>`;
+  }
   if (letters.length === 0) {
     return html`<p class="empty">
       No dead letters: every message was handled. A message that is malformed, names an unknown
@@ -49,7 +78,8 @@ export function deadLettersPage(letters: DeadLetterView[]): Html {
     )}`;
 }
 
-export function deadLetterPage(letter: DeadLetterView): Html {
+/** `superseded`: its last replay was superseded; offer to force it. */
+export function deadLetterPage(letter: DeadLetterView, superseded = false): Html {
   return html`<dl>
       <dt>Source</dt>
       <dd><code>${letter.source}</code></dd>
@@ -87,9 +117,21 @@ export function deadLetterPage(letter: DeadLetterView): Html {
       </form>
       <a href="/console/dead_letters">Back to the list</a>
     </div>
+    ${
+      superseded
+        ? html`<form
+            action="${link(letter.id)}/replay?force=true"
+            method="post"
+            data-confirm="Apply this older change anyway, over the newer one applied since?"
+          >
+            <button class="danger" type="submit">Replay anyway (force)</button>
+          </form>`
+        : ''
+    }
     <p class="muted">
       Replay sends the message through its original path again (an inbound one to the message bus,
-      an outbound one back to the relay); a message with an id has no second effect.
+      an outbound one back to the relay); a message with an id has no second effect, and a quantity
+      change older than one applied since is superseded: it changes nothing unless forced.
     </p>`;
 }
 

@@ -9,6 +9,7 @@ import {
   listDeliveries,
   setDeliveryPaused,
 } from '../../service_layer/deliveries';
+import { recordOperatorAction, type Actor, type AuditLog } from '../../service_layer/audit';
 import { count, duration, html, type Html } from './html';
 import { table, type PageOptions } from './layout';
 import { sendPage } from './responses';
@@ -30,6 +31,8 @@ export interface DeliveryPageDeps {
   signedIn: Middleware;
   checkForm: Middleware;
   shell: (title: string) => PageOptions;
+  /** Where the pause or resume is recorded, and who the console's operator is. */
+  audit?: { log: AuditLog; actor: Actor };
 }
 
 export function addDeliveryPages(router: Router, deps: DeliveryPageDeps): void {
@@ -54,7 +57,12 @@ export function addDeliveryPages(router: Router, deps: DeliveryPageDeps): void {
         </p>`;
         return sendPage(ctx, shell('Not found'), body, 404);
       }
-      await setDeliveryPaused(handler, paused, deliveries);
+      const act = () => setDeliveryPaused(handler, paused, deliveries);
+      const audit = deps.audit;
+      if (audit) {
+        const entry = { actor: audit.actor, action, target: handler };
+        await recordOperatorAction(audit.log, entry, act, (done) => done.state);
+      } else await act();
       ctx.redirect(`/console/deliveries?done=${done}`);
     });
   }

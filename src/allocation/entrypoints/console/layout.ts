@@ -4,7 +4,7 @@ import { html, type Html } from './html';
 export interface PageOptions {
   title: string;
   /** Which navigation entry is this page's, for aria-current. */
-  section?: 'home' | 'outbox' | 'dead_letters' | 'deliveries';
+  section?: 'home' | 'outbox' | 'dead_letters' | 'groups' | 'audit' | 'deliveries';
   /** Whether a sign-out button is shown (only when ADMIN_TOKEN is set). */
   signedIn: boolean;
   /** A one-line message about what the last action did. */
@@ -19,6 +19,8 @@ const NAV: [PageOptions['section'], string, string][] = [
   ['outbox', '/console/outbox', 'Outbox'],
   ['dead_letters', '/console/dead_letters', 'Dead letters'],
   ['deliveries', '/console/deliveries', 'Deliveries'],
+  ['groups', '/console/dead_letters/groups', 'Groups'],
+  ['audit', '/console/audit', 'Audit'],
 ];
 
 export function page(options: PageOptions, body: Html): Html {

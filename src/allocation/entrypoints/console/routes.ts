@@ -12,6 +12,8 @@ import type { AppDeps } from '../http/koa_app';
 import { methodNotAllowed } from '../http/method_not_allowed';
 import { ASSETS } from './assets';
 import { addDeadLetterRoutes } from './dead_letter_actions';
+import { addGroupRoutes } from './dead_letter_group_actions';
+import { KnexAuditLog } from '../../adapters/postgres/audit_log';
 import { addDeliveryPages } from './deliveries_page';
 import { pathPart } from './html';
 import { orderStory, productTimeline } from './history_section';
@@ -103,12 +105,16 @@ export function consoleRoutes(deps: AppDeps): Koa.Middleware {
     sendPage(ctx, shell('Outbox', { section: 'outbox' }), outboxPage({ backlog, failures }));
   });
 
-  addDeadLetterRoutes(router, {
+  const deadLetterPages = {
     deadLetters: deps.deadLetters,
     signedIn,
     checkForm,
-    shell: (title) => ({ ...shell(title), section: 'dead_letters' as const }),
-  });
+    shell: (title: string) => ({ ...shell(title), section: 'dead_letters' as const }),
+    audit: deps.audit ?? new KnexAuditLog(deps.db),
+    actor: token === undefined ? ('open' as const) : ('console' as const),
+  };
+  addGroupRoutes(router, deadLetterPages); // first: /dead_letters/groups is not a letter's id
+  addDeadLetterRoutes(router, deadLetterPages);
 
   if (deps.deliveries) {
     addDeliveryPages(router, {
@@ -116,6 +122,7 @@ export function consoleRoutes(deps: AppDeps): Koa.Middleware {
       signedIn,
       checkForm,
       shell: (title) => ({ ...shell(title), section: 'deliveries' as const }),
+      audit: { log: deadLetterPages.audit, actor: deadLetterPages.actor },
     });
   }
 

@@ -3,6 +3,7 @@
 // and never logged.
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { Context, Next } from 'koa';
+import type { Actor } from '../../service_layer/audit';
 
 export interface AuthTokens {
   apiToken?: string;
@@ -41,13 +42,18 @@ function refuse(ctx: Context): void {
 function requireToken(token: string | undefined, acceptsConsoleSession: boolean) {
   const session = token !== undefined && acceptsConsoleSession ? consoleSessionValue(token) : '';
   return async (ctx: Context, next: Next): Promise<void> => {
-    if (token === undefined) return next();
+    if (token === undefined) {
+      ctx.state.actor = 'open' satisfies Actor;
+      return next();
+    }
     const bearer = bearerToken(ctx);
     const cookie = acceptsConsoleSession ? ctx.cookies.get(CONSOLE_SESSION_COOKIE) : undefined;
     // Both checks always run, so timing does not tell which credential was tried.
     const bearerOk = sameSecret(bearer ?? '', token) && bearer !== undefined;
     const cookieOk = sameSecret(cookie ?? '', session) && cookie !== undefined;
     if (!bearerOk && !cookieOk) return refuse(ctx);
+    // who acted, for the audit of operator actions
+    ctx.state.actor = (bearerOk ? 'admin' : 'console') satisfies Actor;
     return next();
   };
 }
@@ -61,6 +67,12 @@ export function authGuards(tokens: AuthTokens) {
 }
 
 export type AuthGuards = ReturnType<typeof authGuards>;
+
+/** Who made a request that passed the admin guard (or the console's session check). */
+export function actorOf(ctx: Context): Actor {
+  const actor = ctx.state.actor as Actor | undefined;
+  return actor ?? 'open';
+}
 
 /** True for an API_HOST only this machine can reach. */
 export function isLoopback(host: string): boolean {

@@ -8,8 +8,16 @@ import {
   listDeliveries,
   setDeliveryPaused,
 } from '../../service_layer/deliveries';
+import { recordOperatorAction, type AuditLog } from '../../service_layer/audit';
+import { actorOf } from './auth';
 
-export function addDeliveryRoutes(router: Router, deps: DeliveriesDeps, admin: Middleware): void {
+export function addDeliveryRoutes(
+  router: Router,
+  deps: DeliveriesDeps,
+  admin: Middleware,
+  /** Where each pause and resume is recorded (service_layer/audit.ts). */
+  audit?: AuditLog,
+): void {
   router.get('/deliveries', admin, async (ctx) => {
     ctx.body = await listDeliveries(deps);
   });
@@ -27,7 +35,11 @@ export function addDeliveryRoutes(router: Router, deps: DeliveriesDeps, admin: M
         };
         return;
       }
-      ctx.body = await setDeliveryPaused(handler, paused, deps);
+      const act = () => setDeliveryPaused(handler, paused, deps);
+      const entry = { actor: actorOf(ctx), action, target: handler };
+      ctx.body = audit
+        ? await recordOperatorAction(audit, entry, act, (done) => done.state)
+        : await act();
     });
   }
 }

@@ -13,6 +13,9 @@ import { Admission, type AdmissionLimits } from './admission';
 import { AddBatchBody, AllocateBody, OrderId, Sku } from './api_schemas';
 import { authGuards, type AuthGuards, type AuthTokens } from './auth';
 import { addDeadLetterRoutes } from './dead_letter_routes';
+import { addAuditRoutes } from './audit_routes';
+import { KnexAuditLog } from '../../adapters/postgres/audit_log';
+import type { AuditLog } from '../../service_layer/audit';
 import { addDocsRoutes } from './docs_page';
 import { addHistoryRoutes } from './history_routes';
 import { addDeliveryRoutes } from './delivery_routes';
@@ -44,6 +47,8 @@ export interface AppDeps {
   limits: AdmissionLimits;
   /** BODY_TIMEOUT_MS: a body that takes longer gets 408. */
   bodyTimeoutMs: number;
+  /** Where operator actions are recorded; the audit_log table of `db` unless given. */
+  audit?: AuditLog;
 }
 
 /**
@@ -157,6 +162,8 @@ function addOperationsRoutes(router: Router, deps: AppDeps, guard: AuthGuards): 
     ctx.body = await deps.metrics.registry.metrics();
   });
 
-  addDeadLetterRoutes(router, deps.deadLetters, guard.admin);
-  if (deps.deliveries) addDeliveryRoutes(router, deps.deliveries, guard.admin);
+  const audit = deps.audit ?? new KnexAuditLog(deps.db);
+  addDeadLetterRoutes(router, deps.deadLetters, guard.admin, audit);
+  addAuditRoutes(router, audit, guard.admin);
+  if (deps.deliveries) addDeliveryRoutes(router, deps.deliveries, guard.admin, audit);
 }

@@ -2,6 +2,7 @@
 import { extendZodWithOpenApi, type OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 import { Text } from '../../message_schemas';
+import { registerIncidentPaths } from './incident_schemas';
 
 extendZodWithOpenApi(z); // idempotent; this module may load before api_schemas.ts
 
@@ -30,14 +31,23 @@ const unauthorized = json(ErrorBody, 'Missing or wrong ADMIN_TOKEN (when set)');
 const unknown = json(ErrorBody, 'No such dead letter');
 
 export function registerOperatorPaths(registry: OpenAPIRegistry): void {
+  registerIncidentPaths(registry); // first: /dead_letters/groups before /dead_letters/{id}
   registry.registerPath({
     method: 'get',
     path: '/dead_letters',
     summary: 'Dead letters, inbound and outbound, newest first (payloads cut to 4 KiB)',
     request: {
-      query: z.object({ limit: DeadLetterLimit.optional(), source: DeadLetterSource.optional() }),
+      query: z.object({
+        limit: DeadLetterLimit.optional(),
+        source: DeadLetterSource.optional(),
+        reason: z.string().optional().openapi({ description: 'A prefix of the reason' }),
+        before: z.string().optional().openapi({ description: 'From the Link rel="next" header' }),
+      }),
     },
-    responses: { 200: json(z.array(DeadLetter), 'Dead letters'), 401: unauthorized },
+    responses: {
+      200: json(z.array(DeadLetter), 'Dead letters; a Link rel="next" header when more match'),
+      401: unauthorized,
+    },
   });
   registry.registerPath({
     method: 'get',
@@ -51,16 +61,19 @@ export function registerOperatorPaths(registry: OpenAPIRegistry): void {
     path: '/dead_letters/{id}/replay',
     summary:
       'Sends it through its original path again (inbound: the bus; outbound: the relay); a second replay is a no-op',
-    request: { params: DeadLetterId },
+    request: {
+      params: DeadLetterId,
+      query: z.object({ force: z.enum(['true', 'false']).optional() }),
+    },
     responses: {
       202: json(
         z.object({
           id: z.string(),
-          status: z.enum(['replayed', 'requeued', 'already replayed', 'failed']),
+          status: z.enum(['replayed', 'requeued', 'already replayed', 'superseded', 'failed']),
           reason: z.string().optional(),
           dead_letter_id: z.string().optional(),
         }),
-        'Replayed; "failed" means it failed again and is the new dead letter dead_letter_id',
+        'Replayed; "superseded": a newer change was applied since, nothing changed (force=true applies it); "failed": it failed again, the new dead letter is dead_letter_id',
       ),
       401: unauthorized,
       404: unknown,

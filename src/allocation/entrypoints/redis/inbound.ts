@@ -4,7 +4,6 @@ import { StringDecoder } from 'node:string_decoder';
 import { isSafeNumber, parse as parseLossless } from 'lossless-json';
 import { translateDbError } from '../../adapters/postgres/pg_errors';
 import { ChangeBatchQuantity } from '../../domain/commands';
-import type { DeadLetterReplayDeps, DeadLetterStore } from '../../service_layer/dead_letters';
 import type { Cause } from '../../service_layer/history';
 import type { MessageBus } from '../../service_layer/messagebus';
 import type { Logger } from '../../service_layer/ports';
@@ -20,7 +19,8 @@ export const MAX_MESSAGE_BYTES = 64 * 1024;
 export const KEPT_BYTES = 1024;
 
 export type Outcome =
-  | { kind: 'handled' }
+  /** Applied, or changed nothing because a newer change of its batch was applied first. */
+  | { kind: 'handled'; superseded?: boolean }
   /** Can never succeed (too big, not JSON, wrong shape): set `payload` aside now. */
   | { kind: 'invalid'; reason: string; payload: string }
   /** Its handler failed (after the bus's own retries): the transport decides what next. */
@@ -30,6 +30,19 @@ export type Outcome =
    * the message, which the transport keeps (pending, or spilled) to be tried again later.
    */
   | { kind: 'deferred'; reason: string };
+
+/**
+ * How a message came, beyond its bytes: the id the service gives it when it has none of its own
+ * (a stream entry's, a replay's: made up here, so kept apart from senders' ids), its position in
+ * its source's order, and whether it applies even when superseded (ChangeDelivery).
+ */
+export interface InboundDelivery {
+  id?: string;
+  position?: string;
+  force?: boolean;
+  /** What its history names, when not the message itself (a replay of a dead letter). */
+  cause?: Cause;
+}
 
 /**
  * Turns one raw `change_batch_quantity` payload into a command on the bus, whichever transport
@@ -43,16 +56,8 @@ export class ChangeBatchQuantityInbound {
     private readonly stopping: () => boolean,
   ) {}
 
-  /**
-   * `delivery` describes a stream entry: its id (the message id when the message carries none)
-   * and its position in the stream, which orders changes applied by competing consumers.
-   * `size` is the size the message had when it arrived, if `raw` is only its start.
-   */
-  async process(
-    raw: Buffer,
-    delivery?: { id: string; position?: string; cause?: Cause },
-    size = raw.length,
-  ): Promise<Outcome> {
+  /** `size` is the size the message had when it arrived, if `raw` is only its start. */
+  async process(raw: Buffer, delivery: InboundDelivery = {}, size = raw.length): Promise<Outcome> {
     if (size > MAX_MESSAGE_BYTES) return oversized(raw, size);
     const payload = raw.toString('utf8');
     const message = parse(payload, delivery);
@@ -80,12 +85,13 @@ export class ChangeBatchQuantityInbound {
     const logged = { correlation_id: chain.correlationId };
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.bus.handle(parsed, chain);
+        const done = await this.bus.handle(parsed, chain);
+        const superseded = done === 'superseded';
         this.log.info(
           { batchref: parsed.ref, qty: parsed.qty, ...logged },
-          'batch quantity changed',
+          superseded ? 'batch quantity change superseded by a newer one' : 'batch quantity changed',
         );
-        return { kind: 'handled' };
+        return { kind: 'handled', superseded };
       } catch (thrown) {
         const error = translateDbError(thrown);
         const e = error as Error;
@@ -141,7 +147,7 @@ function idText(id: string | number | undefined): string | undefined {
 /** The command and the sender's trace context, or why the payload can never become one. */
 function parse(
   payload: string,
-  delivery: { id: string; position?: string } | undefined,
+  delivery: InboundDelivery,
 ): { command: ChangeBatchQuantity; traceparent: string | undefined } | string {
   let json: unknown;
   try {
@@ -156,38 +162,12 @@ function parse(
   if (messageId !== undefined && messageId.length > MAX_ID_LENGTH) {
     return `message_id: a numeric id must have at most ${MAX_ID_LENGTH} digits`;
   }
-  const command = new ChangeBatchQuantity(
-    batchref,
-    qty,
-    messageId ?? delivery?.id,
-    delivery?.position,
-  );
+  const { position, force } = delivery;
+  const idMadeHere = messageId === undefined && delivery.id !== undefined;
+  const command = new ChangeBatchQuantity(batchref, qty, messageId ?? delivery.id, {
+    position,
+    force,
+    idMadeHere,
+  });
   return { command, traceparent };
-}
-
-// How long a replay waits for a database that is down before it counts as failed: an operator's
-// request should get an answer, not hang.
-const REPLAY_PATIENCE_MS = 5_000;
-
-/**
- * What replaying a dead letter needs (service_layer/dead_letters.ts): every inbound dead letter
- * is a change_batch_quantity message, from pub/sub or a stream, so it goes through the same
- * handling as the consumers', under the message id the replay gives it.
- */
-export function deadLetterReplayDeps(
-  bus: MessageBus,
-  log: Logger,
-  store: DeadLetterStore,
-  outboxWritten: () => void,
-): DeadLetterReplayDeps {
-  return {
-    store,
-    redeliverInbound: async (_source, payload, messageId, cause) => {
-      const giveUpAt = Date.now() + REPLAY_PATIENCE_MS;
-      const inbound = new ChangeBatchQuantityInbound(bus, log, () => Date.now() > giveUpAt);
-      const outcome = await inbound.process(Buffer.from(payload, 'utf8'), { id: messageId, cause });
-      return outcome.kind === 'handled' ? undefined : outcome.reason;
-    },
-    outboxWritten,
-  };
 }

@@ -1,4 +1,5 @@
 import { KEPT_BYTES, MAX_MESSAGE_BYTES } from './inbound';
+import { arrivalPosition } from './positions';
 
 /** A pub/sub message as received, waiting in this process for its turn. */
 export interface Received {
@@ -8,6 +9,8 @@ export interface Received {
   size: number;
   /** Date.now() when it arrived: its total wait is counted from here. */
   arrivedAt: number;
+  /** Its arrival as a position (positions.ts): kept in the spill and in a dead letter. */
+  position: string;
 }
 
 /**
@@ -15,11 +18,15 @@ export interface Received {
  * that is all of it that is kept, so one huge message costs a queue (or the spill) 1 KiB.
  */
 export function received(payload: Buffer, now = Date.now()): Received {
-  if (payload.length <= MAX_MESSAGE_BYTES) return { payload, size: payload.length, arrivedAt: now };
+  const position = arrivalPosition(now);
+  if (payload.length <= MAX_MESSAGE_BYTES) {
+    return { payload, size: payload.length, arrivedAt: now, position };
+  }
   return {
     payload: Buffer.from(payload.subarray(0, KEPT_BYTES)),
     size: payload.length,
     arrivedAt: now,
+    position,
   };
 }
 

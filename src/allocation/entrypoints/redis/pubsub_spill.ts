@@ -11,6 +11,8 @@ export interface SpilledEntry {
   payload: Buffer | undefined;
   /** The size the message arrived with (more than `payload` holds when it was over the limit). */
   size: number;
+  /** When it arrived (positions.ts); absent for an entry spilled by an older version. */
+  position?: string;
 }
 
 // One reader, always the same name: a restarted process takes over what its predecessor had
@@ -91,8 +93,8 @@ export class PubsubSpill {
       const chunk = this.nextChunk();
       try {
         const multi = this.redis.multi();
-        for (const { payload, size } of chunk) {
-          const fields: (string | Buffer)[] = ['payload', payload];
+        for (const { payload, size, position } of chunk) {
+          const fields: (string | Buffer)[] = ['payload', payload, 'position', position];
           if (size !== payload.length) fields.push('size', String(size));
           multi.xadd(this.stream, '*', ...fields);
         }
@@ -145,6 +147,7 @@ export class PubsubSpill {
         id: id.toString(),
         payload,
         size: Number.isFinite(size) ? size : (payload?.length ?? 0),
+        position: fields ? field(fields, 'position')?.toString() : undefined,
       };
     });
   }

@@ -196,9 +196,14 @@ export class RedisEventConsumer {
     this.current = { item: next, spilled: false };
     this.waitUntil = next.arrivedAt + this.options.maxWaitMs;
     try {
-      const outcome = await this.inbound.process(next.payload, undefined, next.size);
+      // In arrival order, so applied even if superseded; its position is kept for replays.
+      const delivery = { position: next.position, force: true };
+      const outcome = await this.inbound.process(next.payload, delivery, next.size);
       if (outcome.kind === 'handled') return;
-      if (outcome.kind !== 'deferred' && (await this.setAside(outcome.payload, outcome.reason))) {
+      if (
+        outcome.kind !== 'deferred' &&
+        (await this.setAside(outcome.payload, outcome.reason, next.position))
+      ) {
         return;
       }
       // No fault of the message (or its dead letter could not be stored): tried again from the
@@ -210,19 +215,19 @@ export class RedisEventConsumer {
   }
 
   /** False when the entry must stay in the spill, to be tried again (and nothing after it). */
-  private async handleSpilled({ id, payload, size }: SpilledEntry): Promise<boolean> {
+  private async handleSpilled({ id, payload, size, position }: SpilledEntry): Promise<boolean> {
     if (payload === undefined) return true; // deleted already
     this.waitUntil = Date.now() + this.options.maxWaitMs;
     // The entry id is the message id of a message without one: handled twice, it counts once.
-    const delivery = { id: `${this.spill.stream}:${id}` };
+    const delivery = { id: `${this.spill.stream}:${id}`, position, force: true };
     const outcome = await this.inbound.process(payload, delivery, size);
     if (outcome.kind === 'handled') return true;
     if (outcome.kind === 'deferred') return false;
-    return this.setAside(outcome.payload, outcome.reason);
+    return this.setAside(outcome.payload, outcome.reason, position);
   }
 
-  private setAside(payload: string, reason: string): Promise<boolean> {
-    return setAside(this.deadLetters, this.log, CHANGE_BATCH_QUANTITY, payload, reason);
+  private setAside(payload: string, reason: string, position?: string): Promise<boolean> {
+    return setAside(this.deadLetters, this.log, CHANGE_BATCH_QUANTITY, payload, reason, position);
   }
 
   /** Waits for a message (attempt 0) or backs off, either way no longer than a stop. */

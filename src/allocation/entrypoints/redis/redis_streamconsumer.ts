@@ -9,6 +9,9 @@ import { setAside } from './set_aside';
 import { backoffMs } from '../../service_layer/backoff';
 import { field, fieldNames } from './stream_fields';
 import { InboundPause, PAUSED_POLL_MS } from './inbound_pause';
+import { sortablePosition } from './positions';
+
+export { sortablePosition };
 
 export interface StreamConsumerOptions {
   group: string;
@@ -186,10 +189,8 @@ export class RedisStreamConsumer {
     if (payload === undefined) {
       return this.setAsideAndAck(id, fieldNames(fields), 'no payload field');
     }
-    const outcome = await this.inbound.process(payload, {
-      id: `${this.stream}:${id}`,
-      position: sortablePosition(id),
-    });
+    const position = sortablePosition(id);
+    const outcome = await this.inbound.process(payload, { id: `${this.stream}:${id}`, position });
     if (outcome.kind === 'handled') {
       await this.redis.xack(this.stream, this.options.group, id);
     } else if (outcome.kind === 'deferred') {
@@ -200,7 +201,7 @@ export class RedisStreamConsumer {
         outcome.kind === 'invalid'
           ? outcome.reason
           : `${outcome.reason} (after ${deliveries} deliveries)`;
-      await this.setAsideAndAck(id, outcome.payload, reason);
+      await this.setAsideAndAck(id, outcome.payload, reason, position);
     } else {
       // Left pending: claimed again once idle for claimIdleMs, up to maxDeliveries times.
       this.log.warn({ id, deliveries, reason: outcome.reason }, 'stream entry failed; will retry');
@@ -208,21 +209,15 @@ export class RedisStreamConsumer {
   }
 
   /** Acknowledged only once stored: else it stays pending, to be claimed and tried again. */
-  private async setAsideAndAck(id: string, payload: string, reason: string): Promise<void> {
-    if (await setAside(this.deadLetters, this.log, `stream:${this.stream}`, payload, reason)) {
+  private async setAsideAndAck(
+    id: string,
+    payload: string,
+    reason: string,
+    position?: string,
+  ): Promise<void> {
+    const source = `stream:${this.stream}`;
+    if (await setAside(this.deadLetters, this.log, source, payload, reason, position)) {
       await this.redis.xack(this.stream, this.options.group, id);
     }
   }
-}
-
-/** Digits of each part of a stream entry id: both are unsigned 64-bit numbers in Redis. */
-const ID_PART_DIGITS = 20;
-
-/**
- * A stream entry id `ms-seq` as a string that sorts like the ids do, for every id Redis
- * accepts: both parts zero-padded to 20 digits (41 characters; batches.quantity_position).
- */
-export function sortablePosition(entryId: string): string {
-  const [ms, seq = '0'] = entryId.split('-');
-  return `${ms.padStart(ID_PART_DIGITS, '0')}-${seq.padStart(ID_PART_DIGITS, '0')}`;
 }

@@ -11,10 +11,12 @@ export async function setAside(
   source: string,
   payload: string,
   reason: string,
+  /** Where it stood in its source's order: a replay compares it with what was applied since. */
+  position?: string,
 ): Promise<boolean> {
   log.warn({ source, payload, reason }, 'message set aside');
   try {
-    await deadLetters.add(source, payload, reason);
+    await deadLetters.add(source, payload, reason, position);
     return true;
   } catch (error) {
     // The log line above still holds the payload and the reason.
