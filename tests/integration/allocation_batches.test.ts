@@ -42,11 +42,19 @@ describe('allocations batched per sku', () => {
       (_, i) => new Allocate(randomOrderid(String(i)), sku, (i % 5) + 1),
     );
     const answers = await Promise.all(
-      cmds.map((cmd, i) => bus.handle(cmd, { correlationId: `request-${i}` })),
+      cmds.map((cmd, i) =>
+        bus.handle(cmd, {
+          correlationId: `request-${i}`,
+          cause: { kind: 'http', id: `request-${i}` },
+        }),
+      ),
     );
     const outbox: OutboxRow[] = await db('outbox')
       .where({ key: sku, type: 'Allocated' })
       .select('type', 'payload', 'correlation_id', 'created_at');
+    const history: { orderid: string; cause_id: string }[] = await db('history')
+      .where({ sku, type: 'allocated' })
+      .select('orderid', 'cause_id');
     const batches = await db('batches')
       .where({ sku })
       .select('reference', 'purchased_quantity', 'allocated_quantity');
@@ -69,6 +77,8 @@ describe('allocations batched per sku', () => {
     expect(outbox.map((r) => [r.payload.orderid, r.correlation_id])).to.have.deep.members(
       allocated,
     );
+    // and one history row per allocation, naming its own request
+    expect(history.map((r) => [r.orderid, r.cause_id])).to.have.deep.members(allocated);
     // and they were applied together: the first alone, the 31 that queued behind it in one unit
     expect(new Set(outbox.map((r) => r.created_at.getTime())).size).to.equal(2);
   });
