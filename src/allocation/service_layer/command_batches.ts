@@ -22,7 +22,10 @@ import type { Command } from '../domain/commands';
 import type { Event } from '../domain/events';
 import { Unavailable } from './errors';
 import type { Cause } from './history';
-import { currentTraceparent } from './tracing';
+import type { BatchHandler, Chain } from './messagebus';
+import type { Metrics } from './ports';
+import { continuingTrace, currentTraceparent } from './tracing';
+import type { UnitOfWork } from './unit_of_work';
 
 /** Where an event's outbox rows say it came from: its command's chain and trace. */
 export interface EventOrigin {
@@ -135,4 +138,44 @@ export class CommandBatches {
     }
     this.queues.delete(key);
   }
+}
+
+/**
+ * The batches of one command class on a bus: each unit runs through `run` (the bus's retrying
+ * runner, a lost race retried whole), in the trace of its first command (a later unit runs after
+ * that request has left), and counts as one handling per command.
+ */
+export function batchesOf(
+  name: string,
+  batched: BatchedCommand & { handler: BatchHandler },
+  run: (chain: Chain, fn: (uow: UnitOfWork) => Promise<unknown[]>) => Promise<unknown[]>,
+  metrics: Metrics,
+  waitMs?: number,
+): CommandBatches {
+  const handler = batched.handler as (commands: Command[], uow: UnitOfWork) => Promise<unknown[]>;
+  const batches: CommandBatches = new CommandBatches(
+    batched,
+    (batch) => {
+      const chain: Chain = {
+        ...batch[0].chain,
+        lineCauses: batch.length > 1 ? batches.causesOf(batch) : undefined,
+        originOf: batches.originOf(batch),
+      };
+      const commands = batch.map((w) => w.command);
+      const counted = (outcome: 'ok' | 'error') => {
+        for (let i = 1; i < batch.length; i++) metrics.handled(name, outcome);
+      };
+      return continuingTrace(batch[0].traceparent, () =>
+        run(chain, (uow) => handler(commands, uow)),
+      ).then(
+        (values) => (counted('ok'), values),
+        (error: unknown) => {
+          counted('error');
+          throw error;
+        },
+      );
+    },
+    waitMs,
+  );
+  return batches;
 }

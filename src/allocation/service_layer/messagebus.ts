@@ -21,9 +21,14 @@ import {
   type Publish,
 } from './ports';
 import { type InlineHandler, outboxHandlerNames } from './commit_plan';
-import { type BatchedCommand, CommandBatches, type OriginOf } from './command_batches';
+import {
+  type BatchedCommand,
+  batchesOf,
+  type CommandBatches,
+  type OriginOf,
+} from './command_batches';
 import type { Cause } from './history';
-import { continuingTrace, inHandlerSpan } from './tracing';
+import { inHandlerSpan } from './tracing';
 import type { UnitOfWork } from './unit_of_work';
 
 /** What event handlers may use; each takes what it needs. */
@@ -109,7 +114,9 @@ export class MessageBus {
     this.retry = options.retry ?? { attempts: 12, baseDelayMs: 2, maxDelayMs: 100 };
     this.metrics = options.metrics ?? NO_METRICS;
     for (const [type, batched] of options.batchedCommands ?? []) {
-      this.batches.set(type, this.batching(type.name, batched));
+      const run = (chain: Chain, fn: (uow: UnitOfWork) => Promise<unknown[]>) =>
+        this.withRetry(type.name, chain, fn);
+      this.batches.set(type, batchesOf(type.name, batched, run, this.metrics, options.batchWaitMs));
     }
   }
 
@@ -138,37 +145,6 @@ export class MessageBus {
     await this.withRetry(`${type.name}.${name}`, chain, (uow) =>
       (handler as AnyEventHandler)(deliveries, { ...this.options.deps, uow }),
     );
-  }
-
-  /** One unit of work per batch, retried as a whole; counted as one handling per command. */
-  private batching(name: string, batched: BatchedCommand & { handler: BatchHandler }) {
-    const handler = batched.handler as (commands: Command[], uow: UnitOfWork) => Promise<unknown[]>;
-    const batches: CommandBatches = new CommandBatches(
-      batched,
-      (batch) => {
-        const chain: Chain = {
-          ...batch[0].chain,
-          lineCauses: batch.length > 1 ? batches.causesOf(batch) : undefined,
-          originOf: batches.originOf(batch),
-        };
-        const commands = batch.map((w) => w.command);
-        const counted = (outcome: 'ok' | 'error') => {
-          for (let i = 1; i < batch.length; i++) this.metrics.handled(name, outcome);
-        };
-        // in the trace of its first command (a later batch runs after that request has left)
-        return continuingTrace(batch[0].traceparent, () =>
-          this.withRetry(name, chain, (uow) => handler(commands, uow)),
-        ).then(
-          (values) => (counted('ok'), values),
-          (error: unknown) => {
-            counted('error');
-            throw error;
-          },
-        );
-      },
-      this.options.batchWaitMs,
-    );
-    return batches;
   }
 
   /** Runs `fn` in a fresh unit of work, again if it loses a version race. */
