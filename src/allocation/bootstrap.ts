@@ -9,18 +9,13 @@ import type Koa from 'koa';
 import type { Knex } from 'knex';
 import type pg from 'pg';
 import { container, type DependencyContainer } from 'tsyringe';
-import { registerAdapters, TOKENS, type Closers } from './bootstrap_adapters';
+import { postgresUnitsOfWork, registerAdapters, TOKENS, type Closers } from './bootstrap_adapters';
+import { inboundConsumer, inboundWaitingInRedis } from './bootstrap_consumer';
 import * as config from './config';
 import type { DeadLetters } from './adapters/postgres/dead_letter_store';
-import { groupCommit } from './adapters/postgres/group_commit';
-import {
-  PostgresUnitOfWork,
-  type PostgresUnitOfWorkOptions,
-} from './adapters/postgres/postgres_unit_of_work';
 import type { PrometheusMetrics } from './adapters/prometheus/metrics';
+import type { RedisClient } from './adapters/redis/redis_connections';
 import { countSuppressedNotifications } from './adapters/prometheus/notification_metrics';
-import { connectRedis, type RedisClient } from './adapters/redis/redis_connections';
-import { HotSkus, SkuLocks } from './adapters/postgres/sku_locks';
 import { outboxBacklogByHandler } from './adapters/postgres/delivery_controls';
 import { configuredInboundSource, inboundBacklog } from './entrypoints/redis/inbound_backlog';
 import type { DeliveryControls } from './service_layer/deliveries';
@@ -29,13 +24,8 @@ import { deadLetterReplayDeps } from './entrypoints/redis/dead_letter_redelivery
 import { apiListener, createApp, type AppDeps } from './entrypoints/http/koa_app';
 import { livenessFirst } from './entrypoints/http/middleware';
 import { readinessChecks } from './entrypoints/http/readiness';
-import { PubsubSpill } from './entrypoints/redis/pubsub_spill';
-import { firstEntryAgeSeconds, groupLagSeconds } from './entrypoints/redis/inbound_lag';
-import { CHANGE_BATCH_QUANTITY, RedisEventConsumer } from './entrypoints/redis/redis_eventconsumer';
-import { RedisStreamConsumer } from './entrypoints/redis/redis_streamconsumer';
 import { BATCHED_COMMANDS, COMMAND_HANDLERS, EVENT_HANDLERS } from './service_layer/handlers';
-import { type Chain, MessageBus } from './service_layer/messagebus';
-import { causeOfChain } from './service_layer/history';
+import { MessageBus } from './service_layer/messagebus';
 import { OutboxRelay } from './service_layer/outbox';
 import { currentTraceparent } from './service_layer/tracing';
 import type { Logger, Notifications, Outbox, Publish } from './service_layer/ports';
@@ -172,78 +162,22 @@ export function bootstrap(overrides: Overrides = {}): Service {
     app,
     httpListener: () => livenessFirst(apiListener(appDeps())),
     consumer: () => {
-      // A subscribed (or blocked) connection can do nothing else, so the consumer has its own.
-      // Its commands time out too (above the stream consumer's 1 s blocking read): a read that
-      // gets no answer is retried, an acknowledgement that gets none leaves the entry to be claimed.
-      const paused = () =>
-        controls()
-          .paused()
-          .then((handlers) => handlers.has('inbound'));
-      const connection = connectRedis(config.redisTarget(), 'consumer', {
-        commandTimeoutMs: config.redisCommandTimeoutMs(),
-      });
-      connection.on('error', (error) => logger.warn({ err: error }, 'redis consumer error'));
-      closers.push(() => connection.disconnect());
       consumerLagWatched = true;
-      if (config.inboundTransport() !== 'stream') {
-        return pubsubConsumer(connection, redis(), bus, deadLetters(), logger, metrics, paused);
-      }
-      // read on the publishing connection: the consumer's own is blocked in XREADGROUP
-      metrics.watchInboundLag(() => inboundWaitingInRedis(redis()));
-      const options = { ...config.streamConsumer(), paused };
-      return new RedisStreamConsumer(connection, bus, deadLetters(), logger, options);
+      return inboundConsumer(
+        { bus, redis: redis(), deadLetters: deadLetters(), logger, metrics },
+        {
+          closers,
+          paused: () =>
+            controls()
+              .paused()
+              .then((handlers) => handlers.has('inbound')),
+        },
+      );
     },
     close: async () => {
       await relay.stop();
       for (const close of closers.reverse()) await close();
     },
-  };
-}
-
-/** The oldest inbound message waiting in Redis: unread or pending in the stream, or spilled. */
-function inboundWaitingInRedis(redis: RedisClient): Promise<number> {
-  return config.inboundTransport() === 'stream'
-    ? groupLagSeconds(redis, CHANGE_BATCH_QUANTITY, config.streamConsumer().group)
-    : firstEntryAgeSeconds(redis, config.pubsubConsumer().spillStream);
-}
-
-/** The pub/sub consumer, its spill on the publishing connection, its queue on /metrics. */
-function pubsubConsumer(
-  subscriber: RedisClient,
-  redis: RedisClient,
-  bus: MessageBus,
-  deadLetters: DeadLetters,
-  logger: Logger,
-  metrics: PrometheusMetrics,
-  paused: () => Promise<boolean>,
-): RedisEventConsumer {
-  const { spillStream, ...limits } = config.pubsubConsumer();
-  const spill = new PubsubSpill(redis, spillStream, logger);
-  const options = { ...limits, paused };
-  const consumer = new RedisEventConsumer(subscriber, bus, deadLetters, logger, spill, options);
-  metrics.watchPubsubQueue(() => consumer.stats());
-  metrics.watchInboundLag(() => consumer.lagSeconds());
-  return consumer;
-}
-
-/** Units of work on PostgreSQL, sharing the process's sku queue, hot skus and group commit. */
-function postgresUnitsOfWork(c: DependencyContainer): (chain: Chain) => UnitOfWork {
-  let options: PostgresUnitOfWorkOptions | undefined;
-  return (chain) => {
-    const pool = c.resolve<pg.Pool>(TOKENS.Pool);
-    options ??= {
-      eventHandlers: EVENT_HANDLERS,
-      skuLocks: new SkuLocks(config.skuQueueTimeoutMs()),
-      hotSkus: new HotSkus(),
-      groupCommit: groupCommit(pool),
-    };
-    return new PostgresUnitOfWork(
-      pool,
-      options,
-      chain.correlationId ?? null,
-      causeOfChain(chain),
-      chain.originOf,
-    );
   };
 }
 

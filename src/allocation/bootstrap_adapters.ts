@@ -15,7 +15,17 @@ import { EmailNotifications, LogNotifications } from './adapters/smtp/notificati
 import { PacedNotifications } from './adapters/smtp/paced_notifications';
 import { connectRedis, type RedisClient } from './adapters/redis/redis_connections';
 import { redisPublisher } from './adapters/redis/redis_eventpublisher';
+import { groupCommit } from './adapters/postgres/group_commit';
+import {
+  PostgresUnitOfWork,
+  type PostgresUnitOfWorkOptions,
+} from './adapters/postgres/postgres_unit_of_work';
+import { HotSkus, SkuLocks } from './adapters/postgres/sku_locks';
+import { EVENT_HANDLERS } from './service_layer/handlers';
+import { causeOfChain } from './service_layer/history';
+import type { Chain } from './service_layer/messagebus';
 import type { Logger, Outbox } from './service_layer/ports';
+import type { UnitOfWork } from './service_layer/unit_of_work';
 
 export const TOKENS = {
   Logger: Symbol('Logger'),
@@ -103,4 +113,25 @@ export function registerAdapters(c: DependencyContainer, closers: Closers): void
   });
   single(TOKENS.DeadLetters, (r) => new DeadLetters(r.resolve<Knex>(TOKENS.Db)));
   single(TOKENS.DeliveryControls, (r) => new KnexDeliveryControls(r.resolve<Knex>(TOKENS.Db)));
+}
+
+/** Units of work on PostgreSQL, sharing the process's sku queue, hot skus and group commit. */
+export function postgresUnitsOfWork(c: DependencyContainer): (chain: Chain) => UnitOfWork {
+  let options: PostgresUnitOfWorkOptions | undefined;
+  return (chain) => {
+    const pool = c.resolve<pg.Pool>(TOKENS.Pool);
+    options ??= {
+      eventHandlers: EVENT_HANDLERS,
+      skuLocks: new SkuLocks(config.skuQueueTimeoutMs()),
+      hotSkus: new HotSkus(),
+      groupCommit: groupCommit(pool),
+    };
+    return new PostgresUnitOfWork(
+      pool,
+      options,
+      chain.correlationId ?? null,
+      causeOfChain(chain),
+      chain.originOf,
+    );
+  };
 }
