@@ -24,7 +24,7 @@ import { deadLetterReplayDeps } from './entrypoints/redis/dead_letter_redelivery
 import { apiListener, createApp, type AppDeps } from './entrypoints/http/koa_app';
 import { livenessFirst } from './entrypoints/http/middleware';
 import { readinessChecks } from './entrypoints/http/readiness';
-import { COMMAND_HANDLERS, EVENT_HANDLERS } from './service_layer/handlers';
+import { BATCHED_COMMANDS, COMMAND_HANDLERS, EVENT_HANDLERS } from './service_layer/handlers';
 import { MessageBus } from './service_layer/messagebus';
 import { OutboxRelay } from './service_layer/outbox';
 import { currentTraceparent } from './service_layer/tracing';
@@ -76,6 +76,8 @@ export function bootstrap(overrides: Overrides = {}): Service {
   const bus: MessageBus = new MessageBus({
     startUow: overrides.uow ?? postgresUnitsOfWork(c),
     commandHandlers: COMMAND_HANDLERS,
+    batchedCommands: BATCHED_COMMANDS,
+    batchWaitMs: config.skuQueueTimeoutMs(),
     eventHandlers: EVENT_HANDLERS,
     deps: {
       publish: c.resolve<Publish>(TOKENS.Publish),

@@ -126,6 +126,12 @@ export function postgresUnitsOfWork(c: DependencyContainer): (chain: Chain) => U
       hotSkus: new HotSkus(),
       groupCommit: groupCommit(pool),
     };
-    return new PostgresUnitOfWork(pool, options, chain.correlationId ?? null, causeOfChain(chain));
+    return new PostgresUnitOfWork(
+      pool,
+      options,
+      chain.correlationId ?? null,
+      causeOfChain(chain),
+      chain.originOf,
+    );
   };
 }

@@ -8,8 +8,15 @@ import {
   StillOutOfStock,
 } from '../domain/events';
 import { Batch, OrderLine, Product } from '../domain/model';
+import type { BatchedCommand } from './command_batches';
 import { DuplicateBatch, InvalidSku, PartlyDelivered, UnknownBatch } from './errors';
-import type { CommandHandler, Delivery, EventHandlers, HandlerDeps } from './messagebus';
+import type {
+  BatchHandler,
+  CommandHandler,
+  Delivery,
+  EventHandlers,
+  HandlerDeps,
+} from './messagebus';
 import type { ReadModel, UnitOfWork } from './unit_of_work';
 
 export async function addBatch(cmd: CreateBatch, uow: UnitOfWork): Promise<void> {
@@ -37,6 +44,26 @@ export async function allocate(cmd: Allocate, uow: UnitOfWork): Promise<string |
     const batchref = product.allocate(line);
     await uow.commit();
     return batchref;
+  });
+}
+
+/**
+ * Allocations of one sku that waited together (command_batches.ts): one load with the lines of
+ * all their orders, each decided in arrival order exactly as it would be alone (a repeated order
+ * gets the batch it already holds), one commit. One value per command.
+ */
+export async function allocateMany(
+  cmds: Allocate[],
+  uow: UnitOfWork,
+): Promise<(string | undefined)[]> {
+  const lines = cmds.map((cmd) => new OrderLine(cmd.orderid, cmd.sku, cmd.qty));
+  return uow.run(async () => {
+    const orderids = [...new Set(lines.map((l) => l.orderid))];
+    const product = await uow.products.get(lines[0].sku, { orderids });
+    if (!product) throw new InvalidSku(`Invalid sku ${lines[0].sku}`);
+    const batchrefs = lines.map((line) => product.allocate(line));
+    await uow.commit();
+    return batchrefs;
   });
 }
 
@@ -139,6 +166,26 @@ export const COMMAND_HANDLERS = new Map<
   [CreateBatch, addBatch],
   [Allocate, allocate],
   [ChangeBatchQuantity, changeBatchQuantity],
+]);
+
+/**
+ * Commands applied together per sku while a unit of work of that sku is in flight: hot c32
+ * 54-57/s one per unit, 520-663/s at most 32 per unit (command_batches.ts has the numbers).
+ */
+export const BATCHED_COMMANDS = new Map<
+  typeof Allocate,
+  BatchedCommand & { handler: BatchHandler }
+>([
+  [
+    Allocate,
+    {
+      handler: allocateMany,
+      key: (cmd: Allocate) => cmd.sku,
+      idOf: (cmd: Allocate) => cmd.orderid,
+      commandOf: (event) => (event instanceof Allocated ? event.orderid : undefined),
+      max: 32,
+    },
+  ],
 ]);
 
 /**

@@ -21,6 +21,12 @@ import {
   type Publish,
 } from './ports';
 import { type InlineHandler, outboxHandlerNames } from './commit_plan';
+import {
+  type BatchedCommand,
+  batchesOf,
+  type CommandBatches,
+  type OriginOf,
+} from './command_batches';
 import type { Cause } from './history';
 import { inHandlerSpan } from './tracing';
 import type { UnitOfWork } from './unit_of_work';
@@ -44,6 +50,8 @@ export interface Delivery<E extends Event = Event> {
 export type CommandHandler = (command: never, uow: UnitOfWork) => Promise<unknown>;
 /** Takes the deliveries of one product and handler, in commit order (one or many at once). */
 export type EventHandler = (deliveries: never[], deps: HandlerDeps) => Promise<void>;
+/** Takes the commands of one batch (command_batches.ts); returns one value per command. */
+export type BatchHandler = (commands: never[], uow: UnitOfWork) => Promise<unknown[]>;
 /** An event's handlers: those that run in its commit, and those the outbox runs after it. */
 export interface EventHandlers {
   inline: readonly InlineHandler[];
@@ -73,12 +81,18 @@ export interface Chain {
   cause?: Cause;
   /** For a delivery of freed lines: the cause of each line's deallocation, by order id. */
   lineCauses?: ReadonlyMap<string, Cause>;
+  /** In a unit of several commands, each event's own chain and trace (command_batches.ts). */
+  originOf?: OriginOf;
 }
 
 export interface MessageBusOptions {
   /** A fresh unit of work; what it commits names the chain (outbox rows' correlation id). */
   startUow: (chain: Chain) => UnitOfWork;
   commandHandlers: ReadonlyMap<MessageClass, CommandHandler>;
+  /** Commands applied together per key while a unit of their key is in flight. */
+  batchedCommands?: ReadonlyMap<MessageClass, BatchedCommand & { handler: BatchHandler }>;
+  /** How long a batched command may wait for its unit before it fails as Unavailable. */
+  batchWaitMs?: number;
   /** Per event class, its handlers by name; the name is stored on the event's outbox rows. */
   eventHandlers: ReadonlyMap<MessageClass, EventHandlers>;
   deps: Omit<HandlerDeps, 'uow'>;
@@ -94,14 +108,22 @@ export interface MessageBusOptions {
 export class MessageBus {
   private readonly retry: RetryPolicy;
   private readonly metrics: Metrics;
+  private readonly batches = new Map<MessageClass, CommandBatches>();
 
   constructor(private readonly options: MessageBusOptions) {
     this.retry = options.retry ?? { attempts: 12, baseDelayMs: 2, maxDelayMs: 100 };
     this.metrics = options.metrics ?? NO_METRICS;
+    for (const [type, batched] of options.batchedCommands ?? []) {
+      const run = (chain: Chain, fn: (uow: UnitOfWork) => Promise<unknown[]>) =>
+        this.withRetry(type.name, chain, fn);
+      this.batches.set(type, batchesOf(type.name, batched, run, this.metrics, options.batchWaitMs));
+    }
   }
 
   /** Handles a command; what its handler returns, or throws, reaches the caller. */
   async handle(command: Command, chain: Chain = {}): Promise<unknown> {
+    const batches = this.batches.get(command.constructor as MessageClass);
+    if (batches) return batches.submit(command, chain);
     const handler = this.options.commandHandlers.get(command.constructor as MessageClass);
     if (!handler) throw new Error(`No handler for command ${command.constructor.name}`);
     return this.withRetry(command.constructor.name, chain, (uow) =>

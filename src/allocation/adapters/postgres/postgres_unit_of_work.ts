@@ -22,6 +22,7 @@
 // whole is in BENCHMARKS.md (spread, hot, history).
 import type pg from 'pg';
 import type { Event } from '../../domain/events';
+import type { OriginOf } from '../../service_layer/command_batches';
 import type { HandlerTable } from '../../service_layer/commit_plan';
 import type { CauseOf } from '../../service_layer/history';
 import { currentTraceparent } from '../../service_layer/tracing';
@@ -69,6 +70,7 @@ class Run implements Session {
     private readonly options: PostgresUnitOfWorkOptions,
     private readonly correlationId: string | null,
     private readonly causeOf: CauseOf,
+    private readonly originOf: OriginOf | undefined,
   ) {}
 
   query: Query = (text, values, timeoutMs) =>
@@ -89,6 +91,7 @@ class Run implements Session {
       traceparent: currentTraceparent() ?? null,
       causeOf: this.causeOf,
       messageId: this.messageId,
+      originOf: this.originOf,
       messageIdMadeHere: this.messageIdMadeHere,
     });
     if (writes.length === 0) return events;
@@ -155,6 +158,7 @@ export class PostgresUnitOfWork implements UnitOfWork {
     private readonly correlationId: string | null = null,
     /** The causes its history rows name (service_layer/history.ts). */
     private readonly causeOf: CauseOf = () => undefined,
+    private readonly originOf?: OriginOf, // each event's own, in a batch (command_batches.ts)
   ) {}
 
   get products(): PostgresRepository {
@@ -166,7 +170,7 @@ export class PostgresUnitOfWork implements UnitOfWork {
   }
 
   async run<T>(fn: () => Promise<T>): Promise<T> {
-    const run = new Run(this.pool, this.options, this.correlationId, this.causeOf);
+    const run = new Run(this.pool, this.options, this.correlationId, this.causeOf, this.originOf);
     this.current = run;
     try {
       return await fn();

@@ -2,6 +2,7 @@
 // knex has no change tracking, so the product is compared with its snapshot from load time.
 import type { Event } from '../../domain/events';
 import type { Product } from '../../domain/model';
+import type { OriginOf } from '../../service_layer/command_batches';
 import { commitPlan, type CommitPlan, type HandlerTable } from '../../service_layer/commit_plan';
 import type { Cause, CauseOf, HistoryRow } from '../../service_layer/history';
 import type { ReadModelRow } from '../../service_layer/unit_of_work';
@@ -52,6 +53,8 @@ export function productWrites(
     causeOf: CauseOf;
     /** The inbound message id, recorded with the first product. */
     messageId?: string;
+    /** In a unit of several commands, each event's own chain (command_batches.ts). */
+    originOf?: OriginOf;
     messageIdMadeHere?: boolean;
   },
 ): { events: Event[]; writes: [string, string][]; lines: number } {
@@ -84,6 +87,7 @@ export function productChanges(
     /** The trace context of the handler that commits: each outbox row's delivery continues it. */
     traceparent: string | null;
     messageId?: string;
+    originOf?: OriginOf;
     messageIdMadeHere?: boolean;
   },
 ): { sku: string; changes: ProductChanges } | undefined {
@@ -95,14 +99,17 @@ export function productChanges(
     changed_batches: [],
     freed_lines: [],
     allocated_lines: [],
-    outbox: context.plan.outbox.map(({ event, handler, cause }) => ({
-      type: event.constructor.name,
-      handler,
-      payload: event,
-      correlation_id: context.correlationId,
-      traceparent: context.traceparent,
-      cause,
-    })),
+    outbox: context.plan.outbox.map(({ event, handler, cause }) => {
+      const origin = context.originOf?.(event) ?? context;
+      return {
+        type: event.constructor.name,
+        handler,
+        payload: event,
+        correlation_id: origin.correlationId,
+        traceparent: origin.traceparent,
+        cause,
+      };
+    }),
     view_rows: newestPerLine(context.plan.viewRows),
     history: context.plan.history,
     message_id: context.messageId,
