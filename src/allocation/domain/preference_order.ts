@@ -1,12 +1,10 @@
-import type { Batch } from './model';
-
 /**
  * Warehouse stock (no eta) first, then shipments by earliest eta; ref breaks ties, compared by
  * UTF-16 code unit (JavaScript's `<`). The one order of batches: views.ts sorts with it too.
  */
 export function preferenceOrder(
-  a: Pick<Batch, 'reference' | 'eta'>,
-  b: Pick<Batch, 'reference' | 'eta'>,
+  a: { reference: string; eta: string | null },
+  b: { reference: string; eta: string | null },
 ): number {
   if (a.eta !== b.eta) {
     if (a.eta === null) return -1;

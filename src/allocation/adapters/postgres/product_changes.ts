@@ -6,7 +6,7 @@ import type { OriginOf } from '../../service_layer/command_batches';
 import { commitPlan, type CommitPlan, type HandlerTable } from '../../service_layer/commit_plan';
 import type { Cause, CauseOf, HistoryRow } from '../../service_layer/history';
 import type { ReadModelRow } from '../../service_layer/unit_of_work';
-import type { Snapshot } from './repository';
+import { lineKey, type Snapshot } from './repository';
 
 /** Lines freed and allocated past which a change needs a transaction with a longer timeout. */
 export const LARGE_CHANGE_LINES = 1_000;
@@ -165,8 +165,4 @@ function newestPerLine(rows: readonly ReadModelRow[]): ProductChanges['view_rows
     batchref,
     version,
   }));
-}
-
-export function lineKey(ref: string, orderid: string): string {
-  return JSON.stringify([ref, orderid]);
 }

@@ -1,7 +1,6 @@
 import { Batch, OrderLine, Product } from '../../domain/model';
 import type { ProductRepository } from '../../service_layer/unit_of_work';
 import type { Query } from './prepared';
-import { lineKey } from './product_changes';
 
 /** What a repository needs from its unit of work. */
 export interface Session {
@@ -177,4 +176,8 @@ function snapshotOf(product: Product): Snapshot {
     batches: new Map(batches.map((b) => [b.ref, b])),
     lines: new Map(lines.map((l) => [lineKey(l.ref, l.orderid), l])),
   };
+}
+
+export function lineKey(ref: string, orderid: string): string {
+  return JSON.stringify([ref, orderid]);
 }
