@@ -28,6 +28,12 @@ $fn$`;
 export const APPLY_PRODUCT_CHANGES = `
 CREATE OR REPLACE FUNCTION apply_product_changes(p_sku text, p_changes jsonb)
 RETURNS void LANGUAGE plpgsql AS $fn$
+DECLARE
+  -- The commit's time, read once the version gate below holds the product's row: a product's
+  -- rows are then in the order of its versions by time too (now() is when the transaction began,
+  -- which for a unit of work that waited for the lock is before the change it waited for). A
+  -- variable, so statements get a constant: Citus refuses a function in an INSERT's DO UPDATE.
+  v_at timestamptz;
 BEGIN
   -- out_of_stock_notified: absent from a document of an older process, which keeps it as it is
   IF jsonb_typeof(p_changes->'expected_version') = 'number' THEN
@@ -45,6 +51,7 @@ BEGIN
     RAISE EXCEPTION 'product % was changed by another transaction', p_sku
       USING ERRCODE = 'serialization_failure';
   END IF;
+  v_at := clock_timestamp();
 
   IF jsonb_array_length(p_changes->'new_batches') > 0 THEN
     -- first: a ref taken by any product fails here (batch_refs_pkey)
@@ -92,11 +99,12 @@ BEGIN
   IF jsonb_array_length(p_changes->'view_rows') > 0 THEN
     -- versioned: a row never replaces a newer one (20261127100001)
     -- updated_at: a tombstone (batchref null) is pruned by its age (adapters/postgres/retention.ts)
-    INSERT INTO allocations_view (orderid, sku, batchref, version)
-    SELECT v.orderid, p_sku, v.batchref, v.version
+    INSERT INTO allocations_view (orderid, sku, batchref, version, updated_at)
+    SELECT v.orderid, p_sku, v.batchref, v.version, v_at
     FROM jsonb_to_recordset(p_changes->'view_rows') AS v (orderid text, batchref text, version int)
     ON CONFLICT (orderid, sku) DO UPDATE
-      SET batchref = EXCLUDED.batchref, version = EXCLUDED.version, updated_at = now()
+      SET batchref = EXCLUDED.batchref, version = EXCLUDED.version,
+        updated_at = EXCLUDED.updated_at
       WHERE allocations_view.version < EXCLUDED.version;
   END IF;
 
@@ -109,14 +117,11 @@ BEGIN
   END IF;
 
   IF jsonb_array_length(p_changes->'history') > 0 THEN
-    -- The time is read after the version gate above has the product's row lock, so a product's
-    -- rows are in the order of its versions by time too (now() is when the transaction began,
-    -- which for a unit of work that waited for the lock is before the change it waited for).
     INSERT INTO history (sku, at, version, type, orderid, qty, batchref, qty_from, qty_to,
       cause_kind, cause_id)
-    SELECT p_sku, t.at, h.version, h.type, h.orderid, h.qty, h.batchref, h."from", h."to",
+    SELECT p_sku, v_at, h.version, h.type, h.orderid, h.qty, h.batchref, h."from", h."to",
       h.cause_kind, h.cause_id
-    FROM (SELECT clock_timestamp() AS at) t, jsonb_to_recordset(p_changes->'history')
+    FROM jsonb_to_recordset(p_changes->'history')
       AS h (version int, type text, orderid text, qty int, batchref text, "from" int, "to" int,
             cause_kind text, cause_id text);
   END IF;
