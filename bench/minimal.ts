@@ -7,7 +7,7 @@ import { startProcess } from './processes';
 
 export const MINIMAL_SERVERS = {
   koa_hello: { label: 'Koa hello world', ours: 'GET /healthz', target: 0.8 },
-  koa_select1: { label: 'Koa + pg SELECT 1', ours: 'GET /allocations/:orderid', target: 0.8 },
+  koa_select1: { label: 'Koa + pg SELECT 1', ours: 'GET /allocations/:orderid', target: 1.2 },
   koa_allocate: {
     label: 'Koa + pg allocation (BEGIN, 6 statements, COMMIT)',
     ours: 'POST /allocate',
