@@ -14,7 +14,15 @@ import { type Origin, summarize } from './load';
 import { allocation, type BenchContext, measure } from './measure';
 import { queryNumber, seedSkus } from './seed';
 
-type ProbeResult = { admittedMs: number[]; refused: number; from: Buckets; to: Buckets };
+type ProbeResult = {
+  admittedMs: number[];
+  refused: number;
+  /** Requests that got no answer, and those sent on a new connection (its first excepted). */
+  failed: number;
+  reconnects: number;
+  from: Buckets;
+  to: Buckets;
+};
 /** Cumulative counts of allocation_http_request_duration_seconds by upper bound (seconds). */
 type Buckets = [number, number][];
 
@@ -72,6 +80,8 @@ export async function runOverload(ctx: BenchContext, connections: number) {
       p50,
       max,
       p99: probe.admittedMs.length > 0 ? p99 : Infinity,
+      failed: probe.failed,
+      reconnects: probe.reconnects,
     },
   };
 }
@@ -91,14 +101,15 @@ type ProbeOrder = { origin: Origin; skus: string[]; prefix: string };
 
 /** One request on the probe's single connection: its status and body. */
 function request(agent: http.Agent, origin: Origin, path: string, body?: string) {
-  return new Promise<{ status: number; text: string }>((resolve, reject) => {
+  return new Promise<{ status: number; text: string; reused: boolean }>((resolve, reject) => {
     const json = { 'content-type': 'application/json', 'content-length': body?.length };
     const method = body ? 'POST' : 'GET';
     const req = http.request({ ...origin, path, agent, method, headers: body ? json : {} });
     req.on('response', (response) => {
       let text = '';
       response.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, text }));
+      const [status, reused] = [response.statusCode ?? 0, req.reusedSocket];
+      response.on('end', () => resolve({ status, text, reused }));
     });
     req.setTimeout(60_000, () => req.destroy(new Error('no answer in 60 s')));
     req.on('error', reject).end(body);
@@ -124,7 +135,7 @@ async function buckets(agent: http.Agent, origin: Origin): Promise<Buckets> {
  */
 async function probe({ origin, skus, prefix }: ProbeOrder): Promise<void> {
   const [agent, metrics] = [1, 2].map(() => new http.Agent({ keepAlive: true, maxSockets: 1 }));
-  const seen = { admittedMs: [] as number[], refused: 0 };
+  const seen = { admittedMs: [] as number[], refused: 0, failed: 0, reconnects: 0 };
   let since = Infinity;
   let from: Promise<Buckets> = Promise.resolve([]);
   let to: Promise<Buckets> | undefined;
@@ -140,6 +151,8 @@ async function probe({ origin, skus, prefix }: ProbeOrder): Promise<void> {
     const answer = await request(agent, origin, '/allocate', body).catch(() => undefined);
     if (sent >= since && answer?.status === 202) seen.admittedMs.push(performance.now() - sent);
     if (sent >= since && answer?.status === 503) seen.refused++;
+    if (sent >= since && !answer) seen.failed++;
+    if (sent >= since && answer && !answer.reused) seen.reconnects++;
   }
   clearInterval(keepAlive);
   const result: ProbeResult = { ...seen, from: await from, to: (await to) ?? [] };

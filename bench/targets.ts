@@ -122,7 +122,8 @@ export function evaluateTargets(r: Results): Target[] {
     ]),
     target('overload admitted p99, one unhurried client', `< ${LIMIT_MS} ms`, o, ({ probe }) => [
       `${probe.admitted} admitted (${probe.refused} refused): p50 ${int(probe.p50)} ms, ` +
-        `p99 ${int(probe.p99)} ms, max ${int(probe.max)} ms`,
+        `p99 ${int(probe.p99)} ms, max ${int(probe.max)} ms; ${probe.failed} unanswered, ` +
+        `${probe.reconnects} on a new connection`,
       probe.p99 < LIMIT_MS,
     ]),
     target('overload errors', '0 (not 202 or 503 + Retry-After, 202 not stored)', o, (v) => {
