@@ -11,8 +11,9 @@ import { continuingTrace } from './tracing';
 export interface RelayOptions extends DeliveryRetryOptions {
   batchSize: number;
   /**
-   * Least time between two drains. Under load, commits keep asking for drains; waiting this
-   * long lets each drain take a batch rather than one message per database round trip.
+   * Least time between two drains, and the most a commit's messages wait for theirs. Under
+   * load, commits keep asking for drains; waiting this long lets each drain take a batch rather
+   * than one message per database round trip.
    */
   batchWindowMs: number;
   /** While a handler's circuit is open, one probe this often (OUTBOX_PROBE_MS). */
@@ -48,6 +49,8 @@ export class OutboxRelay {
   private stopped = false;
   private again = false;
   private timer: NodeJS.Timeout | undefined;
+  /** The drain a kick asked for, due at the end of its window. */
+  private soon: NodeJS.Timeout | undefined;
 
   private readonly options: RelayOptions;
   private readonly delivery: OutboxDelivery;
@@ -94,11 +97,22 @@ export class OutboxRelay {
     return this.draining;
   }
 
-  /** Asks for a drain soon, without waiting for it (called after a commit that wrote messages). */
+  /**
+   * Asks for a drain within batchWindowMs, without waiting for it (called after a commit that
+   * wrote messages): the commits of that window share one drain. Draining at once after every
+   * commit cost a drain per allocation at low concurrency. Measured (make bench spread, 3 rounds
+   * each, alternating, quiet machine): service CPU per allocation at c1 1.139 / 1.143 / 0.933 ->
+   * 1.104 / 0.974 / 0.858 ms, at c16 0.494 / 0.505 / 0.412 -> 0.468 / 0.477 / 0.381 ms; commit
+   * to line_allocated p50 6.92 / 6.77 / 6.10 -> 6.78 / 6.37 / 6.06 ms (no later).
+   */
   kick(): void {
-    this.deliverPending().catch((error: unknown) =>
-      this.log.error({ err: error }, 'outbox relay failed'),
-    );
+    if (this.soon !== undefined || this.stopped) return;
+    this.soon = setTimeout(() => {
+      this.soon = undefined;
+      this.deliverPending().catch((error: unknown) =>
+        this.log.error({ err: error }, 'outbox relay failed'),
+      );
+    }, this.options.batchWindowMs);
   }
 
   /**
@@ -113,6 +127,7 @@ export class OutboxRelay {
   /** Stops polling; the drain in progress ends after the batch in hand. */
   async stop(): Promise<void> {
     this.stopped = true;
+    clearTimeout(this.soon);
     clearInterval(this.timer);
     this.timer = undefined;
     await this.draining?.catch(() => undefined);
