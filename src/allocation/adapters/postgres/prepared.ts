@@ -32,7 +32,7 @@ export function preparedQuery(on: pg.Pool | pg.PoolClient): Query {
     // Not pool.query(): pg's pool closes the connection after ANY failed statement, so every
     // lost version race, duplicate or lock timeout cost a new connection (a fork, a login, every
     // statement prepared again). With API_WORKERS=2 on 100 skus that was 1,470 connections
-    // opened in 13 s at c32, and 0.32-0.47 x the allocations of one worker (bench workers).
+    // opened in 13 s at c32, and 0.32-0.52 x the allocations of one worker (bench workers).
     const client = await on.connect();
     try {
       const rows = await run<R>(client, text, values, timeoutMs);
