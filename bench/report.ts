@@ -48,9 +48,9 @@ function httpTable(r: Results): string | undefined {
     ...(r.history?.rows ?? []),
     ...(r.read ? [r.read] : []),
     ...(r.allocated ? [r.allocated.row] : []),
-    ...(r.hotFresh
-      ? [{ ours: r.hotFresh.fresh }, { ours: r.hotFresh.again }, { ours: r.hotFresh.vacuumed }]
-      : []),
+    ...(r.hotFresh ? [r.hotFresh.fresh, r.hotFresh.again, r.hotFresh.vacuumed] : []).map(
+      (ours) => ({ ours }),
+    ),
   ];
   const seen = new Set<Measurement>();
   const lines = rows.flatMap(({ ours, yardstick }) => {
