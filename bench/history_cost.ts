@@ -4,7 +4,10 @@
 // each call its own transaction (not waiting for its WAL flush) on one connection, over 16
 // skus in turn, in alternating rounds
 // with its history row and without it (`history: []`). Prints ms per call of each round.
-//   DEVENV_PROFILE=bench node dist/tools/with_services.js node dist/bench/history_cost.js [calls]
+// [lines] allocates that many lines per call, as a batched hot unit does (hot c32: about 14).
+//   DEVENV_PROFILE=bench node dist/tools/with_services.js node dist/bench/history_cost.js \
+//     [calls] [rounds] [lines]
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
@@ -16,6 +19,7 @@ const SKUS = 16;
 async function main(): Promise<void> {
   const calls = Number(process.argv[2] ?? 1_000);
   const rounds = Number(process.argv[3] ?? 8);
+  const lines = Number(process.argv[4] ?? 1);
   const serverUrl = process.env.DATABASE_URL;
   if (!serverUrl) throw new Error('DATABASE_URL is not set (run through tools/with_services)');
   const serviceRoot = path.resolve(__dirname, '../..');
@@ -68,42 +72,41 @@ async function main(): Promise<void> {
     const cpuBefore = backendCpuMs();
     for (let i = 0; i < calls; i++) {
       const p = products[i % SKUS];
-      const orderid = `o-${line++}`;
       const version = p.version + 1;
       const cause = { kind: 'http', id: `r-${line}` };
+      // random, as real order ids are: each lands on its own index page, not the rightmost one
+      const orderids = Array.from({ length: lines }, () => `o-${randomUUID()}`);
+      line += lines;
+      p.allocated += lines;
       await apply(p.sku, {
         ...EMPTY,
         expected_version: p.version,
         version,
         changed_batches: [
-          { ref: p.ref, purchased: 100_000_000, allocated: ++p.allocated, position: null },
+          { ref: p.ref, purchased: 100_000_000, allocated: p.allocated, position: null },
         ],
-        allocated_lines: [{ ref: p.ref, orderid, qty: 1 }],
-        view_rows: [{ orderid, batchref: p.ref, version }],
-        outbox: [
-          {
-            type: 'Allocated',
-            handler: 'line_allocated',
-            payload: { orderid, sku: p.sku, qty: 1, batchref: p.ref, version },
-            correlation_id: cause.id,
-            traceparent: null,
-            cause,
-          },
-        ],
+        allocated_lines: orderids.map((orderid) => ({ ref: p.ref, orderid, qty: 1 })),
+        view_rows: orderids.map((orderid) => ({ orderid, batchref: p.ref, version })),
+        outbox: orderids.map((orderid) => ({
+          type: 'Allocated',
+          handler: 'line_allocated',
+          payload: { orderid, sku: p.sku, qty: 1, batchref: p.ref, version },
+          correlation_id: cause.id,
+          traceparent: null,
+          cause,
+        })),
         history: history
-          ? [
-              {
-                type: 'allocated',
-                version,
-                orderid,
-                qty: 1,
-                batchref: p.ref,
-                from: null,
-                to: null,
-                cause_kind: cause.kind,
-                cause_id: cause.id,
-              },
-            ]
+          ? orderids.map((orderid) => ({
+              type: 'allocated',
+              version,
+              orderid,
+              qty: 1,
+              batchref: p.ref,
+              from: null,
+              to: null,
+              cause_kind: cause.kind,
+              cause_id: cause.id,
+            }))
           : [],
       });
       p.version = version;
