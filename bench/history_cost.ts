@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
 import { APPLY_PRODUCT_CHANGES } from '../migrations/functions/write_side';
+import { processCpuMs } from './proc';
 import { freshDatabase } from './processes';
 
 const SKUS = 16;
@@ -40,7 +41,7 @@ async function main(): Promise<void> {
     await client.query(setup.startsWith('@') ? readFileSync(setup.slice(1), 'utf8') : setup);
   const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
   // CPU time rather than wall time: on a shared machine the wall clock mostly measures the others
-  const backendCpuMs = () => cpuMsOf(rows[0].pid);
+  const backendCpuMs = () => processCpuMs(rows[0].pid);
   const apply = (sku: string, changes: object) =>
     client.query({
       name: 'apply',
@@ -132,12 +133,6 @@ async function main(): Promise<void> {
         `(+${(withHistory - without).toFixed(3)} ms, x${(withHistory / without).toFixed(3)})`,
     );
   }
-}
-
-/** A process's user + system CPU time in ms, from /proc (Linux; clock ticks of 10 ms). */
-function cpuMsOf(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 const EMPTY = {

@@ -37,6 +37,11 @@ function treeCpuMs(root: number, children: Map<number, number[]>, skip?: number)
   return (ticks * 1000) / TICKS_PER_SECOND;
 }
 
+/** One process's own user + system CPU time in ms (ticks of 10 ms), 0 once it is gone. */
+export function processCpuMs(pid: number): number {
+  return ((readStat(pid)?.own ?? 0) * 1000) / TICKS_PER_SECOND;
+}
+
 export type CpuSnapshot = ReturnType<CpuMeter['snapshot']>;
 export type CpuUsage = ReturnType<typeof CpuMeter.usage>;
 

@@ -139,10 +139,11 @@ $fn$`;
 // (adapters/postgres/group_commit.ts) in one call: `group` is [{"sku", "changes"}, ...], each
 // `changes` the document apply_product_changes takes, and each statement below runs once for the
 // whole group instead of once per product. PostgreSQL CPU per group of one-line allocations
-// (12 alternating rounds of 400 groups, one connection, random order ids): 3 products 0.95 ->
-// 0.84 and 0.96 -> 0.73 ms, 8 products 2.43 -> 1.61 ms. For one product it costs more (0.36 ->
-// 0.45 ms: the lock pass, the checks, the settings), so a unit committed alone keeps
-// apply_product_changes. The two must write the same rows: a change to one is made to both.
+// (bench/group_commit_cost.ts: 12 alternating rounds of 400 groups, one connection, random
+// order ids): 3 products 0.95 -> 0.84, 0.96 -> 0.73 and 0.86 -> 0.71 ms, 8 products 2.43 ->
+// 1.61 ms; end to end (spread c16, groups of about 3) within this machine's noise. For one
+// product it costs more (0.36 -> 0.45 ms: the lock pass, the checks, the settings), so a unit
+// committed alone keeps apply_product_changes. The two must write the same rows: a change to one is made to both.
 export const APPLY_PRODUCTS_CHANGES = `
 CREATE OR REPLACE FUNCTION product_changes_of(p_group jsonb)
 RETURNS TABLE (n bigint, sku text, c jsonb) LANGUAGE sql IMMUTABLE AS $fn$

@@ -3,8 +3,9 @@
 // (migrations/functions/write_side.ts), which runs each of its statements once for the whole
 // group and locks the products' rows in sku order, so two processes' groups cannot deadlock.
 // Most of a commit's cost is per transaction (the round trip and PostgreSQL's commit), not per
-// product; of what is left, the set-based call saves 12-34 % of PostgreSQL's CPU per group of
-// 3-8 products against one apply_product_changes call per product (write_side.ts says how).
+// product; of what is left, the set-based call saves 12-24 % of PostgreSQL's CPU per group of 3
+// products and 34 % per group of 8, against one apply_product_changes call per product
+// (write_side.ts has the numbers).
 // Measured (make bench spread c16, two alternating runs, 2026-11-27): write transactions per
 // allocation 1.03 -> 0.33; per allocation, service CPU 0.639-0.679 -> 0.585-0.606 ms and
 // PostgreSQL CPU 0.633-0.692 -> 0.522-0.538 ms; 1,091-1,187 -> 1,266-1,316 allocations/s.

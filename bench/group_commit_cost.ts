@@ -1,0 +1,141 @@
+// What the set-based group commit saves the database (adapters/postgres/group_commit.ts): a
+// group of K products, each allocating one line (its read-model row, outbox row and history
+// row, random order ids), committed as K apply_product_changes calls in one statement (the form
+// before it) or as one apply_products_changes call, in alternating rounds on one connection
+// (not waiting for each commit's WAL flush). Prints PostgreSQL's own CPU per group, from /proc.
+//   DEVENV_PROFILE=bench node dist/tools/with_services.js node dist/bench/group_commit_cost.js \
+//     [groups] [rounds] [K]
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { Client } from 'pg';
+import { processCpuMs } from './proc';
+import { freshDatabase } from './processes';
+
+const PRODUCTS = 48;
+const EMPTY = {
+  new_batches: [],
+  changed_batches: [],
+  freed_lines: [],
+  allocated_lines: [],
+  outbox: [],
+  view_rows: [],
+  history: [],
+};
+
+interface Product {
+  sku: string;
+  ref: string;
+  version: number;
+  allocated: number;
+}
+
+async function main(): Promise<void> {
+  const [groups, rounds, size] = [2, 3, 4].map((i, n) =>
+    Number(process.argv[i] ?? [400, 12, 3][n]),
+  );
+  const serverUrl = process.env.DATABASE_URL;
+  if (!serverUrl) throw new Error('DATABASE_URL is not set (run through tools/with_services)');
+  const serviceRoot = path.resolve(__dirname, '../..');
+  const url = await freshDatabase({ serverUrl, serviceRoot }, 'allocation_group_commit_cost');
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  await client.query('SET synchronous_commit = off');
+  const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+  const products: Product[] = Array.from({ length: PRODUCTS }, (_, i) => ({
+    sku: `cost-${i}`,
+    ref: `cost-batch-${i}`,
+    version: 1,
+    allocated: 0,
+  }));
+  for (const p of products) {
+    const batch = { ref: p.ref, purchased: 100_000_000, allocated: 0, eta: null };
+    const changes = { ...EMPTY, expected_version: null, version: 1, new_batches: [batch] };
+    await client.query('SELECT apply_product_changes($1, $2::jsonb)', [
+      p.sku,
+      JSON.stringify(changes),
+    ]);
+  }
+  const perProduct = `SELECT ${Array.from(
+    { length: size },
+    (_, i) => `apply_product_changes($${2 * i + 1}, $${2 * i + 2}::jsonb)`,
+  ).join(', ')}`;
+  let next = 0;
+  const results = { perProduct: [] as number[], setBased: [] as number[] };
+  for (let round = 0; round < rounds; round++) {
+    const setBased = round % 2 === 1;
+    const before = processCpuMs(rows[0].pid);
+    for (let i = 0; i < groups; i++) {
+      const group = Array.from({ length: size }, () => products[next++ % PRODUCTS]);
+      const changes = group.map((p) => [p.sku, JSON.stringify(allocateOne(p))]);
+      if (setBased) {
+        const json = changes.map(([sku, c]) => `{"sku":${JSON.stringify(sku)},"changes":${c}}`);
+        await client.query({
+          name: 'set',
+          text: 'SELECT apply_products_changes($1::jsonb)',
+          values: [`[${json.join(',')}]`],
+        });
+      } else {
+        await client.query({ name: 'per', text: perProduct, values: changes.flat() });
+      }
+    }
+    const ms = (processCpuMs(rows[0].pid) - before) / groups;
+    (setBased ? results.setBased : results.perProduct).push(ms);
+    const form = setBased ? 'one set-based call' : `${size} calls`;
+    console.log(`round ${round + 1}, ${form}: ${ms.toFixed(3)} ms PostgreSQL CPU per group`);
+  }
+  await client.end();
+  const mean = (xs: number[]) => xs.reduce((sum, x) => sum + x, 0) / xs.length;
+  const range = (xs: number[]) => `${Math.min(...xs).toFixed(3)}-${Math.max(...xs).toFixed(3)}`;
+  console.log(
+    `groups of ${size}: per product ${range(results.perProduct)} (mean ` +
+      `${mean(results.perProduct).toFixed(3)}), set-based ${range(results.setBased)} (mean ` +
+      `${mean(results.setBased).toFixed(3)}) ms per group`,
+  );
+}
+
+/** One line allocated on `p`, as an allocation's commit writes it. */
+function allocateOne(p: Product): object {
+  const orderid = `o-${randomUUID()}`;
+  const version = p.version + 1;
+  const cause = { kind: 'http', id: randomUUID() };
+  p.version = version;
+  p.allocated += 1;
+  return {
+    ...EMPTY,
+    expected_version: version - 1,
+    version,
+    changed_batches: [
+      { ref: p.ref, purchased: 100_000_000, allocated: p.allocated, position: null },
+    ],
+    allocated_lines: [{ ref: p.ref, orderid, qty: 1 }],
+    view_rows: [{ orderid, batchref: p.ref, version }],
+    outbox: [
+      {
+        type: 'Allocated',
+        handler: 'line_allocated',
+        payload: { orderid, sku: p.sku, qty: 1, batchref: p.ref, version },
+        correlation_id: cause.id,
+        traceparent: null,
+        cause,
+      },
+    ],
+    history: [
+      {
+        type: 'allocated',
+        version,
+        orderid,
+        qty: 1,
+        batchref: p.ref,
+        from: null,
+        to: null,
+        cause_kind: cause.kind,
+        cause_id: cause.id,
+      },
+    ],
+  };
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
