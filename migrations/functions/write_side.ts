@@ -143,11 +143,13 @@ $fn$`;
 // order ids): 3 products 0.95 -> 0.84, 0.96 -> 0.73 and 0.86 -> 0.71 ms, 8 products 2.43 ->
 // 1.61 ms; end to end (spread c16, groups of about 3) within this machine's noise. For one
 // product it costs more (0.36 -> 0.45 ms: the lock pass, the checks, the settings), so a unit
-// committed alone keeps apply_product_changes. The two must write the same rows: a change to one is made to both.
+// committed alone keeps apply_product_changes. The two must write the same rows: a change to
+// one is made to both (tests/integration/group_commit.test.ts reads what a group wrote).
 export const APPLY_PRODUCTS_CHANGES = `
 CREATE OR REPLACE FUNCTION product_changes_of(p_group jsonb)
 RETURNS TABLE (n bigint, sku text, c jsonb) LANGUAGE sql IMMUTABLE AS $fn$
-  SELECT g.n, g.e->>'sku', g.e->'changes' FROM jsonb_array_elements(p_group) WITH ORDINALITY AS g (e, n)
+  SELECT g.n, g.e->>'sku', g.e->'changes'
+  FROM jsonb_array_elements(p_group) WITH ORDINALITY AS g (e, n)
 $fn$;
 
 CREATE OR REPLACE FUNCTION apply_products_changes(p_group jsonb)
@@ -185,7 +187,8 @@ BEGIN
     INSERT INTO products (sku, version_number, out_of_stock_notified)
     SELECT g.sku, (g.c->>'version')::int,
       coalesce((g.c->>'out_of_stock_notified')::boolean, false)
-    FROM product_changes_of(p_group) g WHERE jsonb_typeof(g.c->'expected_version') IS DISTINCT FROM 'number'
+    FROM product_changes_of(p_group) g
+    WHERE jsonb_typeof(g.c->'expected_version') IS DISTINCT FROM 'number'
     ORDER BY g.sku
     ON CONFLICT (sku) DO NOTHING;
     GET DIAGNOSTICS v_written = ROW_COUNT;
@@ -221,8 +224,9 @@ BEGIN
     UPDATE batches b
     SET purchased_quantity = c.purchased, allocated_quantity = c.allocated,
         quantity_position = c.position
-    FROM (SELECT g.sku, c.* FROM product_changes_of(p_group) g, jsonb_to_recordset(g.c->'changed_batches')
-        AS c (ref text, purchased int, allocated int, position text)) c
+    FROM (SELECT g.sku, c.* FROM product_changes_of(p_group) g,
+        jsonb_to_recordset(g.c->'changed_batches')
+          AS c (ref text, purchased int, allocated int, position text)) c
     WHERE b.sku = c.sku AND b.reference = c.ref;
   END IF;
 
