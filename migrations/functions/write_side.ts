@@ -141,7 +141,7 @@ $fn$`;
 // whole group instead of once per product. PostgreSQL CPU per group of one-line allocations
 // (bench/group_commit_cost.ts: 12 alternating rounds of 400 groups, one connection, random
 // order ids): 3 products 0.95 -> 0.84, 0.96 -> 0.73 and 0.86 -> 0.71 ms, 8 products 2.43 ->
-// 1.61 ms; end to end (spread c16, groups of about 3) within this machine's noise. For one
+// 1.61 ms; spread c16 (groups of about 3) 1.00-1.21 x (README, Group commit). For one
 // product it costs more (0.36 -> 0.45 ms: the lock pass, the checks, the settings), so a unit
 // committed alone keeps apply_product_changes. The two must write the same rows: a change to
 // one is made to both (tests/integration/group_commit.test.ts reads what a group wrote).
