@@ -5,29 +5,13 @@
 // (not waiting for each commit's WAL flush). Prints PostgreSQL's own CPU per group, from /proc.
 //   DEVENV_PROFILE=bench node dist/tools/with_services.js node dist/bench/group_commit_cost.js \
 //     [groups] [rounds] [K]
-import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { Client } from 'pg';
+import { allocationChanges, newProductChanges, probeProducts } from './commit_documents';
 import { processCpuMs } from './proc';
 import { freshDatabase } from './processes';
 
 const PRODUCTS = 48;
-const EMPTY = {
-  new_batches: [],
-  changed_batches: [],
-  freed_lines: [],
-  allocated_lines: [],
-  outbox: [],
-  view_rows: [],
-  history: [],
-};
-
-interface Product {
-  sku: string;
-  ref: string;
-  version: number;
-  allocated: number;
-}
 
 async function main(): Promise<void> {
   const [groups, rounds, size] = [2, 3, 4].map((i, n) =>
@@ -41,18 +25,11 @@ async function main(): Promise<void> {
   await client.connect();
   await client.query('SET synchronous_commit = off');
   const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
-  const products: Product[] = Array.from({ length: PRODUCTS }, (_, i) => ({
-    sku: `cost-${i}`,
-    ref: `cost-batch-${i}`,
-    version: 1,
-    allocated: 0,
-  }));
+  const products = probeProducts(PRODUCTS);
   for (const p of products) {
-    const batch = { ref: p.ref, purchased: 100_000_000, allocated: 0, eta: null };
-    const changes = { ...EMPTY, expected_version: null, version: 1, new_batches: [batch] };
     await client.query('SELECT apply_product_changes($1, $2::jsonb)', [
       p.sku,
-      JSON.stringify(changes),
+      JSON.stringify(newProductChanges(p)),
     ]);
   }
   const perProduct = `SELECT ${Array.from(
@@ -66,7 +43,7 @@ async function main(): Promise<void> {
     const before = processCpuMs(rows[0].pid);
     for (let i = 0; i < groups; i++) {
       const group = Array.from({ length: size }, () => products[next++ % PRODUCTS]);
-      const changes = group.map((p) => [p.sku, JSON.stringify(allocateOne(p))]);
+      const changes = group.map((p) => [p.sku, JSON.stringify(allocationChanges(p, 1, true))]);
       if (setBased) {
         const json = changes.map(([sku, c]) => `{"sku":${JSON.stringify(sku)},"changes":${c}}`);
         await client.query({
@@ -91,48 +68,6 @@ async function main(): Promise<void> {
       `${mean(results.perProduct).toFixed(3)}), set-based ${range(results.setBased)} (mean ` +
       `${mean(results.setBased).toFixed(3)}) ms per group`,
   );
-}
-
-/** One line allocated on `p`, as an allocation's commit writes it. */
-function allocateOne(p: Product): object {
-  const orderid = `o-${randomUUID()}`;
-  const version = p.version + 1;
-  const cause = { kind: 'http', id: randomUUID() };
-  p.version = version;
-  p.allocated += 1;
-  return {
-    ...EMPTY,
-    expected_version: version - 1,
-    version,
-    changed_batches: [
-      { ref: p.ref, purchased: 100_000_000, allocated: p.allocated, position: null },
-    ],
-    allocated_lines: [{ ref: p.ref, orderid, qty: 1 }],
-    view_rows: [{ orderid, batchref: p.ref, version }],
-    outbox: [
-      {
-        type: 'Allocated',
-        handler: 'line_allocated',
-        payload: { orderid, sku: p.sku, qty: 1, batchref: p.ref, version },
-        correlation_id: cause.id,
-        traceparent: null,
-        cause,
-      },
-    ],
-    history: [
-      {
-        type: 'allocated',
-        version,
-        orderid,
-        qty: 1,
-        batchref: p.ref,
-        from: null,
-        to: null,
-        cause_kind: cause.kind,
-        cause_id: cause.id,
-      },
-    ],
-  };
 }
 
 main().catch((error: unknown) => {

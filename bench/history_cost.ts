@@ -7,11 +7,11 @@
 // [lines] allocates that many lines per call, as a batched hot unit does (hot c32: about 14).
 //   DEVENV_PROFILE=bench node dist/tools/with_services.js node dist/bench/history_cost.js \
 //     [calls] [rounds] [lines]
-import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
 import { APPLY_PRODUCT_CHANGES } from '../migrations/functions/write_side';
+import { allocationChanges, newProductChanges, probeProducts } from './commit_documents';
 import { processCpuMs } from './proc';
 import { freshDatabase } from './processes';
 
@@ -48,21 +48,8 @@ async function main(): Promise<void> {
       text: 'SELECT apply_product_changes($1, $2::jsonb)',
       values: [sku, JSON.stringify(changes)],
     });
-  const products = Array.from({ length: SKUS }, (_, i) => ({
-    sku: `cost-${i}`,
-    ref: `cost-batch-${i}`,
-    version: 1,
-    allocated: 0,
-  }));
-  for (const p of products) {
-    await apply(p.sku, {
-      ...EMPTY,
-      expected_version: null,
-      version: 1,
-      new_batches: [{ ref: p.ref, purchased: 100_000_000, allocated: 0, eta: null }],
-    });
-  }
-  let line = 0;
+  const products = probeProducts(SKUS);
+  for (const p of products) await apply(p.sku, newProductChanges(p));
   const results: { history: boolean; msPerCall: number; cpuPerCall: number }[] = [];
   for (let round = 0; round < rounds; round++) {
     const history = round % 2 === 1;
@@ -73,44 +60,7 @@ async function main(): Promise<void> {
     const cpuBefore = backendCpuMs();
     for (let i = 0; i < calls; i++) {
       const p = products[i % SKUS];
-      const version = p.version + 1;
-      const cause = { kind: 'http', id: `r-${line}` };
-      // random, as real order ids are: each lands on its own index page, not the rightmost one
-      const orderids = Array.from({ length: lines }, () => `o-${randomUUID()}`);
-      line += lines;
-      p.allocated += lines;
-      await apply(p.sku, {
-        ...EMPTY,
-        expected_version: p.version,
-        version,
-        changed_batches: [
-          { ref: p.ref, purchased: 100_000_000, allocated: p.allocated, position: null },
-        ],
-        allocated_lines: orderids.map((orderid) => ({ ref: p.ref, orderid, qty: 1 })),
-        view_rows: orderids.map((orderid) => ({ orderid, batchref: p.ref, version })),
-        outbox: orderids.map((orderid) => ({
-          type: 'Allocated',
-          handler: 'line_allocated',
-          payload: { orderid, sku: p.sku, qty: 1, batchref: p.ref, version },
-          correlation_id: cause.id,
-          traceparent: null,
-          cause,
-        })),
-        history: history
-          ? orderids.map((orderid) => ({
-              type: 'allocated',
-              version,
-              orderid,
-              qty: 1,
-              batchref: p.ref,
-              from: null,
-              to: null,
-              cause_kind: cause.kind,
-              cause_id: cause.id,
-            }))
-          : [],
-      });
-      p.version = version;
+      await apply(p.sku, allocationChanges(p, lines, history));
     }
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
     const cpu = (backendCpuMs() - cpuBefore) / calls;
@@ -134,17 +84,6 @@ async function main(): Promise<void> {
     );
   }
 }
-
-const EMPTY = {
-  out_of_stock_notified: false,
-  new_batches: [],
-  changed_batches: [],
-  freed_lines: [],
-  allocated_lines: [],
-  outbox: [],
-  view_rows: [],
-  history: [],
-};
 
 main().catch((error: unknown) => {
   console.error(error);
