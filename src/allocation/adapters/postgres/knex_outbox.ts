@@ -24,7 +24,7 @@ export interface OutboxFailure {
  * The outbox table. One relay at a time delivers: the leader, which holds the relay lease
  * (adapters/postgres/relay_lease.ts), so per-product order holds and nothing is sent twice in the normal
  * course, however many processes run a relay. Under load a drain (knex_outbox_drain.ts) is one
- * select, then the updates of its report in one transaction that first checks the lease: it is
+ * select, then the updates of its report, written only while the lease is ours: it is
  * fenced, so a relay that lost its lease mid-drain records nothing, and stops sending once its
  * lease may have run out by its own clock. The lease is renewed while a drain
  * delivers and given up when one finds nothing to do; if the leader dies, its lease expires and

@@ -1,8 +1,9 @@
 // One drain of the outbox by the relay's leader (knex_outbox.ts holds the lease): one select
-// of the due rows, the delivery, then one statement per outcome (delivered, failed, dead), in
-// a transaction that first checks that the lease is still ours. No connection is held while
-// the messages are delivered. knex's public API only: a drain runs a few statements per batch
-// of messages, so preparing them would save little.
+// of the due rows, the delivery, then its record, fenced: written only while the lease is still
+// ours. When everything went out, the record is one statement that checks the lease itself;
+// otherwise one statement per outcome (delivered, failed, dead) in a transaction that first
+// checks the lease. No connection is held while the messages are delivered. knex's public API
+// only: a drain runs a few statements per batch of messages, so preparing them would save little.
 import type { Knex } from 'knex';
 import { eventFromStorage } from '../../domain/events';
 import type { Cause } from '../../service_layer/history';
@@ -37,6 +38,19 @@ const LEASE_HELD = `SELECT now() AS now FROM relay_leases
 const DELIVERED = `UPDATE outbox SET delivered_at = now()
          WHERE key = ANY(?::text[]) AND id = ANY(?::bigint[])
          RETURNING handler, created_at`;
+// The common report (everything delivered) as ONE statement: the fence and the update, in the
+// statement's own transaction. The lease row is locked FOR SHARE before any outbox row is
+// touched (the EXISTS is a one-time filter), and held until the statement commits, as the
+// transaction below holds it. Nothing updated means the lease was not ours. At one client a
+// drain carries one or two messages, and BEGIN, the fence and COMMIT were three of its five
+// database round trips: spread c1, 4 alternating pairs on a noisy day, service CPU per
+// allocation 3.72 / 2.46 / 1.94 / 2.16 -> 2.25 / 1.55 / 1.38 / 2.45 ms (medians 2.31 -> 1.90).
+const DELIVERED_IF_LEADING = `WITH lease AS (
+           SELECT 1 FROM relay_leases
+           WHERE name = ? AND holder = ? AND expires_at > now() FOR SHARE)
+         UPDATE outbox SET delivered_at = now()
+         WHERE key = ANY(?::text[]) AND id = ANY(?::bigint[]) AND EXISTS (SELECT 1 FROM lease)
+         RETURNING handler, created_at, delivered_at`;
 // The retry times come computed (from the database's clock, read by the fence): Citus refuses
 // an UPDATE whose values combine a STABLE function (now(), timestamptz + interval) with columns.
 const FAILED = `UPDATE outbox o SET attempts = o.attempts + 1, last_error = f.error, next_attempt_at = f.at
@@ -97,6 +111,9 @@ export async function drainOutbox(
   if (report.delivered.length + report.failed.length + report.dead.length === 0) {
     return rows.length;
   }
+  if (report.failed.length + report.dead.length === 0) {
+    return recordDelivered(db, report.delivered, rows, lease, onDelivered).then(() => rows.length);
+  }
   // (the transaction's own promise: it rejects when COMMIT fails, knex#3847)
   await db.transaction(async (trx) => {
     const held = await trx.raw<Rows>(LEASE_HELD, [lease.name, lease.holder]);
@@ -104,6 +121,38 @@ export async function drainOutbox(
     await record(trx, report, rows, held.rows[0].now as Date, onDelivered);
   });
   return rows.length;
+}
+
+/** Marks `delivered` as delivered, if the lease is still ours; tells `lease` when it is not. */
+async function recordDelivered(
+  db: Knex,
+  delivered: string[],
+  rows: Record<string, unknown>[],
+  lease: RelayLease,
+  onDelivered: OnDelivered,
+): Promise<void> {
+  const keys = keysOf(rows, delivered);
+  const marked = await db.raw<Rows>(DELIVERED_IF_LEADING, [
+    lease.name,
+    lease.holder,
+    keys,
+    delivered,
+  ]);
+  if (marked.rows.length === 0) return lease.lost();
+  for (const row of marked.rows) {
+    onDelivered(String(row.handler), secondsBetween(row.created_at, row.delivered_at));
+  }
+}
+
+/** The distinct keys of the rows of `ids` (see record). */
+function keysOf(rows: Record<string, unknown>[], ids: string[]): string[] {
+  const keyOf = new Map(rows.map((row) => [String(row.id), String(row.key)]));
+  return [...new Set(ids.map((id) => keyOf.get(id) as string))];
+}
+
+/** Commit to delivery, on the database's clock (both times come from it). */
+function secondsBetween(createdAt: unknown, deliveredAt: unknown): number {
+  return ((deliveredAt as Date).getTime() - (createdAt as Date).getTime()) / 1000;
 }
 
 /**
@@ -118,18 +167,15 @@ async function record(
   now: Date,
   onDelivered: OnDelivered,
 ): Promise<void> {
-  const keyOf = new Map(rows.map((row) => [String(row.id), String(row.key)]));
-  const keysOf = (ids: string[]) => [...new Set(ids.map((id) => keyOf.get(id) as string))];
+  const keys = (ids: string[]) => keysOf(rows, ids);
   if (report.delivered.length > 0) {
     const delivered = report.delivered;
-    const marked = await trx.raw<Rows>(DELIVERED, [keysOf(delivered), delivered]);
+    const marked = await trx.raw<Rows>(DELIVERED, [keys(delivered), delivered]);
     // Commit to delivery on the database's clock: created_at is the writing transaction's now(),
     // `now` this one's (the delivered_at just set), so every process's figures agree. Computed
     // here, not in RETURNING: Citus refuses STABLE functions beside columns in an UPDATE.
-    for (const row of marked.rows) {
-      const createdAt = (row.created_at as Date).getTime();
-      onDelivered(String(row.handler), (now.getTime() - createdAt) / 1000);
-    }
+    for (const row of marked.rows)
+      onDelivered(String(row.handler), secondsBetween(row.created_at, now));
   }
   if (report.failed.length > 0) {
     const failed = report.failed;
@@ -137,7 +183,7 @@ async function record(
       failed.map((f) => f.id),
       failed.map((f) => f.error.slice(0, 2000)),
       failed.map((f) => new Date(now.getTime() + f.retryInMs)),
-      keysOf(failed.map((f) => f.id)),
+      keys(failed.map((f) => f.id)),
     ]);
   }
   if (report.dead.length > 0) {
@@ -145,7 +191,7 @@ async function record(
     await trx.raw(DEAD, [
       dead.map((d) => d.id),
       dead.map((d) => d.error.slice(0, 2000)),
-      keysOf(dead.map((d) => d.id)),
+      keys(dead.map((d) => d.id)),
     ]);
   }
 }
