@@ -1,5 +1,5 @@
 // The Redis message contracts (SPEC section 4): one zod schema per message validates what comes
-// in, builds what goes out, and generates the AsyncAPI document, so none of them can drift.
+// in, types what goes out, and generates the AsyncAPI document, so none of them can drift.
 // Adapters and entrypoints import this; the domain and the service layer never see wire shapes.
 import { z } from 'zod';
 
