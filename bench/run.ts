@@ -132,6 +132,7 @@ async function onMainService(
   }
   if (only.has('spread')) {
     const skus = await spread(ctx);
+    await http.warmUpAllocations(ctx, skus);
     for (const c of options.spread) {
       results.spread.push(await beside(await http.runSpread(ctx, c, skus), 'allocate'));
       if (c !== MINIMAL_AT) continue;
