@@ -5,11 +5,8 @@
 // (not waiting for each commit's WAL flush). Prints PostgreSQL's own CPU per group, from /proc.
 //   DEVENV_PROFILE=bench node dist/tools/with_services.js node dist/bench/group_commit_cost.js \
 //     [groups] [rounds] [K]
-import path from 'node:path';
-import { Client } from 'pg';
 import { allocationChanges, newProductChanges, probeProducts } from './commit_documents';
-import { processCpuMs } from './proc';
-import { freshDatabase } from './processes';
+import { probeConnection } from './probe_connection';
 
 const PRODUCTS = 48;
 
@@ -17,14 +14,7 @@ async function main(): Promise<void> {
   const [groups, rounds, size] = [2, 3, 4].map((i, n) =>
     Number(process.argv[i] ?? [400, 12, 3][n]),
   );
-  const serverUrl = process.env.DATABASE_URL;
-  if (!serverUrl) throw new Error('DATABASE_URL is not set (run through tools/with_services)');
-  const serviceRoot = path.resolve(__dirname, '../..');
-  const url = await freshDatabase({ serverUrl, serviceRoot }, 'allocation_group_commit_cost');
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  await client.query('SET synchronous_commit = off');
-  const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+  const { client, backendCpuMs } = await probeConnection('allocation_group_commit_cost');
   const products = probeProducts(PRODUCTS);
   for (const p of products) {
     await client.query('SELECT apply_product_changes($1, $2::jsonb)', [
@@ -40,7 +30,7 @@ async function main(): Promise<void> {
   const results = { perProduct: [] as number[], setBased: [] as number[] };
   for (let round = 0; round < rounds; round++) {
     const setBased = round % 2 === 1;
-    const before = processCpuMs(rows[0].pid);
+    const before = backendCpuMs();
     for (let i = 0; i < groups; i++) {
       const group = Array.from({ length: size }, () => products[next++ % PRODUCTS]);
       const changes = group.map((p) => [p.sku, JSON.stringify(allocationChanges(p, 1, true))]);
@@ -55,7 +45,7 @@ async function main(): Promise<void> {
         await client.query({ name: 'per', text: perProduct, values: changes.flat() });
       }
     }
-    const ms = (processCpuMs(rows[0].pid) - before) / groups;
+    const ms = (backendCpuMs() - before) / groups;
     (setBased ? results.setBased : results.perProduct).push(ms);
     const form = setBased ? 'one set-based call' : `${size} calls`;
     console.log(`round ${round + 1}, ${form}: ${ms.toFixed(3)} ms PostgreSQL CPU per group`);

@@ -9,11 +9,9 @@
 //     [calls] [rounds] [lines]
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Client } from 'pg';
 import { APPLY_PRODUCT_CHANGES } from '../migrations/functions/write_side';
 import { allocationChanges, newProductChanges, probeProducts } from './commit_documents';
-import { processCpuMs } from './proc';
-import { freshDatabase } from './processes';
+import { probeConnection } from './probe_connection';
 
 const SKUS = 16;
 
@@ -21,15 +19,8 @@ async function main(): Promise<void> {
   const calls = Number(process.argv[2] ?? 1_000);
   const rounds = Number(process.argv[3] ?? 8);
   const lines = Number(process.argv[4] ?? 1);
-  const serverUrl = process.env.DATABASE_URL;
-  if (!serverUrl) throw new Error('DATABASE_URL is not set (run through tools/with_services)');
-  const serviceRoot = path.resolve(__dirname, '../..');
-  const url = await freshDatabase({ serverUrl, serviceRoot }, 'allocation_history_cost');
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  // the flush of each commit's WAL is most of a lone call's time and all of its noise; group
-  // commit shares it between allocations in the service, so it is left out here
-  await client.query('SET synchronous_commit = off');
+  // CPU time rather than wall time: on a shared machine the wall clock mostly measures the others
+  const { client, backendCpuMs } = await probeConnection('allocation_history_cost');
   // a variant to compare, e.g. DROP INDEX history_at_brin, or another apply_product_changes
   const beforePath = process.env.HISTORY_COST_BEFORE;
   const before = beforePath
@@ -39,9 +30,6 @@ async function main(): Promise<void> {
   const setup = process.env.HISTORY_COST_SETUP;
   if (setup)
     await client.query(setup.startsWith('@') ? readFileSync(setup.slice(1), 'utf8') : setup);
-  const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
-  // CPU time rather than wall time: on a shared machine the wall clock mostly measures the others
-  const backendCpuMs = () => processCpuMs(rows[0].pid);
   const apply = (sku: string, changes: object) =>
     client.query({
       name: 'apply',
