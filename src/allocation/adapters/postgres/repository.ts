@@ -39,17 +39,36 @@ interface ProductRow {
 // only the lines of the given orders, so the cost does not grow with the sku's history. Whatever
 // is read later, the version read here guards it: a change committed after this read makes
 // this unit's commit fail.
-// The lines are found first, by order id (index (orderid, sku), then allocations by their
-// unique orderline_id), in a MATERIALIZED CTE so that no plan can start from a batch instead:
-// as a LATERAL join per batch, PostgreSQL planned "every allocation of the batch, then filter
-// by order" whenever its statistics were missing (a database autovacuum had not analysed yet
-// said 15 rows a batch): 10.7 ms a load instead of 0.04 on a hot sku with 11,000 lines,
-// 0.25-0.39 x the allocations per second until a VACUUM ANALYZE (issue 23, bench hotfresh).
-const loadProduct = (orderMatches: string) => `
+// The lines are found order by order: each order id through the unique index (orderid, sku),
+// then its allocation through the unique orderline_id, each a LATERAL subquery with LIMIT 1 (an
+// order has at most one line per sku, a line one allocation), in a MATERIALIZED CTE. That shape
+// leaves the planner no plan but those two index lookups, whatever its statistics say. The join
+// it replaces (order_lines JOIN allocations, `ol.orderid = ANY($1)` or `= $1`) had two others:
+// - "every allocation of the batch, then filter by order", when statistics a database had not
+//   analysed yet said 15 rows a batch: 10.7 ms a load instead of 0.04 on a hot sku;
+// - a sequential scan of order_lines and allocations per load, in the generic plan a connection
+//   made in a new database's first seconds, while the tables were a few pages, and kept until an
+//   autovacuum's ANALYZE replaced it: a load cost more with every allocation. make bench's hot
+//   c32 runs on a new database: 5 runs of 12 one afternoon (2026-12-07) kept that plan, 0.9-1.6
+//   ms of PostgreSQL per load instead of 0.03, 0.19-0.48 ms of its CPU per allocation instead
+//   of 0.08-0.09, and 1,859-3,603 allocations/s instead of 4,800-5,550. None of 13 since.
+// The price: 4-6 us of PostgreSQL CPU more per load (about 60 us for one order, 125 for 15,
+// on an analysed database; 8 alternating rounds).
+// One statement for one order, several, or none (a quantity change), planned once per
+// connection: the order ids come as a JSON array, whose elements PostgreSQL estimates at 100
+// whether it sees the value or not, so a plan for the values given never looks cheaper than the
+// generic one. Given `unnest($1::text[])`, it saw each array's length, judged a fresh plan for
+// one order 10 times cheaper than the generic one (which counts 10) and planned every load
+// again: +0.25 ms of PostgreSQL CPU per allocation at spread c1.
+// tests/integration/repository.test.ts checks both: the generic plan on empty tables, and that
+// a connection settles on it.
+export const LOAD_PRODUCT = `
   WITH l AS MATERIALIZED (
-    SELECT a.batch_id, ol.orderid, ol.qty FROM order_lines ol
-    JOIN allocations a ON a.orderline_id = ol.id AND a.sku = ol.sku
-    WHERE ${orderMatches} AND ol.sku = $2 AND a.sku = $2)
+    SELECT a.batch_id, ol.orderid, ol.qty FROM jsonb_array_elements_text($1::jsonb) AS o (orderid)
+    CROSS JOIN LATERAL (SELECT id, orderid, qty FROM order_lines
+      WHERE orderid = o.orderid AND sku = $2 LIMIT 1) ol
+    CROSS JOIN LATERAL (SELECT batch_id FROM allocations
+      WHERE orderline_id = ol.id AND sku = $2 LIMIT 1) a)
   SELECT p.version_number, p.out_of_stock_notified, b.id, b.reference, b.purchased_quantity,
          b.allocated_quantity, b.quantity_position, b.eta,
          l.orderid AS line_orderid, l.qty AS line_qty
@@ -58,15 +77,6 @@ const loadProduct = (orderMatches: string) => `
   LEFT JOIN l ON l.batch_id = b.id
   WHERE p.sku = $2
   ORDER BY b.id`;
-// An allocation names one order (a quantity change none: null): with `= $1` PostgreSQL plans the statement once per connection
-// and reuses the plan. With `= ANY($1)` it judged its reusable plan dearer than a fresh one and
-// planned again on every call: 330 us of PostgreSQL CPU per load instead of 47 (measured one
-// connection at a time, 2026-11-27), which was most of the write path's regression in
-// BENCHMARKS.md (spread c16, PostgreSQL CPU per allocation 0.46 -> 1.0 ms).
-const LOAD_PRODUCT_FOR_ORDER = loadProduct('ol.orderid = $1');
-// Several orders (a batch of allocations, re-allocating freed lines): planned per call.
-// (exported for the plan test in tests/integration/repository.test.ts)
-export const LOAD_PRODUCT_FOR_ORDERS = loadProduct('ol.orderid = ANY($1::text[])');
 
 // A batch's lines, newest first, a page at a time (index allocations (batch_id, id)): a
 // quantity change reads only as far back as the lines it frees. Every statement names the sku,
@@ -89,13 +99,14 @@ export class PostgresRepository implements ProductRepository {
   }
 
   async get(sku: string, opts: { orderids?: string[] } = {}): Promise<Product | undefined> {
-    const orderids = opts.orderids ?? [];
+    // each order once: the statement returns a row per order id it is given
+    const orderids = [...new Set(opts.orderids ?? [])];
     // an unlocked load frees no line and allocates at most one per order
     await this.session.claim(sku, { lines: orderids.length });
-    const rows =
-      orderids.length <= 1
-        ? await this.session.query<ProductRow>(LOAD_PRODUCT_FOR_ORDER, [orderids[0] ?? null, sku])
-        : await this.session.query<ProductRow>(LOAD_PRODUCT_FOR_ORDERS, [orderids, sku]);
+    const rows = await this.session.query<ProductRow>(LOAD_PRODUCT, [
+      JSON.stringify(orderids),
+      sku,
+    ]);
     return rows.length === 0 ? undefined : this.build(sku, rows, new Map());
   }
 
@@ -109,7 +120,7 @@ export class PostgresRepository implements ProductRepository {
     // Under the product's row lock: the batch cannot change between the reads below, and
     // allocations from other processes wait instead of starving this change of every attempt.
     await this.session.claim(found.sku, { lock: true });
-    const rows = await this.session.query<ProductRow>(LOAD_PRODUCT_FOR_ORDER, [null, found.sku]);
+    const rows = await this.session.query<ProductRow>(LOAD_PRODUCT, ['[]', found.sku]);
     const batch = rows.find((r) => r.reference === ref);
     if (!batch || batch.id === null) return undefined;
     const lines = await this.newestLines(found.sku, batch.id, batch.allocated_quantity - qty);
