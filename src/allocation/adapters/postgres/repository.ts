@@ -51,7 +51,7 @@ interface ProductRow {
 //   autovacuum's ANALYZE replaced it: a load cost more with every allocation. make bench's hot
 //   c32 runs on a new database: 5 runs of 12 one afternoon (2026-12-07) kept that plan, 0.9-1.6
 //   ms of PostgreSQL per load instead of 0.03, 0.19-0.48 ms of its CPU per allocation instead
-//   of 0.08-0.09, and 1,859-3,603 allocations/s instead of 4,800-5,550. None of 13 since.
+//   of 0.08-0.09, and 1,859-3,603 allocations/s instead of 4,800-5,550. None of 20 since.
 // The price: 4-6 us of PostgreSQL CPU more per load (about 60 us for one order, 125 for 15,
 // on an analysed database; 8 alternating rounds).
 // One statement for one order, several, or none (a quantity change), planned once per
