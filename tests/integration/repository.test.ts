@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import type pg from 'pg';
 import { Batch, OrderLine, Product } from '../../src/allocation/domain/model';
 import { LOAD_PRODUCT } from '../../src/allocation/adapters/postgres/repository';
 import { testPool } from '../support/db';
@@ -88,22 +89,13 @@ describe('repository', () => {
     // Statistics that say a batch has one line (what a never-analysed database looks like to
     // the planner) made the earlier statement scan every line of the batch: 8,032 buffers here
     // (34,000 on the bench's hot sku). Rolled back: the statistics and the setting with it.
-    const client = await pool.connect();
-    try {
-      await client.query('BEGIN');
+    const plan = await rolledBack(pool, async (client) => {
       await client.query('ALTER TABLE allocations ALTER COLUMN batch_id SET (n_distinct = -1)');
       await client.query('ANALYZE allocations');
-      const { rows } = await client.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(
-        `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${LOAD_PRODUCT}`,
-        ['["o7", "o1999"]', sku],
-      );
-      const plan = rows[0]['QUERY PLAN'][0].Plan;
-      expect(plan['Actual Rows']).to.equal(2);
-      expect(plan['Shared Hit Blocks'] + plan['Shared Read Blocks']).to.be.below(100);
-    } finally {
-      await client.query('ROLLBACK');
-      client.release();
-    }
+      return planOf(client, 'ANALYZE, BUFFERS', ['["o7", "o1999"]', sku]);
+    });
+    expect(plan['Actual Rows']).to.equal(2);
+    expect(plan['Shared Hit Blocks'] + plan['Shared Read Blocks']).to.be.below(100);
   });
 
   it('plans a load by index on the empty tables of a new database, for good', async () => {
@@ -111,28 +103,21 @@ describe('repository', () => {
     // (planned as 10 pages each), the earlier statement scanned order_lines and allocations
     // whole on every load until an ANALYZE replaced it. Empty tables of the same shape, in
     // pg_temp (first on the search path) for this transaction only, give the same plan.
-    const client = await (await testPool()).connect();
-    try {
-      await client.query('BEGIN');
+    const plan = await rolledBack(await testPool(), async (client) => {
       for (const table of ['products', 'batches', 'order_lines', 'allocations']) {
         await client.query(`CREATE TEMP TABLE ${table} (LIKE public.${table} INCLUDING ALL)`);
       }
-      const { rows } = await client.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(
-        `EXPLAIN (GENERIC_PLAN, FORMAT JSON) ${LOAD_PRODUCT}`,
-      );
-      const scans = nodesOf(rows[0]['QUERY PLAN'][0].Plan)
-        .filter((node) => node['Relation Name'] !== undefined)
-        .map((node) => `${node['Node Type']} on ${node['Relation Name']}`);
-      expect(scans).to.have.members([
-        'Index Scan on products',
-        'Index Scan on batches',
-        'Index Scan on order_lines',
-        'Index Scan on allocations',
-      ]);
-    } finally {
-      await client.query('ROLLBACK');
-      client.release();
-    }
+      return planOf(client, 'GENERIC_PLAN');
+    });
+    const scans = nodesOf(plan)
+      .filter((node) => node['Relation Name'] !== undefined)
+      .map((node) => `${node['Node Type']} on ${node['Relation Name']}`);
+    expect(scans).to.have.members([
+      'Index Scan on products',
+      'Index Scan on batches',
+      'Index Scan on order_lines',
+      'Index Scan on allocations',
+    ]);
   });
 
   it('plans a load once per connection, for one order as for several', async () => {
@@ -170,6 +155,27 @@ type PlanNode = {
   'Shared Read Blocks': number;
   Plans?: PlanNode[];
 };
+
+/** Runs `fn` in a transaction on a connection of its own, then rolls everything back. */
+async function rolledBack<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>) {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    return await fn(client);
+  } finally {
+    await client.query('ROLLBACK');
+    client.release();
+  }
+}
+
+/** The product load's plan, EXPLAINed with `options` (FORMAT JSON added). */
+async function planOf(client: pg.PoolClient, options: string, values?: unknown[]) {
+  const { rows } = await client.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(
+    `EXPLAIN (${options}, FORMAT JSON) ${LOAD_PRODUCT}`,
+    values,
+  );
+  return rows[0]['QUERY PLAN'][0].Plan;
+}
 
 function nodesOf(node: PlanNode): PlanNode[] {
   return [node, ...(node.Plans ?? []).flatMap(nodesOf)];
