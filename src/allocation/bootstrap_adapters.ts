@@ -16,6 +16,8 @@ import { PacedNotifications } from './adapters/smtp/paced_notifications';
 import { connectRedis, type RedisClient } from './adapters/redis/redis_connections';
 import { redisPublisher } from './adapters/redis/redis_eventpublisher';
 import { groupCommit } from './adapters/postgres/group_commit';
+import { groupLoad } from './adapters/postgres/group_load';
+import { preparedQuery } from './adapters/postgres/prepared';
 import {
   PostgresUnitOfWork,
   type PostgresUnitOfWorkOptions,
@@ -125,6 +127,7 @@ export function postgresUnitsOfWork(c: DependencyContainer): (chain: Chain) => U
       skuLocks: new SkuLocks(config.skuQueueTimeoutMs()),
       hotSkus: new HotSkus(),
       groupCommit: groupCommit(pool),
+      groupLoad: groupLoad(preparedQuery(pool)),
     };
     return new PostgresUnitOfWork(
       pool,

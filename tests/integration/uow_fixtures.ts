@@ -1,6 +1,8 @@
 import type { Knex } from 'knex';
 import type pg from 'pg';
 import { groupCommit, type GroupCommit } from '../../src/allocation/adapters/postgres/group_commit';
+import { groupLoad } from '../../src/allocation/adapters/postgres/group_load';
+import { preparedQuery } from '../../src/allocation/adapters/postgres/prepared';
 import { PostgresUnitOfWork } from '../../src/allocation/adapters/postgres/postgres_unit_of_work';
 import { HotSkus, SkuLocks } from '../../src/allocation/adapters/postgres/sku_locks';
 import { EVENT_HANDLERS } from '../../src/allocation/service_layer/handlers';
@@ -20,6 +22,7 @@ export function newUow(
     skuLocks: new SkuLocks(),
     hotSkus: new HotSkus(),
     groupCommit: shared.groupCommit ?? groupCommit(pool),
+    groupLoad: groupLoad(preparedQuery(pool)),
   });
 }
 

@@ -28,11 +28,12 @@ import type { CauseOf } from '../../service_layer/history';
 import { currentTraceparent } from '../../service_layer/tracing';
 import type { Inbox, UnitOfWork } from '../../service_layer/unit_of_work';
 import type { GroupCommit } from './group_commit';
+import type { GroupLoad } from './group_load';
 import { isVersionConflict, translateCommitError, translateDbError } from './pg_errors';
 import { preparedQuery, type Query } from './prepared';
 import { runInbox } from './postgres_inbox';
 import { LARGE_CHANGE_LINES, productWrites } from './product_changes';
-import { PostgresRepository, type Session } from './repository';
+import { LOAD_PRODUCT, PostgresRepository, type Session } from './repository';
 import type { HotSkus, SkuLocks } from './sku_locks';
 
 export interface PostgresUnitOfWorkOptions {
@@ -43,6 +44,8 @@ export interface PostgresUnitOfWorkOptions {
   hotSkus: HotSkus;
   /** Commits one product's changes together with other units' (group_commit.ts). */
   groupCommit: GroupCommit;
+  /** Loads one product together with other units' loads (group_load.ts). */
+  groupLoad: GroupLoad;
 }
 
 const APPLY = 'SELECT apply_product_changes($1, $2::jsonb)';
@@ -72,6 +75,11 @@ class Run implements Session {
     private readonly causeOf: CauseOf,
     private readonly originOf: OriginOf | undefined,
   ) {}
+
+  load = <R>(sku: string, orderidsJson: string): Promise<R[]> =>
+    this.trx
+      ? this.query<R>(LOAD_PRODUCT, [orderidsJson, sku])
+      : this.options.groupLoad<R>(sku, orderidsJson);
 
   query: Query = (text, values, timeoutMs) =>
     preparedQuery(this.trx ?? this.pool)(text, values, timeoutMs);

@@ -7,6 +7,11 @@ export interface Session {
   /** Runs a statement on the pool, or in the unit's transaction once it has one. */
   query: Query;
   /**
+   * LOAD_PRODUCT's rows for `sku` and the orders of `orderidsJson` (a JSON array): in the
+   * unit's transaction once it has one, else with the other loads of this turn (group_load.ts).
+   */
+  load<R>(sku: string, orderidsJson: string): Promise<R[]>;
+  /**
    * Called before a sku is loaded: queues behind this process's other users of the sku and
    * decides how the unit writes; with `lock` (or when the sku is hot), locks its product row.
    * `lines`: at most how many lines the unit will allocate (see postgres_unit_of_work.ts).
@@ -103,10 +108,7 @@ export class PostgresRepository implements ProductRepository {
     const orderids = [...new Set(opts.orderids ?? [])];
     // an unlocked load frees no line and allocates at most one per order
     await this.session.claim(sku, { lines: orderids.length });
-    const rows = await this.session.query<ProductRow>(LOAD_PRODUCT, [
-      JSON.stringify(orderids),
-      sku,
-    ]);
+    const rows = await this.session.load<ProductRow>(sku, JSON.stringify(orderids));
     return rows.length === 0 ? undefined : this.build(sku, rows, new Map());
   }
 
@@ -120,7 +122,7 @@ export class PostgresRepository implements ProductRepository {
     // Under the product's row lock: the batch cannot change between the reads below, and
     // allocations from other processes wait instead of starving this change of every attempt.
     await this.session.claim(found.sku, { lock: true });
-    const rows = await this.session.query<ProductRow>(LOAD_PRODUCT, ['[]', found.sku]);
+    const rows = await this.session.load<ProductRow>(found.sku, '[]');
     const batch = rows.find((r) => r.reference === ref);
     if (!batch || batch.id === null) return undefined;
     const lines = await this.newestLines(found.sku, batch.id, batch.allocated_quantity - qty);
