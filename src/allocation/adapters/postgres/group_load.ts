@@ -2,11 +2,13 @@
 // load together, in one statement, as group commit (group_commit.ts) commits them together.
 // Each unit then gets its rows in the same turn, so the units reach their commits together too,
 // and group commit gathers more of them per transaction.
-// Measured (make bench spread c16, 5 alternating pairs on one afternoon, 2026-12-07): per
-// allocation, PostgreSQL CPU 0.384 / 0.416 / 0.530 / 0.420 / 0.314 -> 0.331 / 0.333 / 0.382 /
-// 0.282 / 0.226 ms and write transactions 0.371 / 0.390 / 0.384 / 0.369 / 0.363 -> 0.251 /
-// 0.259 / 0.249 / 0.243 / 0.244; 2,408 / 2,266 / 1,757 / 2,173 / 2,749 -> 2,465 / 2,547 /
-// 2,207 / 2,843 / 3,464 allocations/s. Spread c1 and hot c32: no change beyond the noise.
+// Measured, make bench spread c16 in alternating pairs (2026-12-07), per allocation:
+// - this statement, 3 pairs: 2,730 / 2,162 / 2,480 -> 3,206 / 3,029 / 2,922 allocations/s;
+//   PostgreSQL CPU 0.318 / 0.413 / 0.352 -> 0.249 / 0.259 / 0.263 ms; service CPU 0.221 /
+//   0.273 / 0.244 -> 0.183 / 0.198 / 0.207 ms; p99 within the noise;
+// - its first version (the same statement), 5 pairs: write transactions 0.363-0.390 ->
+//   0.243-0.259, PostgreSQL CPU 0.314-0.530 -> 0.226-0.382 ms.
+// Spread c1 and hot c8/c32 (one sku, so groups of one): no change beyond the noise.
 //
 // One product's trouble is never its neighbours': if the group's statement fails, each unit
 // loads alone and gets its own outcome. A database that cannot run the group statement at all
