@@ -105,16 +105,7 @@ describe('repository', () => {
     // (planned as 10 pages each), the earlier statement scanned order_lines and allocations
     // whole on every load until an ANALYZE replaced it. Empty tables of the same shape, in
     // pg_temp (first on the search path) for this transaction only, give the same plan.
-    const plan = await rolledBack(await testPool(), async (client) => {
-      for (const table of ['products', 'batches', 'order_lines', 'allocations']) {
-        await client.query(`CREATE TEMP TABLE ${table} (LIKE public.${table} INCLUDING ALL)`);
-      }
-      return planOf(client, 'GENERIC_PLAN');
-    });
-    const scans = nodesOf(plan)
-      .filter((node) => node['Relation Name'] !== undefined)
-      .map((node) => `${node['Node Type']} on ${node['Relation Name']}`);
-    expect(scans).to.have.members([
+    expect(await scansOnEmptyTables(LOAD_PRODUCT)).to.have.members([
       'Index Scan on products',
       'Index Scan on batches',
       'Index Scan on order_lines',
@@ -143,16 +134,7 @@ describe('repository', () => {
   });
 
   it('plans a group load by index on empty tables too', async () => {
-    const plan = await rolledBack(await testPool(), async (client) => {
-      for (const table of ['products', 'batches', 'order_lines', 'allocations']) {
-        await client.query(`CREATE TEMP TABLE ${table} (LIKE public.${table} INCLUDING ALL)`);
-      }
-      return planOf(client, 'GENERIC_PLAN', undefined, LOAD_PRODUCTS);
-    });
-    const scans = nodesOf(plan)
-      .filter((node) => node['Relation Name'] !== undefined)
-      .map((node) => `${node['Node Type']} on ${node['Relation Name']}`);
-    expect(scans).to.have.members([
+    expect(await scansOnEmptyTables(LOAD_PRODUCTS)).to.have.members([
       'Index Scan on products',
       'Index Scan on batches',
       'Index Scan on order_lines',
@@ -241,6 +223,22 @@ async function planOf(
     values,
   );
   return rows[0]['QUERY PLAN'][0].Plan;
+}
+
+/**
+ * The table scans of `statement`'s generic plan on empty copies of the tables a load reads, in
+ * pg_temp (first on the search path) for one rolled-back transaction.
+ */
+async function scansOnEmptyTables(statement: string): Promise<string[]> {
+  const plan = await rolledBack(await testPool(), async (client) => {
+    for (const table of ['products', 'batches', 'order_lines', 'allocations']) {
+      await client.query(`CREATE TEMP TABLE ${table} (LIKE public.${table} INCLUDING ALL)`);
+    }
+    return planOf(client, 'GENERIC_PLAN', undefined, statement);
+  });
+  return nodesOf(plan)
+    .filter((node) => node['Relation Name'] !== undefined)
+    .map((node) => `${node['Node Type']} on ${node['Relation Name']}`);
 }
 
 function nodesOf(node: PlanNode): PlanNode[] {

@@ -20,6 +20,7 @@
 // locked on the workers, which this setting does not reach: there a group still waits for a
 // held row up to the statement timeout, then its other units are answered.)
 import type pg from 'pg';
+import { perTurn } from './per_turn';
 import { preparedQuery } from './prepared';
 
 const APPLY_ALONE = 'SELECT apply_product_changes($1, $2::jsonb)';
@@ -61,18 +62,10 @@ export function groupCommit(pool: pg.Pool): GroupCommit {
     for (const unit of group) unit.resolve();
   };
 
-  let waiting: Unit[] = [];
-  const flush = () => {
-    const units = waiting;
-    waiting = [];
-    for (let i = 0; i < units.length; i += MAX_GROUP) void commit(units.slice(i, i + MAX_GROUP));
-  };
+  // after every unit that reaches its commit in this turn of the event loop
+  const ask = perTurn<Unit>(MAX_GROUP, (group) => void commit(group));
   return (sku, changesJson) =>
-    new Promise<void>((resolve, reject) => {
-      // after every unit that reaches its commit in this turn of the event loop
-      if (waiting.length === 0) setImmediate(flush);
-      waiting.push({ sku, changesJson, resolve, reject });
-    });
+    new Promise<void>((resolve, reject) => ask({ sku, changesJson, resolve, reject }));
 }
 
 /** The group as apply_products_changes takes it; each unit's changes are JSON already. */

@@ -15,6 +15,7 @@
 // (Citus refuses a join that does not name the distribution column: feature_not_supported) is
 // sent one statement per product from then on.
 import { LOAD_PRODUCT } from './repository';
+import { perTurn } from './per_turn';
 import type { Query } from './prepared';
 
 // LOAD_PRODUCT (repository.ts says why each lookup is a LATERAL subquery: no plan but index
@@ -64,14 +65,13 @@ export function groupLoad(query: Query): GroupLoad {
   const load = async (units: Unit[]): Promise<void> => {
     // SkuLocks queue a process's units of one sku, so a sku should not come twice in a turn;
     // if it did, each unit would get both units' lines: a repeat loads alone
-    const skus = new Set<string>();
-    const group = units.filter((unit) => !skus.has(unit.sku) && skus.add(unit.sku));
-    const others = units.filter((unit) => !group.includes(unit));
+    const [group, repeats]: Unit[][] = [[], []];
+    for (const unit of units) (group.some((u) => u.sku === unit.sku) ? repeats : group).push(unit);
     if (group.length === 1 || !grouping) {
       await Promise.all(units.map(alone));
       return;
     }
-    void Promise.all(others.map(alone));
+    void Promise.all(repeats.map(alone));
     let rows: { load_sku: string }[];
     try {
       rows = await query(LOAD_PRODUCTS, [groupJson(group)]);
@@ -89,18 +89,12 @@ export function groupLoad(query: Query): GroupLoad {
     for (const unit of group) unit.resolve(bySku.get(unit.sku) ?? []);
   };
 
-  let waiting: Unit[] = [];
-  const flush = () => {
-    const units = waiting;
-    waiting = [];
-    for (let i = 0; i < units.length; i += MAX_GROUP) void load(units.slice(i, i + MAX_GROUP));
-  };
+  // after every unit that reaches its load in this turn of the event loop
+  const ask = perTurn<Unit>(MAX_GROUP, (units) => void load(units));
   return <R>(sku: string, orderidsJson: string) =>
-    new Promise<R[]>((resolve, reject) => {
-      // after every unit that reaches its load in this turn of the event loop
-      if (waiting.length === 0) setImmediate(flush);
-      waiting.push({ sku, orderidsJson, resolve: resolve as Unit['resolve'], reject });
-    });
+    new Promise<R[]>((resolve, reject) =>
+      ask({ sku, orderidsJson, resolve: resolve as Unit['resolve'], reject }),
+    );
 }
 
 /** The group as LOAD_PRODUCTS takes it; each unit's order ids are a JSON array already. */
