@@ -2,6 +2,15 @@
 // in flight on each, an unmeasured warm-up, then the measured run. Latencies come from its
 // `response` event (hrtime, fractional ms): its own histogram holds whole milliseconds, too
 // coarse for sub-millisecond requests. The runs are short, so every sample is kept.
+//
+// autocannon opens the measured run's connections anew (the warm-up has its own), and times a
+// connection's first request from before it connects. At 16 connections that is nothing; at
+// 2,000 against a busy server it is most of the tail: Node's libuv (1.45 on) accepts one
+// connection per poll of the listening socket, and a poll round that serves 2,000 busy sockets
+// takes tens of ms, so new connections queue in the kernel for seconds (bench 2026-12-07:
+// 1,200-1,800 waiting in the service's accept queue through the whole overload run, about 40
+// accepted per second; each slow answer was the first of its connection). So each connection's
+// first answer is also kept apart.
 import autocannon from 'autocannon';
 
 export type Origin = { host: string; port: number };
@@ -45,11 +54,24 @@ export function summarize(values: ArrayLike<number>) {
 type Running = autocannon.Instance & PromiseLike<autocannon.Result>;
 type Context = { spec?: RequestSpec };
 
-export type LoadResult = Awaited<ReturnType<typeof runLoad>>;
+type Summary = ReturnType<typeof summarize>;
+/** autocannon's answers by connection; pgbench reports none. */
+export interface ByConnection {
+  /** The 2xx answers but each connection's first: what a client with a connection sees. */
+  latency2xxAfterFirst: Summary;
+  /** Each connection's first answer, timed from before it connected. */
+  firstAnswer: Summary;
+}
+export type LoadResult = Omit<Awaited<ReturnType<typeof runLoad>>, 'byConnection'> & {
+  byConnection?: ByConnection;
+};
 
 export async function runLoad(options: LoadOptions) {
   const all: number[] = [];
   const ok: number[] = [];
+  const okOnOpen: number[] = [];
+  const firsts: number[] = [];
+  const answered = new WeakSet<object>();
   const statuses: Record<string, number> = {};
   const { concurrency, amount, warmupMs } = options;
   const instance = autocannon({
@@ -70,9 +92,15 @@ export async function runLoad(options: LoadOptions) {
     startedAt = performance.now();
     options.onWindow?.start();
   });
-  instance.on('response', (_client, status, _bytes, responseTime) => {
+  instance.on('response', (client, status, _bytes, responseTime) => {
     all.push(responseTime);
+    const first = !answered.has(client);
+    if (first) {
+      answered.add(client);
+      firsts.push(responseTime);
+    }
     if (status >= 200 && status <= 299) ok.push(responseTime);
+    if (status >= 200 && status <= 299 && !first) okOnOpen.push(responseTime);
     statuses[status] = (statuses[status] ?? 0) + 1;
   });
   const result = await instance;
@@ -87,6 +115,7 @@ export async function runLoad(options: LoadOptions) {
     latency: summarize(all),
     /** The 2xx answers only (what admission let through). */
     latency2xx: summarize(ok),
+    byConnection: { latency2xxAfterFirst: summarize(okOnOpen), firstAnswer: summarize(firsts) },
     statuses,
     non2xx: all.length - ok.length,
     /** Requests that got no HTTP answer (refused, reset, timed out). */

@@ -1,6 +1,10 @@
 // The benchmark's pure parts: its flags, its reading of pgbench, its tables, taking turns and
-// judging targets. (The benchmark itself runs only in `make bench`: no test depends on a timing.)
+// judging targets, and how the load generator files answers by connection. (The benchmark itself
+// runs only in `make bench`: no test depends on a timing.)
 import { expect } from 'chai';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { runLoad } from '../../bench/load';
 import { parseArgs, SCENARIOS, UsageError } from '../../bench/cli';
 import type { Measurement } from '../../bench/measure';
 import { takeTurns } from '../../bench/measure';
@@ -169,5 +173,40 @@ describe('bench targets', () => {
     expect(drainTarget(drained(900, 1000))).to.include({ met: false });
     expect(drainTarget(drained(900, 1000))?.measured).to.match(/900 vs 1000 msg\/s = 0\.90 x/);
     expect(drainTarget(drained(1100, 1000))).to.include({ met: true });
+  });
+});
+
+describe('load generator answers by connection', () => {
+  const FIRST_DELAY_MS = 300;
+  let server: http.Server;
+  before(async () => {
+    // each connection's first request waits, as one does for a busy server to accept it
+    server = http.createServer((req, res) => {
+      const socket = req.socket as { answered?: boolean };
+      const delay = socket.answered ? 0 : FIRST_DELAY_MS;
+      socket.answered = true;
+      setTimeout(() => res.end('{}'), delay);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  });
+  after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  it("keep each connection's first answer apart from the admitted latency", async () => {
+    const { port } = server.address() as AddressInfo;
+    const load = await runLoad({
+      origin: { host: '127.0.0.1', port },
+      concurrency: 4,
+      warmupMs: 0,
+      durationMs: 0,
+      amount: 40,
+      next: { method: 'GET', path: '/' },
+    });
+
+    const { firstAnswer, latency2xxAfterFirst } = load.byConnection;
+    expect(load.latency2xx.count).to.equal(40);
+    expect(firstAnswer.count).to.equal(4);
+    expect(latency2xxAfterFirst.count).to.equal(36);
+    expect(firstAnswer.p50).to.be.at.least(FIRST_DELAY_MS);
+    expect(load.latency2xx.max).to.be.at.least(FIRST_DELAY_MS);
   });
 });
