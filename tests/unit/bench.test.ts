@@ -1,6 +1,7 @@
 // The benchmark's pure parts: its flags, its reading of pgbench, its tables, taking turns and
-// judging targets, and how the load generator files answers by connection. (The benchmark itself
-// runs only in `make bench`: no test depends on a timing.)
+// judging targets, and how the load generator files answers by connection (against a local
+// server; only a lower bound on a delay is asserted). The benchmark itself runs only in
+// `make bench`: no test depends on how fast anything is.
 import { expect } from 'chai';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
